@@ -1,0 +1,203 @@
+//! The catalog: twin ids to dense numeric ids, and per twin its columns, one per
+//! (property name, type) ever seen, plus its model id.
+//!
+//! Ids are interned once and written to the WAL with the first batch that uses them (a
+//! definition travels in every batch until one batch carrying it has reached the log, so a
+//! replay always meets a definition before its first use).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use foldhash::HashMap;
+use parking_lot::{Mutex, RwLock};
+
+use crate::model::ValueType;
+use crate::warm::WarmTable;
+
+/// Dense id of a twin within one store.
+pub(crate) type TwinId = u32;
+/// Dense id of a column within one twin.
+pub(crate) type ColumnId = u32;
+
+/// A column's identity.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnMeta {
+    pub name: Arc<str>,
+    pub ty: ValueType,
+    /// A WAL frame carrying this column's definition has been appended.
+    pub logged: bool,
+}
+
+/// A twin's columns and model id.
+#[derive(Default, Debug)]
+pub(crate) struct TwinMeta {
+    pub model: Option<Arc<str>>,
+    pub model_logged: bool,
+    pub columns: Vec<ColumnMeta>,
+    by_name: HashMap<Arc<str>, Vec<(ValueType, ColumnId)>>,
+}
+
+impl TwinMeta {
+    /// The column for `(name, ty)`, created when new; the flag says whether its definition
+    /// still has to be logged.
+    pub(crate) fn resolve(&mut self, name: &str, ty: ValueType) -> (ColumnId, bool) {
+        if let Some(&(_, id)) = self.by_name.get(name).and_then(|cols| cols.iter().find(|(t, _)| *t == ty)) {
+            return (id, !self.columns[id as usize].logged);
+        }
+        let id = self.columns.len() as ColumnId;
+        self.insert(id, name.into(), ty, false);
+        (id, true)
+    }
+
+    /// Defines column `id` (replay). Returns false when `id` is taken by another column.
+    pub(crate) fn define(&mut self, id: ColumnId, name: &str, ty: ValueType) -> bool {
+        match self.columns.get(id as usize) {
+            Some(existing) => &*existing.name == name && existing.ty == ty,
+            None if id as usize == self.columns.len() => {
+                self.insert(id, name.into(), ty, true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&mut self, id: ColumnId, name: Arc<str>, ty: ValueType, logged: bool) {
+        self.columns.push(ColumnMeta {
+            name: name.clone(),
+            ty,
+            logged,
+        });
+        self.by_name.entry(name).or_default().push((ty, id));
+    }
+}
+
+/// One twin: identity, metadata and warm rows. The metadata and the rows have separate locks
+/// so that resolving columns for the WAL never waits on a reader of the rows.
+pub(crate) struct TwinEntry {
+    pub id: TwinId,
+    pub name: Arc<str>,
+    /// A WAL frame carrying this twin's definition has been appended.
+    pub logged: AtomicBool,
+    pub meta: Mutex<TwinMeta>,
+    pub table: RwLock<WarmTable>,
+}
+
+/// Number of shards of the name index; writers of different twins rarely meet on one.
+const SHARDS: usize = 32;
+
+/// All twins of a store.
+pub(crate) struct Catalog {
+    shards: Box<[RwLock<HashMap<Arc<str>, Arc<TwinEntry>>>]>,
+    by_id: RwLock<Vec<Option<Arc<TwinEntry>>>>,
+    next_id: AtomicU32,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_id: RwLock::default(),
+            next_id: AtomicU32::new(0),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+}
+
+impl Catalog {
+    fn shard(&self, name: &str) -> &RwLock<HashMap<Arc<str>, Arc<TwinEntry>>> {
+        use std::hash::BuildHasher;
+        &self.shards[self.hasher.hash_one(name) as usize % SHARDS]
+    }
+
+    /// The twin named `name`, if known.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<TwinEntry>> {
+        self.shard(name).read().get(name).cloned()
+    }
+
+    /// The twin with id `id`, if known.
+    pub(crate) fn by_id(&self, id: TwinId) -> Option<Arc<TwinEntry>> {
+        self.by_id.read().get(id as usize).cloned().flatten()
+    }
+
+    /// The twin named `name`, created (unlogged) when new.
+    pub(crate) fn get_or_create(&self, name: &str) -> Arc<TwinEntry> {
+        if let Some(entry) = self.get(name) {
+            return entry;
+        }
+        let mut shard = self.shard(name).write();
+        if let Some(entry) = shard.get(name) {
+            return entry.clone();
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let entry = self.insert_locked(&mut shard, id, name, false);
+        entry
+    }
+
+    /// Defines twin `id` named `name` (replay). Returns false on a conflicting definition.
+    pub(crate) fn define(&self, id: TwinId, name: &str) -> bool {
+        let mut shard = self.shard(name).write();
+        if let Some(existing) = shard.get(name) {
+            return existing.id == id;
+        }
+        if self.by_id(id).is_some() {
+            return false;
+        }
+        self.next_id.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+        self.insert_locked(&mut shard, id, name, true);
+        true
+    }
+
+    fn insert_locked(
+        &self,
+        shard: &mut HashMap<Arc<str>, Arc<TwinEntry>>,
+        id: TwinId,
+        name: &str,
+        logged: bool,
+    ) -> Arc<TwinEntry> {
+        let name: Arc<str> = name.into();
+        let entry = Arc::new(TwinEntry {
+            id,
+            name: name.clone(),
+            logged: AtomicBool::new(logged),
+            meta: Mutex::default(),
+            table: RwLock::default(),
+        });
+        shard.insert(name, entry.clone());
+        let mut by_id = self.by_id.write();
+        if by_id.len() <= id as usize {
+            by_id.resize(id as usize + 1, None);
+        }
+        by_id[id as usize] = Some(entry.clone());
+        entry
+    }
+
+    /// Every twin, in id order.
+    pub(crate) fn all(&self) -> Vec<Arc<TwinEntry>> {
+        self.by_id.read().iter().flatten().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_two_types_gets_two_columns() {
+        let mut meta = TwinMeta::default();
+        assert_eq!(meta.resolve("T", ValueType::Double), (0, true));
+        assert_eq!(meta.resolve("T", ValueType::Long), (1, true));
+        assert_eq!(meta.resolve("T", ValueType::Double).0, 0);
+        assert_eq!(meta.columns.len(), 2);
+    }
+
+    #[test]
+    fn replayed_definitions_must_agree() {
+        let catalog = Catalog::default();
+        assert!(catalog.define(3, "a"));
+        assert!(catalog.define(3, "a"));
+        assert!(!catalog.define(3, "b"));
+        assert!(!catalog.define(4, "a"));
+        assert_eq!(catalog.get_or_create("c").id, 4);
+    }
+}

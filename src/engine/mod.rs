@@ -1,0 +1,346 @@
+//! The store: ties ingest, catalog, WAL, warm tier and queries together.
+
+mod options;
+mod snapshot;
+mod write;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use options::{Clock, Options};
+use snapshot::Snapshots;
+
+use crate::catalog::{Catalog, TwinEntry};
+use crate::error::{Error, Result};
+use crate::ingest::{InputFormat, ParsedBatch, RecordError};
+use crate::model::{Record, Timestamp};
+use crate::query::{self, Event, EventsQuery, PropertyInfo, TwinInfo, TwinState};
+use crate::wal::{self, Wal};
+
+/// Per-call ingest settings for [`Store::ingest`].
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// The input format.
+    pub format: InputFormat,
+    /// Override the store's [`Options::strict`] for this call.
+    pub strict: Option<bool>,
+    /// Line number of the input's first line (for error messages when a file is fed in
+    /// chunks); 0 is read as 1.
+    pub first_line: u64,
+}
+
+/// What one write call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Records (events) written.
+    pub records: u64,
+    /// Property values written.
+    pub points: u64,
+    /// Inputs skipped by design (ADT events that are not Twin.Update, patches with no
+    /// kept operation).
+    pub skipped: u64,
+    /// Rejected records, in input order (empty in strict mode, which fails instead).
+    pub rejected: Vec<RecordError>,
+}
+
+impl IngestReport {
+    /// Adds another report's counts to this one.
+    pub fn merge(&mut self, other: IngestReport) {
+        self.records += other.records;
+        self.points += other.points;
+        self.skipped += other.skipped;
+        self.rejected.extend(other.rejected);
+    }
+}
+
+/// Sizes of the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Twins known.
+    pub twins: u64,
+    /// Events held.
+    pub records: u64,
+    /// Property values held.
+    pub points: u64,
+    /// Heap bytes of the warm tier (rows, columns and their indexes).
+    pub warm_bytes: u64,
+    /// Bytes of the store directory on disk.
+    pub disk_bytes: u64,
+}
+
+/// Directory names inside a store.
+const WAL_DIR: &str = "wal";
+const LOCK_FILE: &str = "LOCK";
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) options: Options,
+    pub(crate) catalog: Catalog,
+    pub(crate) wal: Wal,
+    pub(crate) snapshots: Snapshots,
+    /// Held (locked) for the store's lifetime.
+    _lock: File,
+}
+
+/// An open twinstore database. Cheap to clone; every clone is the same store, and all
+/// methods take `&self`: share it between threads.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, replaying its write-ahead log.
+    ///
+    /// Fails with [`Error::Locked`] when another process or handle has it open, and with
+    /// [`Error::Corruption`] when the log is damaged other than by a torn last frame (which
+    /// is cut off: the write it held was never acknowledged).
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        let wal_dir = dir.join(WAL_DIR);
+        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: dir }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        let catalog = Catalog::default();
+        let outcome = wal::replay(&wal_dir, |seq, payload| write::replay_frame(&catalog, seq, payload))?;
+        let wal = Wal::create(&wal_dir, options.durability, outcome.next_segment, outcome.next_seq)?;
+        let snapshots = Snapshots::new(outcome.next_seq - 1);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                catalog,
+                wal,
+                snapshots,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Ingests NDJSON flattened twin-update records (see [`InputFormat::Flat`]).
+    pub fn ingest_ndjson(&self, input: &[u8]) -> Result<IngestReport> {
+        self.ingest(input, &IngestOptions::default())
+    }
+
+    /// Ingests NDJSON Azure Digital Twins change notifications (see [`InputFormat::Adt`]).
+    pub fn ingest_adt(&self, input: &[u8]) -> Result<IngestReport> {
+        self.ingest(
+            input,
+            &IngestOptions {
+                format: InputFormat::Adt,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Ingests NDJSON input. Bad lines are reported in the result (or, strict, refuse the
+    /// whole call with [`Error::BatchRejected`]); everything else is written as one batch,
+    /// visible to readers all at once.
+    pub fn ingest(&self, input: &[u8], opts: &IngestOptions) -> Result<IngestReport> {
+        let strict = opts.strict.unwrap_or(self.inner.options.strict);
+        let batches = self.parse(input, opts);
+        self.write_parsed(batches, strict)
+    }
+
+    /// Ingests one ADT notification in the AMQP form (Event Hubs, Service Bus): its body (the
+    /// `{modelId, patch}` object) and its application properties (`cloudEvents:subject`,
+    /// `cloudEvents:time`, `cloudEvents:type`, ...). `time`, when given, overrides the event
+    /// time.
+    pub fn ingest_adt_message(
+        &self,
+        body: &[u8],
+        properties: &[(&str, &str)],
+        time: Option<Timestamp>,
+    ) -> Result<IngestReport> {
+        let mut batch = ParsedBatch::default();
+        let settings = crate::ingest::AdtSettings {
+            limits: &self.inner.options.limits,
+            infer_datetime: self.inner.options.infer_datetime,
+        };
+        crate::ingest::parse_adt_message(body, properties, time, &settings, &mut batch);
+        self.write_parsed(vec![batch], self.inner.options.strict)
+    }
+
+    /// Writes typed records as one batch. Invalid records are reported in the result (strict:
+    /// the call fails and nothing is written); their `line` is the 1-based index in `records`.
+    pub fn write(&self, records: &[Record]) -> Result<IngestReport> {
+        let mut batch = ParsedBatch::default();
+        batch.push_typed(&self.inner.options.limits, records);
+        self.write_parsed(vec![batch], self.inner.options.strict)
+    }
+
+    /// Sets a twin's model id (DTMI), creating the twin if new. ADT ingest sets it from each
+    /// event's `modelId`.
+    pub fn set_model(&self, twin: &str, model: &str) -> Result<()> {
+        self.inner.options.limits.check_twin(twin).map_err(|reason| {
+            Error::InvalidRecord(RecordError {
+                line: 1,
+                twin: Some(twin.to_string()),
+                field: Some("$dtId".into()),
+                reason,
+            })
+        })?;
+        write::write_model(&self.inner, twin, model)
+    }
+
+    /// Raw events of one twin (see [`EventsQuery`]).
+    pub fn events(&self, query: &EventsQuery) -> Result<Vec<Event>> {
+        let entry = self.twin(&query.twin)?;
+        let snapshot = self.inner.snapshots.begin();
+        Ok(query::events(&entry, query, snapshot.seq))
+    }
+
+    /// The latest value of each property of `twin` (removed properties left out).
+    pub fn latest(&self, twin: &str) -> Result<TwinState> {
+        let entry = self.twin(twin)?;
+        let snapshot = self.inner.snapshots.begin();
+        Ok(query::state_at(&entry, None, snapshot.seq))
+    }
+
+    /// The state of `twin` at instant `at`: each property's last value at or before `at`.
+    pub fn state_at(&self, twin: &str, at: Timestamp) -> Result<TwinState> {
+        let entry = self.twin(twin)?;
+        let snapshot = self.inner.snapshots.begin();
+        Ok(query::state_at(&entry, Some(at), snapshot.seq))
+    }
+
+    /// The properties of `twin` and their types, with value counts.
+    pub fn schema(&self, twin: &str) -> Result<Vec<PropertyInfo>> {
+        Ok(query::schema(&*self.twin(twin)?))
+    }
+
+    /// Every twin, in order of first appearance.
+    pub fn twins(&self) -> Vec<TwinInfo> {
+        self.inner.catalog.all().iter().map(|e| query::twin_info(e)).collect()
+    }
+
+    /// One twin's summary.
+    pub fn twin_info(&self, twin: &str) -> Result<TwinInfo> {
+        Ok(query::twin_info(&*self.twin(twin)?))
+    }
+
+    /// Store sizes.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        for entry in self.inner.catalog.all() {
+            let table = entry.table.read();
+            stats.twins += 1;
+            stats.records += table.rows() as u64;
+            stats.points += table.points();
+            stats.warm_bytes += table.heap_bytes() as u64;
+        }
+        stats.disk_bytes = dir_bytes(&self.inner.dir);
+        stats
+    }
+
+    /// Makes every acknowledged write durable now (meaningful with `GroupCommit`/`NoSync`).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.wal.sync()
+    }
+
+    fn twin(&self, twin: &str) -> Result<Arc<TwinEntry>> {
+        self.inner.catalog.get(twin).ok_or_else(|| Error::UnknownTwin(twin.to_string()))
+    }
+
+    /// Parses `input`, on several threads when it is large.
+    fn parse<'a>(&self, input: &'a [u8], opts: &IngestOptions) -> Vec<ParsedBatch<'a>> {
+        let first_line = opts.first_line.max(1);
+        let threads = self.inner.options.ingest_threads.max(1);
+        // Below a few MB a second thread costs more than it saves.
+        let chunks = if input.len() < (4 << 20) { 1 } else { threads };
+        let pieces = split_lines(input, chunks, first_line);
+        let parse_one = |(piece, line): (&'a [u8], u64)| write::parse_input(&self.inner.options, opts.format, piece, line);
+        if pieces.len() == 1 {
+            return pieces.into_iter().map(parse_one).collect();
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces.into_iter().map(|p| scope.spawn(move || parse_one(p))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    }
+
+    fn write_parsed(&self, batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
+        write::write_batches(&self.inner, batches, strict)
+    }
+}
+
+/// Splits `input` into about `parts` pieces at line ends, each with its first line number.
+fn split_lines(input: &[u8], parts: usize, first_line: u64) -> Vec<(&[u8], u64)> {
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    let mut line = first_line;
+    for i in 1..=parts {
+        let target = input.len() * i / parts;
+        let end = if i == parts || target <= start {
+            if i == parts { input.len() } else { continue }
+        } else {
+            memchr::memchr(b'\n', &input[target..]).map_or(input.len(), |p| target + p + 1)
+        };
+        if end <= start {
+            continue;
+        }
+        out.push((&input[start..end], line));
+        line += memchr::memchr_iter(b'\n', &input[start..end]).count() as u64;
+        start = end;
+    }
+    if out.is_empty() {
+        out.push((input, first_line));
+    }
+    out
+}
+
+/// Total size of the files under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_lines_keeps_every_byte_and_numbers_lines() {
+        let input = b"a\nbb\nccc\ndddd\ne";
+        for parts in 1..6 {
+            let pieces = split_lines(input, parts, 1);
+            let joined: Vec<u8> = pieces.iter().flat_map(|(p, _)| p.iter().copied()).collect();
+            assert_eq!(joined, input, "parts={parts}");
+            for (piece, line) in pieces {
+                let before = &input[..piece.as_ptr() as usize - input.as_ptr() as usize];
+                assert_eq!(line, 1 + before.iter().filter(|&&b| b == b'\n').count() as u64);
+            }
+        }
+    }
+}

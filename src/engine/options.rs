@@ -1,0 +1,115 @@
+//! Store settings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ingest::Limits;
+use crate::model::Timestamp;
+use crate::wal::Durability;
+
+/// The clock that stamps records without a timestamp (TSI uses the event source's enqueue
+/// time; twinstore uses this clock at ingest).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(Timestamp::now))
+    }
+
+    /// A clock that always reads `at` (for tests and replays of recorded input).
+    pub fn fixed(at: Timestamp) -> Self {
+        Clock(Arc::new(move || at))
+    }
+
+    /// A clock driven by a function.
+    pub fn from_fn(f: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(f))
+    }
+
+    /// The current reading.
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Settings for [`Store::open`](crate::Store::open). `Options::default()` is safe: every
+/// acknowledged write is synced, bad records are reported and skipped.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What an acknowledged write survives. Default: [`Durability::SyncEachWrite`].
+    pub durability: Durability,
+    /// The flat-record property holding the event time. Default `$ts`.
+    pub timestamp_property: String,
+    /// Type strings that parse as ISO 8601 date-times as DateTime (TSI's inference).
+    /// Default true; false keeps them as String.
+    pub infer_datetime: bool,
+    /// Refuse a whole batch when any record is invalid (default false: keep the good ones
+    /// and report the bad ones).
+    pub strict: bool,
+    /// Input limits.
+    pub limits: Limits,
+    /// Clock for records without a time.
+    pub clock: Clock,
+    /// Threads used to parse one large NDJSON input (default: the machine's cores).
+    pub ingest_threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::default(),
+            timestamp_property: "$ts".to_string(),
+            infer_datetime: true,
+            strict: false,
+            limits: Limits::default(),
+            clock: Clock::system(),
+            ingest_threads: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+impl Options {
+    /// Sets the durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets the timestamp property of flat records.
+    pub fn timestamp_property(mut self, name: impl Into<String>) -> Self {
+        self.timestamp_property = name.into();
+        self
+    }
+
+    /// Sets strict batches.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the number of parse threads.
+    pub fn ingest_threads(mut self, threads: usize) -> Self {
+        self.ingest_threads = threads.max(1);
+        self
+    }
+}

@@ -1,0 +1,93 @@
+//! The crate's one error type.
+//!
+//! Every fallible public call returns [`Result`]. Variants say what happened and where:
+//! bad input names the line, twin and field; damage on disk names the file and offset, and a
+//! torn tail (an interrupted append, expected after a crash) is kept apart from corruption in
+//! the middle of a file.
+
+use std::path::PathBuf;
+
+use crate::ingest::RecordError;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in twinstore.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O call failed on `path`.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory the call was about.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's bytes are not what the format says they must be.
+    #[error("corrupt data in {path} at byte {offset}: {reason}")]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damaged structure.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file was written by a format version this build cannot read.
+    #[error("{path}: unsupported format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The store directory is already opened by another process (or another `Store`).
+    #[error("store {path} is locked by another process or handle")]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// One record of a batch is invalid (only returned for single-record calls).
+    #[error("{0}")]
+    InvalidRecord(RecordError),
+    /// A strict ingest refused the whole batch because some records were invalid; nothing
+    /// of the batch was written.
+    #[error("batch refused: {} invalid record(s); first: {}", .errors.len(), .errors.first().map(|e| e.to_string()).unwrap_or_default())]
+    BatchRejected {
+        /// Every invalid record, in input order.
+        errors: Vec<RecordError>,
+    },
+    /// A caller-supplied argument is out of its documented domain.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The twin has never been written to this store.
+    #[error("unknown twin {0:?}")]
+    UnknownTwin(String),
+    /// An earlier write-ahead-log failure left the store unable to accept writes; reads still
+    /// work. Reopen the store to recover.
+    #[error("store is read-only after an earlier write failure: {0}")]
+    ReadOnly(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A corruption error at `offset` of `path`.
+    pub(crate) fn corruption(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Ingest: turn input (flattened NDJSON records, ADT Twin.Update events, typed [`Record`]s)
+//! into a [`ParsedBatch`] of validated, typed field values.
+//!
+//! This stage knows nothing of storage. It applies the TSI typing rules (a JSON integer is a
+//! Long, a number with a fraction a Double, an ISO 8601 string a DateTime, arrays Dynamic),
+//! flattens nested objects with `.`, enforces the [`Limits`], and reports every bad record
+//! with its line, twin, field and reason, keeping the good ones.
+
+mod adt;
+pub(crate) mod flat;
+mod limits;
+mod typing;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+pub(crate) use adt::{AdtSettings, parse_adt_lines, parse_adt_message};
+pub(crate) use flat::parse_flat_lines;
+pub use limits::Limits;
+
+use crate::model::{Record, Timestamp, Value, ValueType};
+
+/// The input formats `Store::ingest` understands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Flattened twin-update records, one JSON object per line:
+    /// `{"$dtId": "thermostat67", "$ts": "...", "Temperature": 20.5}`.
+    #[default]
+    Flat,
+    /// Azure Digital Twins change notifications, one per line (or a JSON array of them per
+    /// line), in the CloudEvents or the Event Grid envelope.
+    Adt,
+}
+
+/// What was wrong with one input record, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordError {
+    /// 1-based line number in the input (for typed records: 1-based index in the slice).
+    pub line: u64,
+    /// The twin id, when it could be read.
+    pub twin: Option<String>,
+    /// The offending field (a flattened property name, `$dtId`, the timestamp property...).
+    pub field: Option<String>,
+    /// Why the record was rejected.
+    pub reason: String,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(twin) = &self.twin {
+            write!(f, ", twin {twin:?}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field {field:?}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A field value as parsed, borrowing from the input where it can.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FieldValue<'a> {
+    Double(f64),
+    Long(i64),
+    Bool(bool),
+    Str(Cow<'a, str>),
+    DateTime(Timestamp),
+    Dynamic(Cow<'a, str>),
+    Removed,
+}
+
+impl FieldValue<'_> {
+    pub(crate) fn value_type(&self) -> ValueType {
+        match self {
+            FieldValue::Double(_) => ValueType::Double,
+            FieldValue::Long(_) => ValueType::Long,
+            FieldValue::Bool(_) => ValueType::Bool,
+            FieldValue::Str(_) => ValueType::String,
+            FieldValue::DateTime(_) => ValueType::DateTime,
+            FieldValue::Dynamic(_) => ValueType::Dynamic,
+            FieldValue::Removed => ValueType::Removed,
+        }
+    }
+
+    /// The owned public value.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            FieldValue::Double(v) => Value::Double(*v),
+            FieldValue::Long(v) => Value::Long(*v),
+            FieldValue::Bool(v) => Value::Bool(*v),
+            FieldValue::Str(s) => Value::String(s.as_ref().into()),
+            FieldValue::DateTime(t) => Value::DateTime(*t),
+            FieldValue::Dynamic(s) => Value::Dynamic(s.as_ref().into()),
+            FieldValue::Removed => Value::Removed,
+        }
+    }
+
+    pub(crate) fn from_value(value: &Value) -> FieldValue<'_> {
+        match value {
+            Value::Double(v) => FieldValue::Double(*v),
+            Value::Long(v) => FieldValue::Long(*v),
+            Value::Bool(v) => FieldValue::Bool(*v),
+            Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
+            Value::DateTime(t) => FieldValue::DateTime(*t),
+            Value::Dynamic(s) => FieldValue::Dynamic(Cow::Borrowed(s)),
+            Value::Removed => FieldValue::Removed,
+        }
+    }
+}
+
+/// One parsed record; its fields are `ParsedBatch::fields[fields]`.
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedRecord<'a> {
+    pub twin: Cow<'a, str>,
+    /// `None`: stamp with the store's clock when written.
+    pub ts: Option<Timestamp>,
+    /// The twin's model id, when the input carries one (ADT events).
+    pub model: Option<Cow<'a, str>>,
+    pub fields: Range<usize>,
+}
+
+/// The output of this stage: valid records (field values in one shared arena, so a batch of
+/// a million records makes a handful of allocations), the rejected ones, and a count of input
+/// items skipped by design (ADT events of other types).
+#[derive(Debug, Default)]
+pub(crate) struct ParsedBatch<'a> {
+    pub records: Vec<ParsedRecord<'a>>,
+    pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
+    pub errors: Vec<RecordError>,
+    pub skipped: u64,
+}
+
+impl<'a> ParsedBatch<'a> {
+    /// The field values of `record`.
+    pub(crate) fn fields_of(&self, record: &ParsedRecord<'a>) -> &[(Cow<'a, str>, FieldValue<'a>)] {
+        &self.fields[record.fields.clone()]
+    }
+
+    /// Validates the fields pushed since `start` and commits them as one record, or rolls
+    /// them back and records the error.
+    pub(crate) fn commit_record(
+        &mut self,
+        limits: &Limits,
+        line: u64,
+        twin: Cow<'a, str>,
+        ts: Option<Timestamp>,
+        model: Option<Cow<'a, str>>,
+        start: usize,
+    ) {
+        match limits.check_record(&twin, &self.fields[start..]) {
+            Ok(()) => self.records.push(ParsedRecord {
+                twin,
+                ts,
+                model,
+                fields: start..self.fields.len(),
+            }),
+            Err((field, reason)) => {
+                self.fields.truncate(start);
+                self.errors.push(RecordError {
+                    line,
+                    twin: Some(twin.into_owned()),
+                    field,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Adds typed records (the `Store::write` path), validating each.
+    pub(crate) fn push_typed(&mut self, limits: &Limits, records: &'a [Record]) {
+        for (index, record) in records.iter().enumerate() {
+            let start = self.fields.len();
+            self.fields.extend(
+                record
+                    .values
+                    .iter()
+                    .map(|(name, value)| (Cow::Borrowed(name.as_str()), FieldValue::from_value(value))),
+            );
+            self.commit_record(
+                limits,
+                index as u64 + 1,
+                Cow::Borrowed(&record.twin),
+                Some(record.ts),
+                None,
+                start,
+            );
+        }
+    }
+
+}
+
+/// Splits `input` into lines, yielding `(1-based line number, line without its line
+/// terminator)` for every line that is not blank.
+pub(crate) fn lines(input: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut rest = input;
+    let mut number = first_line;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let (line, next) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            rest = next;
+            let this = number;
+            number += 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                return Some((this, line));
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_from_one_and_blank_lines_skipped() {
+        let got: Vec<_> = lines(b"a\r\n\n  \nb\nc", 1).collect();
+        assert_eq!(got, vec![(1, &b"a"[..]), (4, &b"b"[..]), (5, &b"c"[..])]);
+    }
+}

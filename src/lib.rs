@@ -1,0 +1,66 @@
+//! # twinstore
+//!
+//! An embedded time-series storage engine for the history of digital twins: the job Azure
+//! Time Series Insights did for Azure Digital Twins, inside your own process.
+//!
+//! Every twin update (a flattened record like `{"$dtId": "thermostat67", "Temperature": 20.5}`,
+//! a raw ADT Twin.Update event, or a typed [`Record`]) is appended to a write-ahead log and to
+//! a columnar in-memory warm tier, where it is queryable the moment the write returns.
+//!
+//! ```
+//! use twinstore::{EventsQuery, Options, Store, Timestamp, Value};
+//!
+//! # fn main() -> twinstore::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path(), Options::default())?;
+//!
+//! let report = store.ingest_ndjson(br#"
+//! {"$dtId":"thermostat67","$ts":"2026-01-01T08:00:00Z","Temperature":20.5,"Mode":"heat"}
+//! {"$dtId":"thermostat67","$ts":"2026-01-01T08:01:00Z","Temperature":21.0}
+//! "#)?;
+//! assert_eq!((report.records, report.points), (2, 3));
+//!
+//! // Raw events in a range, oldest first.
+//! let events = store.events(&EventsQuery::new("thermostat67").properties(["Temperature"]))?;
+//! assert_eq!(events.len(), 2);
+//! assert_eq!(events[1].values[0].1, Value::Double(21.0));
+//!
+//! // The state of the twin at an instant: each property's last value at or before it.
+//! let at = Timestamp::parse("2026-01-01T08:00:30Z").unwrap();
+//! let state = store.state_at("thermostat67", at)?;
+//! assert_eq!(state.get("Temperature"), Some(&Value::Double(20.5)));
+//! assert_eq!(state.get("Mode"), Some(&Value::String("heat".into())));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Semantics in brief
+//!
+//! - Types follow TSI: a JSON integer is a `Long`, a number with a fraction a `Double`, an
+//!   ISO 8601 string a `DateTime`, arrays `Dynamic`. A property arriving with a second type
+//!   gets a second column; nothing is coerced.
+//! - Nested objects flatten with `.`; a literal dotted key and the same nested path name the
+//!   same property (a record carrying both is rejected).
+//! - Times are stored as nanoseconds since the Unix epoch, UTC.
+//! - ADT `remove` operations (and JSON `null` in flat records) are stored as
+//!   [`Value::Removed`] markers: the state at a later instant no longer has the property.
+//! - What an acknowledged write survives is set by [`Durability`].
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod catalog;
+mod engine;
+mod error;
+mod ingest;
+mod model;
+mod query;
+mod wal;
+mod warm;
+
+pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};
+pub use error::{Error, Result};
+pub use ingest::{InputFormat, Limits, RecordError};
+pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
+pub use query::{Event, EventsQuery, Order, PropertyInfo, PropertyValue, TwinInfo, TwinState};
+pub use wal::Durability;

@@ -1,0 +1,9 @@
+//! The data model every stage shares: instants, typed values and records.
+
+mod record;
+mod time;
+mod value;
+
+pub use record::Record;
+pub use time::{Timestamp, TimestampError};
+pub use value::{Value, ValueType};

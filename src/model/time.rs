@@ -1,0 +1,203 @@
+//! Event time: nanoseconds since the Unix epoch, in UTC.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An instant, stored as whole nanoseconds since 1970-01-01T00:00:00Z (UTC).
+///
+/// twinstore keeps the full precision of its input: RFC 3339 text with up to nine fractional
+/// digits (ADT sends seven) and epoch milliseconds with a fraction. An `i64` of nanoseconds
+/// covers the years 1677 to 2262; times outside that range are rejected at ingest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+/// Why a text or number could not be read as a [`Timestamp`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TimestampError(String);
+
+impl Timestamp {
+    /// The earliest representable instant (1677-09-21).
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// The latest representable instant (2262-04-11).
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+    /// The Unix epoch.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(0);
+
+    /// From nanoseconds since the Unix epoch.
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// From microseconds since the Unix epoch, or `None` when out of range.
+    pub const fn from_micros(micros: i64) -> Option<Self> {
+        match micros.checked_mul(1_000) {
+            Some(n) => Some(Timestamp(n)),
+            None => None,
+        }
+    }
+
+    /// From milliseconds since the Unix epoch, or `None` when out of range.
+    pub const fn from_millis(millis: i64) -> Option<Self> {
+        match millis.checked_mul(1_000_000) {
+            Some(n) => Some(Timestamp(n)),
+            None => None,
+        }
+    }
+
+    /// From seconds since the Unix epoch, or `None` when out of range.
+    pub const fn from_secs(secs: i64) -> Option<Self> {
+        match secs.checked_mul(1_000_000_000) {
+            Some(n) => Some(Timestamp(n)),
+            None => None,
+        }
+    }
+
+    /// From fractional epoch milliseconds (the numeric `$ts` form); rejects NaN, infinities
+    /// and out-of-range values. Sub-nanosecond digits are rounded to the nearest nanosecond.
+    pub fn from_millis_f64(millis: f64) -> Result<Self, TimestampError> {
+        let nanos = (millis * 1e6).round();
+        // `i64::MAX as f64` rounds up to 2^63, so compare with a strict upper bound.
+        if nanos.is_finite() && nanos >= i64::MIN as f64 && nanos < i64::MAX as f64 {
+            Ok(Timestamp(nanos as i64))
+        } else {
+            Err(TimestampError(format!(
+                "epoch milliseconds {millis} out of the supported range (years 1677-2262)"
+            )))
+        }
+    }
+
+    /// The current time of the system clock.
+    pub fn now() -> Self {
+        let now = jiff::Timestamp::now().as_nanosecond();
+        Timestamp(now.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Whole milliseconds since the Unix epoch (rounded towards negative infinity).
+    pub const fn as_millis(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
+    /// This instant moved by `nanos` nanoseconds, saturating at the ends of the range.
+    pub const fn saturating_add_nanos(self, nanos: i64) -> Self {
+        Timestamp(self.0.saturating_add(nanos))
+    }
+
+    /// Parses ISO 8601 / RFC 3339 text: a date, `T` (or a space), a time with any number of
+    /// fractional digits up to nine, and an offset `Z`, `±HH:MM` or `±HHMM` (an offset
+    /// followed by a redundant `Z`, which TSI accepts, is accepted too). The result is in UTC.
+    pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        let trimmed = text.trim();
+        // TSI accepts `+01:00Z`: an explicit offset followed by a redundant zone letter.
+        let body = match trimmed.strip_suffix(['Z', 'z']) {
+            Some(rest) if has_numeric_offset(rest) => rest,
+            _ => trimmed,
+        };
+        let parsed: jiff::Timestamp = body
+            .parse()
+            .map_err(|e: jiff::Error| TimestampError(format!("invalid date-time {trimmed:?}: {e}")))?;
+        let nanos = parsed.as_nanosecond();
+        i64::try_from(nanos).map(Timestamp).map_err(|_| {
+            TimestampError(format!(
+                "date-time {trimmed:?} is outside the supported range (years 1677-2262)"
+            ))
+        })
+    }
+
+    /// Cheap pre-check used for type inference: does `text` look like an ISO 8601 date-time
+    /// (`YYYY-MM-DDTHH:MM...`)? Only such strings are handed to the full parser.
+    pub(crate) fn looks_like_datetime(text: &str) -> bool {
+        let b = text.as_bytes();
+        b.len() >= 16
+            && b.len() <= 40
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+            && b[13] == b':'
+    }
+}
+
+/// True when `text` ends in a numeric UTC offset such as `+01:00` or `-0130`.
+fn has_numeric_offset(text: &str) -> bool {
+    let b = text.as_bytes();
+    let tail = |n: usize| b.len() > n && matches!(b[b.len() - n - 1], b'+' | b'-');
+    // `±HH:MM` is 5 bytes after the sign, `±HHMM` 4.
+    (tail(5) && b[b.len() - 3] == b':') || (tail(4) && b[b.len() - 4..].iter().all(u8::is_ascii_digit))
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse(s)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with a `Z` suffix and only as many fractional digits as needed
+    /// (`2026-01-01T08:01:00.5Z`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match jiff::Timestamp::from_nanosecond(i128::from(self.0)) {
+            Ok(ts) => write!(f, "{ts}"),
+            // Only the extreme ends of i64 fall outside jiff's range.
+            Err(_) => write!(f, "{}ns", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339_forms_to_utc_nanoseconds() {
+        // 2026-01-01T00:00:00Z is 1767225600 s after the epoch.
+        let base = 1_767_225_600_000_000_000i64;
+        let cases = [
+            ("2026-01-01T00:00:00Z", base),
+            ("2026-01-01T00:00:00.5Z", base + 500_000_000),
+            ("2026-01-01T00:00:00.1234567Z", base + 123_456_700),
+            ("2026-01-01T00:00:00.123456789Z", base + 123_456_789),
+            ("2026-01-01T01:00:00+01:00", base),
+            ("2026-01-01T01:00:00+0100", base),
+            ("2026-01-01T01:00:00+01:00Z", base),
+            ("2025-12-31T23:00:00-01:00", base),
+            ("2026-01-01 00:00:00Z", base),
+        ];
+        for (text, nanos) in cases {
+            assert_eq!(Timestamp::parse(text).map(|t| t.as_nanos()), Ok(nanos), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_text_and_out_of_range_years() {
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00", "3000-01-01T00:00:00Z"] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn displays_shortest_utc_form() {
+        let t = Timestamp::parse("2026-01-01T09:01:00.500+01:00").unwrap();
+        assert_eq!(t.to_string(), "2026-01-01T08:01:00.5Z");
+        assert_eq!(Timestamp::from_nanos(0).to_string(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn epoch_millis_with_fraction() {
+        assert_eq!(Timestamp::from_millis_f64(1.5).unwrap().as_nanos(), 1_500_000);
+        assert!(Timestamp::from_millis_f64(f64::NAN).is_err());
+        assert!(Timestamp::from_millis_f64(1e300).is_err());
+    }
+}

@@ -1,0 +1,139 @@
+//! Reading the log back on open.
+//!
+//! Frames are handed to the caller in order. The last segment may end in a torn frame (the
+//! process or machine died mid-append): it is detected by its length or checksum, cut off,
+//! and reported; every complete frame before it is kept. Damage anywhere else is corruption
+//! and fails the open with the file and offset.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use super::{FORMAT_VERSION, FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, segment_path};
+use crate::error::{Error, Result};
+
+/// What a replay found.
+#[derive(Debug, Default)]
+pub(crate) struct ReplayOutcome {
+    /// Sequence number for the next frame.
+    pub next_seq: u64,
+    /// Number for the next segment.
+    pub next_segment: u64,
+    /// Frames replayed.
+    pub frames: u64,
+    /// Where a torn tail was cut off, and why it was recognised as one.
+    pub torn_tail: Option<(PathBuf, u64, String)>,
+}
+
+/// Replays every segment in `dir` in order, calling `apply(seq, payload)` for each frame.
+pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<ReplayOutcome> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        numbers.push(number);
+    }
+    numbers.sort_unstable();
+    let mut outcome = ReplayOutcome {
+        next_seq: 1,
+        next_segment: numbers.last().map_or(1, |n| n + 1),
+        ..Default::default()
+    };
+    for (i, &number) in numbers.iter().enumerate() {
+        let is_last = i + 1 == numbers.len();
+        let path = segment_path(dir, number);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if let Some((offset, reason)) = replay_segment(&path, number, &bytes, is_last, &mut outcome, &mut apply)? {
+            if offset < SEGMENT_HEADER_LEN as u64 {
+                // Not even the header made it: the segment holds nothing.
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                super::sync_dir(dir)?;
+            } else {
+                truncate(&path, offset)?;
+            }
+            outcome.torn_tail = Some((path, offset, reason));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Replays one segment; returns where to cut a torn tail, if any.
+fn replay_segment(
+    path: &Path,
+    number: u64,
+    bytes: &[u8],
+    is_last: bool,
+    outcome: &mut ReplayOutcome,
+    apply: &mut impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<Option<(u64, String)>> {
+    let damaged = |offset: usize, reason: String| -> Result<Option<(u64, String)>> {
+        if is_last {
+            Ok(Some((offset as u64, reason)))
+        } else {
+            Err(Error::corruption(path, offset as u64, reason))
+        }
+    };
+    if bytes.len() < SEGMENT_HEADER_LEN {
+        // A crash between creating the file and writing its header.
+        return damaged(0, format!("segment header is {} of {SEGMENT_HEADER_LEN} bytes", bytes.len()));
+    }
+    let header = &bytes[..SEGMENT_HEADER_LEN];
+    if &header[..8] != SEGMENT_MAGIC {
+        return Err(Error::corruption(path, 0, "not a twinstore WAL segment (bad magic)"));
+    }
+    let stored_crc = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+    if crc32c::crc32c(&header[..20]) != stored_crc {
+        return Err(Error::corruption(path, 20, "segment header checksum mismatch"));
+    }
+    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let header_number = u64::from_le_bytes(header[12..20].try_into().unwrap_or_default());
+    if header_number != number {
+        return Err(Error::corruption(path, 12, format!("segment number {header_number} does not match its file name")));
+    }
+    let mut pos = SEGMENT_HEADER_LEN;
+    while pos < bytes.len() {
+        let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) else {
+            return damaged(pos, "frame header cut short".into());
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let seq_bytes: [u8; 8] = head[8..16].try_into().unwrap_or_default();
+        let seq = u64::from_le_bytes(seq_bytes);
+        let body_start = pos + FRAME_HEADER_LEN;
+        if len > MAX_FRAME_PAYLOAD || body_start + len > bytes.len() {
+            return damaged(pos, format!("frame of {len} bytes runs past the end of the segment"));
+        }
+        let payload = &bytes[body_start..body_start + len];
+        let actual = crc32c::crc32c_append(crc32c::crc32c(&seq_bytes), payload);
+        if actual != crc {
+            return damaged(pos, "frame checksum mismatch".into());
+        }
+        if seq < outcome.next_seq {
+            return Err(Error::corruption(path, pos as u64, format!("frame sequence {seq} is not after {}", outcome.next_seq - 1)));
+        }
+        apply(seq, payload).map_err(|e| match e {
+            Error::InvalidArgument(reason) => Error::corruption(path, pos as u64, reason),
+            other => other,
+        })?;
+        outcome.next_seq = seq + 1;
+        outcome.frames += 1;
+        pos = body_start + len;
+    }
+    Ok(None)
+}
+
+/// Cuts a torn tail off the last segment, durably.
+fn truncate(path: &Path, len: u64) -> Result<()> {
+    let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+    file.set_len(len).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,326 @@
+//! The warm tier: each twin's recent rows in memory, columnar, queryable the moment a write
+//! returns.
+//!
+//! A [`WarmTable`] holds one twin. Rows arrive mostly in time order and are appended to the
+//! *main run* (sorted by time, ties in arrival order). A row older than the main run's last
+//! row goes to the small, sorted *late* list instead, so an out-of-order row costs a short
+//! insertion, not a rewrite; when the late list grows past a fraction of the main run it is
+//! merged in. Queries merge both.
+//!
+//! Visibility: every row carries the sequence number of the batch that wrote it until every
+//! reader can see that batch ("settled"); settled rows need no per-row bookkeeping. A reader
+//! with snapshot `s` sees exactly the rows of batches `<= s` (see `engine::snapshot`).
+
+mod column;
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+
+pub(crate) use column::ColumnData;
+
+use crate::catalog::ColumnId;
+use crate::ingest::FieldValue;
+use crate::model::{Timestamp, Value};
+
+/// Late rows are merged into the main run once there are more than this many plus
+/// `main / LATE_FRACTION`.
+const LATE_MERGE_MIN: usize = 256;
+const LATE_FRACTION: usize = 8;
+
+/// A row that arrived older than the main run's newest row.
+#[derive(Debug)]
+struct LateRow {
+    ts: i64,
+    seq: u64,
+    values: Box<[(ColumnId, Value)]>,
+}
+
+/// Where a visible row lives; orders rows of equal time by arrival (main before late, as a
+/// late row always arrived after every main row of its time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RowPos {
+    Main(usize),
+    Late(usize),
+}
+
+/// Which rows of a twin a scan reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScanRange {
+    /// Inclusive lower bound.
+    pub from: i64,
+    /// Exclusive upper bound.
+    pub to: i64,
+    pub descending: bool,
+}
+
+/// One twin's warm rows.
+#[derive(Default, Debug)]
+pub(crate) struct WarmTable {
+    ts: Vec<i64>,
+    columns: Vec<ColumnData>,
+    /// Batch sequence numbers of the last `tail_seqs.len()` main rows (the unsettled ones).
+    tail_seqs: VecDeque<u64>,
+    late: Vec<LateRow>,
+    points: u64,
+}
+
+impl WarmTable {
+    /// Rows (events) held, visible or not.
+    pub(crate) fn rows(&self) -> usize {
+        self.ts.len() + self.late.len()
+    }
+
+    /// Property values held.
+    pub(crate) fn points(&self) -> u64 {
+        self.points
+    }
+
+    /// The time range of the rows held.
+    pub(crate) fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
+        let first = [self.ts.first(), self.late.first().map(|r| &r.ts)].into_iter().flatten().min()?;
+        let last = [self.ts.last(), self.late.last().map(|r| &r.ts)].into_iter().flatten().max()?;
+        Some((Timestamp::from_nanos(*first), Timestamp::from_nanos(*last)))
+    }
+
+    /// Forgets per-row sequence numbers of batches that every reader sees.
+    pub(crate) fn settle(&mut self, min_active: u64) {
+        while self.tail_seqs.front().is_some_and(|&s| s <= min_active) {
+            self.tail_seqs.pop_front();
+        }
+    }
+
+    /// Appends one row written by batch `seq`. `values` are (column, value) pairs with
+    /// distinct columns.
+    pub(crate) fn insert<'v>(
+        &mut self,
+        ts: Timestamp,
+        seq: u64,
+        values: impl ExactSizeIterator<Item = (ColumnId, &'v FieldValue<'v>)>,
+        min_active: u64,
+    ) {
+        let ts = ts.as_nanos();
+        self.points += values.len() as u64;
+        if self.ts.last().is_some_and(|&last| ts < last) {
+            let values: Box<[(ColumnId, Value)]> = values.map(|(c, v)| (c, v.to_value())).collect();
+            // Size the column list so every column id a late row names has a slot.
+            if let Some(max) = values.iter().map(|(c, _)| *c).max() {
+                self.column_mut(max);
+            }
+            // Upper bound: after rows of equal time, which arrived earlier.
+            let at = self.late.partition_point(|r| r.ts <= ts);
+            self.late.insert(at, LateRow { ts, seq, values });
+            self.maybe_merge_late(min_active);
+            return;
+        }
+        let row = self.ts.len();
+        self.ts.push(ts);
+        self.tail_seqs.push_back(seq);
+        for (column, value) in values {
+            self.column_mut(column).push(row, value);
+        }
+    }
+
+    fn column_mut(&mut self, column: ColumnId) -> &mut ColumnData {
+        let index = column as usize;
+        if self.columns.len() <= index {
+            self.columns.resize_with(index + 1, ColumnData::default);
+        }
+        &mut self.columns[index]
+    }
+
+    /// Rebuilds the main run with the late rows merged in, once the late list is long and
+    /// every row involved is settled (so no reader depends on the old row positions).
+    fn maybe_merge_late(&mut self, min_active: u64) {
+        if self.late.len() <= LATE_MERGE_MIN + self.ts.len() / LATE_FRACTION {
+            return;
+        }
+        self.settle(min_active);
+        if !self.tail_seqs.is_empty() || self.late.iter().any(|r| r.seq > min_active) {
+            return;
+        }
+        let old_ts = std::mem::take(&mut self.ts);
+        let old_columns = std::mem::take(&mut self.columns);
+        let late = std::mem::take(&mut self.late);
+        self.ts.reserve(old_ts.len() + late.len());
+        let mut late = late.into_iter().peekable();
+        let mut row_values: Vec<(ColumnId, FieldValue<'static>)> = Vec::new();
+        let append = |table: &mut WarmTable, ts: i64, values: &[(ColumnId, FieldValue<'static>)]| {
+            let row = table.ts.len();
+            table.ts.push(ts);
+            for (column, value) in values {
+                table.column_mut(*column).push(row, value);
+            }
+        };
+        for (row, &ts) in old_ts.iter().enumerate() {
+            while let Some(l) = late.next_if(|l| l.ts < ts) {
+                let values: Vec<_> = l.values.iter().map(|(c, v)| (*c, field_value(v))).collect();
+                append(self, l.ts, &values);
+            }
+            row_values.clear();
+            for (column, data) in old_columns.iter().enumerate() {
+                if let Some(v) = data.value_at_row(row) {
+                    row_values.push((column as ColumnId, field_value(&v)));
+                }
+            }
+            append(self, ts, &row_values);
+        }
+        for l in late {
+            let values: Vec<_> = l.values.iter().map(|(c, v)| (*c, field_value(v))).collect();
+            append(self, l.ts, &values);
+        }
+    }
+
+    /// Is main row `row` visible to a reader with snapshot `snapshot`?
+    fn main_visible(&self, row: usize, snapshot: u64) -> bool {
+        let settled = self.ts.len() - self.tail_seqs.len();
+        row < settled || self.tail_seqs[row - settled] <= snapshot
+    }
+
+    /// Calls `visit` for each visible row in `range` that has a value in one of `columns`
+    /// (all columns when `None`), in time order (reversed when descending; rows of equal time
+    /// in arrival order, reversed too), with that row's values. Stops when `visit` breaks.
+    pub(crate) fn scan(
+        &self,
+        range: ScanRange,
+        columns: Option<&[ColumnId]>,
+        snapshot: u64,
+        mut visit: impl FnMut(Timestamp, &[(ColumnId, Value)]) -> ControlFlow<()>,
+    ) {
+        let lo = self.ts.partition_point(|&t| t < range.from);
+        let hi = self.ts.partition_point(|&t| t < range.to);
+        let late_lo = self.late.partition_point(|r| r.ts < range.from);
+        let late_hi = self.late.partition_point(|r| r.ts < range.to);
+        let wanted: Vec<ColumnId> = match columns {
+            Some(cols) => cols.iter().copied().filter(|&c| (c as usize) < self.columns.len()).collect(),
+            None => (0..self.columns.len() as ColumnId).collect(),
+        };
+        let mut row_values: Vec<(ColumnId, Value)> = Vec::with_capacity(wanted.len());
+        let emit_main = |row: usize, out: &mut Vec<(ColumnId, Value)>| {
+            out.clear();
+            if !self.main_visible(row, snapshot) {
+                return false;
+            }
+            for &c in &wanted {
+                if let Some(v) = self.columns[c as usize].value_at_row(row) {
+                    out.push((c, v));
+                }
+            }
+            !out.is_empty()
+        };
+        let emit_late = |i: usize, out: &mut Vec<(ColumnId, Value)>| {
+            out.clear();
+            let row = &self.late[i];
+            if row.seq > snapshot {
+                return false;
+            }
+            out.extend(row.values.iter().filter(|(c, _)| wanted.contains(c)).cloned());
+            !out.is_empty()
+        };
+        let (mut m, mut l) = if range.descending { (hi, late_hi) } else { (lo, late_lo) };
+        loop {
+            // Pick the next row in the requested order from the two sorted sources.
+            let next = if range.descending {
+                match (m > lo, l > late_lo) {
+                    (false, false) => break,
+                    (true, false) => RowPos::Main(m - 1),
+                    (false, true) => RowPos::Late(l - 1),
+                    // Descending: on equal time the late row (arrived later) comes first.
+                    (true, true) if self.late[l - 1].ts >= self.ts[m - 1] => RowPos::Late(l - 1),
+                    (true, true) => RowPos::Main(m - 1),
+                }
+            } else {
+                match (m < hi, l < late_hi) {
+                    (false, false) => break,
+                    (true, false) => RowPos::Main(m),
+                    (false, true) => RowPos::Late(l),
+                    (true, true) if self.late[l].ts < self.ts[m] => RowPos::Late(l),
+                    (true, true) => RowPos::Main(m),
+                }
+            };
+            let (ts, has_values) = match next {
+                RowPos::Main(row) => {
+                    if range.descending { m -= 1 } else { m += 1 }
+                    (self.ts[row], emit_main(row, &mut row_values))
+                }
+                RowPos::Late(i) => {
+                    if range.descending { l -= 1 } else { l += 1 }
+                    (self.late[i].ts, emit_late(i, &mut row_values))
+                }
+            };
+            if has_values && visit(Timestamp::from_nanos(ts), &row_values).is_break() {
+                break;
+            }
+        }
+    }
+
+    /// For each column, its last visible value at or before `at`, with the value's time and
+    /// position (which orders values of equal time by arrival).
+    pub(crate) fn last_values(&self, at: Timestamp, snapshot: u64) -> Vec<Option<(Timestamp, RowPos, Value)>> {
+        let at = at.as_nanos();
+        let mut out: Vec<Option<(Timestamp, RowPos, Value)>> = vec![None; self.columns.len()];
+        let end = self.ts.partition_point(|&t| t <= at);
+        for (c, data) in self.columns.iter().enumerate() {
+            let mut below = end;
+            while let Some(row) = data.presence.last_before(below) {
+                if self.main_visible(row, snapshot) {
+                    let v = data.value(data.presence.rank(row));
+                    out[c] = Some((Timestamp::from_nanos(self.ts[row]), RowPos::Main(row), v));
+                    break;
+                }
+                below = row;
+            }
+        }
+        let late_end = self.late.partition_point(|r| r.ts <= at);
+        for i in (0..late_end).rev() {
+            let row = &self.late[i];
+            if row.seq > snapshot {
+                continue;
+            }
+            for (c, v) in row.values.iter() {
+                let slot = &mut out[*c as usize];
+                let key = (Timestamp::from_nanos(row.ts), RowPos::Late(i));
+                if slot.as_ref().is_none_or(|(t, p, _)| (*t, *p) < key) {
+                    *slot = Some((key.0, key.1, v.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Per column: how many values, first and last time (visible or not).
+    pub(crate) fn column_counts(&self) -> Vec<u64> {
+        let mut counts: Vec<u64> = self.columns.iter().map(|c| c.presence.count() as u64).collect();
+        for row in &self.late {
+            for (c, _) in row.values.iter() {
+                counts[*c as usize] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Heap bytes used, for memory accounting.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.ts.capacity() * 8
+            + self.tail_seqs.capacity() * 8
+            + self.columns.capacity() * std::mem::size_of::<ColumnData>()
+            + self.columns.iter().map(ColumnData::heap_bytes).sum::<usize>()
+            + self
+                .late
+                .iter()
+                .map(|r| std::mem::size_of::<LateRow>() + r.values.len() * std::mem::size_of::<(ColumnId, Value)>())
+                .sum::<usize>()
+    }
+}
+
+/// Borrows a stored value as a field value (for re-appending during a merge).
+fn field_value(value: &Value) -> FieldValue<'static> {
+    match value {
+        Value::Double(v) => FieldValue::Double(*v),
+        Value::Long(v) => FieldValue::Long(*v),
+        Value::Bool(v) => FieldValue::Bool(*v),
+        Value::String(s) => FieldValue::Str(s.to_string().into()),
+        Value::DateTime(t) => FieldValue::DateTime(*t),
+        Value::Dynamic(s) => FieldValue::Dynamic(s.to_string().into()),
+        Value::Removed => FieldValue::Removed,
+    }
+}
