@@ -28,6 +28,9 @@ pub(crate) struct ColumnMeta {
     pub logged: bool,
 }
 
+/// Up to this many columns, a twin's columns are found by a linear scan.
+const LINEAR_LOOKUP_MAX: usize = 16;
+
 /// A twin's columns and model id.
 #[derive(Default, Debug)]
 pub(crate) struct TwinMeta {
@@ -41,7 +44,19 @@ impl TwinMeta {
     /// The column for `(name, ty)`, created when new; the flag says whether its definition
     /// still has to be logged.
     pub(crate) fn resolve(&mut self, name: &str, ty: ValueType) -> (ColumnId, bool) {
-        if let Some(&(_, id)) = self.by_name.get(name).and_then(|cols| cols.iter().find(|(t, _)| *t == ty)) {
+        // Twins have few columns: comparing names beats hashing them.
+        let found = if self.columns.len() <= LINEAR_LOOKUP_MAX {
+            self.columns
+                .iter()
+                .position(|c| c.ty == ty && *c.name == *name)
+                .map(|i| i as ColumnId)
+        } else {
+            self.by_name
+                .get(name)
+                .and_then(|cols| cols.iter().find(|(t, _)| *t == ty))
+                .map(|&(_, id)| id)
+        };
+        if let Some(id) = found {
             return (id, !self.columns[id as usize].logged);
         }
         let id = self.columns.len() as ColumnId;

@@ -260,7 +260,10 @@ impl Store {
     }
 
     fn twin(&self, twin: &str) -> Result<Arc<TwinEntry>> {
-        self.inner.catalog.get(twin).ok_or_else(|| Error::UnknownTwin(twin.to_string()))
+        self.inner
+            .catalog
+            .get(twin)
+            .ok_or_else(|| Error::UnknownTwin(twin.to_string()))
     }
 
     /// Parses `input`, on several threads when it is large.
@@ -270,7 +273,8 @@ impl Store {
         // Below a few MB a second thread costs more than it saves.
         let chunks = if input.len() < (4 << 20) { 1 } else { threads };
         let pieces = split_lines(input, chunks, first_line);
-        let parse_one = |(piece, line): (&'a [u8], u64)| write::parse_input(&self.inner.options, opts.format, piece, line);
+        let parse_one =
+            |(piece, line): (&'a [u8], u64)| write::parse_input(&self.inner.options, opts.format, piece, line);
         if pieces.len() == 1 {
             return pieces.into_iter().map(parse_one).collect();
         }

@@ -42,7 +42,11 @@ impl Snapshots {
     /// The oldest snapshot any reader holds (or the visible sequence when none).
     pub(crate) fn min_active(&self) -> u64 {
         let active = self.active.lock();
-        active.keys().next().copied().unwrap_or_else(|| self.visible.load(Ordering::Acquire))
+        active
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.visible.load(Ordering::Acquire))
     }
 
     /// Makes batch `seq` visible once every earlier batch is.

@@ -90,7 +90,12 @@ pub(crate) fn parse_adt_message(
         return;
     }
     let Some(subject) = property("cloudEvents:subject") else {
-        return reject(batch, None, "cloudEvents:subject", "message has no cloudEvents:subject property".into());
+        return reject(
+            batch,
+            None,
+            "cloudEvents:subject",
+            "message has no cloudEvents:subject property".into(),
+        );
     };
     let time = match (time, property("cloudEvents:time")) {
         (Some(t), _) => Some(t),
@@ -138,7 +143,12 @@ fn parse_envelope(line_no: u64, event: &J, settings: &AdtSettings<'_>, batch: &m
         None => return reject(batch, None, Some("type"), "event has no type".into()),
     }
     let Some(subject) = obj.get("subject").and_then(J::as_str) else {
-        return reject(batch, None, Some("subject"), "event has no subject (the twin id)".into());
+        return reject(
+            batch,
+            None,
+            Some("subject"),
+            "event has no subject (the twin id)".into(),
+        );
     };
     let time = match text("time", "eventTime") {
         Some(t) => match Timestamp::parse(t) {
@@ -173,13 +183,20 @@ fn push_update(
     let Some(patch) = data.get("patch").and_then(J::as_array) else {
         return reject(batch, "patch", "data has no patch array".into());
     };
-    let model = data.get("modelId").and_then(J::as_str).map(|m| Cow::Owned(m.to_string()));
+    let model = data
+        .get("modelId")
+        .and_then(J::as_str)
+        .map(|m| Cow::Owned(m.to_string()));
     // Operations apply in order; a later one on the same name replaces the earlier value.
     let mut fields: Vec<(Cow<'static, str>, FieldValue<'static>)> = Vec::new();
     for (index, op) in patch.iter().enumerate() {
         let field = |name: &str| format!("patch[{index}].{name}");
         let (Some(kind), Some(path)) = (op.get("op").and_then(J::as_str), op.get("path").and_then(J::as_str)) else {
-            return reject(batch, &field("op"), "patch operation needs string `op` and `path`".into());
+            return reject(
+                batch,
+                &field("op"),
+                "patch operation needs string `op` and `path`".into(),
+            );
         };
         let name = match pointer_to_name(path) {
             Ok(name) => name,
@@ -195,7 +212,9 @@ fn push_update(
                     // A patch of the whole document: its members are the properties.
                     (true, J::Object(members)) => flatten_members(members, settings, &mut produced),
                     (true, _) => Err((String::new(), "a patch of the whole twin must be an object".into())),
-                    (false, value) => flatten_json(name, value, 1, settings.limits, settings.infer_datetime, &mut produced),
+                    (false, value) => {
+                        flatten_json(name, value, 1, settings.limits, settings.infer_datetime, &mut produced)
+                    }
                 };
                 if let Err((name, reason)) = flattened {
                     return reject(batch, &name, reason);
@@ -218,7 +237,14 @@ fn push_update(
     }
     let start = batch.fields.len();
     batch.fields.extend(fields);
-    batch.commit_record(settings.limits, line_no, Cow::Owned(twin.to_string()), time, model, start);
+    batch.commit_record(
+        settings.limits,
+        line_no,
+        Cow::Owned(twin.to_string()),
+        time,
+        model,
+        start,
+    );
 }
 
 fn flatten_members(

@@ -107,7 +107,11 @@ impl<'de> Visitor<'de> for RecordVisitor<'_, 'de, '_> {
                 match map.next_value::<ScalarText<'de>>()? {
                     ScalarText::Text(id) => self.head.twin = Some(id),
                     ScalarText::Other(kind) => {
-                        return Err(problem(self.head, "$dtId", &format!("$dtId must be a string, found {kind}")));
+                        return Err(problem(
+                            self.head,
+                            "$dtId",
+                            &format!("$dtId must be a string, found {kind}"),
+                        ));
                     }
                 }
             } else if key == self.settings.timestamp_property {
@@ -215,7 +219,14 @@ impl<'de> Visitor<'de> for FieldSeed<'_, 'de, '_> {
         // Arrays are rare: read them as a JSON tree and keep their text (Dynamic).
         let value: serde_json::Value = serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
         let mut out = Vec::new();
-        match flatten_json(self.name.to_string(), &value, self.depth, self.settings.limits, false, &mut out) {
+        match flatten_json(
+            self.name.to_string(),
+            &value,
+            self.depth,
+            self.settings.limits,
+            false,
+            &mut out,
+        ) {
             Ok(()) => {
                 self.fields.extend(out);
                 Ok(())

@@ -44,7 +44,8 @@ impl Limits {
         if twin.is_empty() {
             return Err("twin id is empty".into());
         }
-        let chars = twin.chars().count();
+        // Counting characters is only needed when the byte length could exceed the limit.
+        let chars = if twin.len() <= self.max_twin_id_chars { 0 } else { twin.chars().count() };
         if chars > self.max_twin_id_chars {
             return Err(format!(
                 "twin id has {chars} characters; the limit is {}",
@@ -79,7 +80,7 @@ impl Limits {
             if name.is_empty() {
                 return Err((Some(String::new()), "property name is empty".into()));
             }
-            let chars = name.chars().count();
+            let chars = if name.len() <= self.max_property_name_chars { 0 } else { name.chars().count() };
             if chars > self.max_property_name_chars {
                 return Err((
                     field(),
@@ -96,7 +97,11 @@ impl Limits {
                 FieldValue::Str(s) | FieldValue::Dynamic(s) if s.len() > self.max_value_bytes => {
                     return Err((
                         field(),
-                        format!("value of {} bytes exceeds the limit of {}", s.len(), self.max_value_bytes),
+                        format!(
+                            "value of {} bytes exceeds the limit of {}",
+                            s.len(),
+                            self.max_value_bytes
+                        ),
                     ));
                 }
                 _ => {}

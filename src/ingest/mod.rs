@@ -190,7 +190,6 @@ impl<'a> ParsedBatch<'a> {
             );
         }
     }
-
 }
 
 /// Splits `input` into lines, yielding `(1-based line number, line without its line

@@ -80,9 +80,7 @@ impl ValueType {
 
     /// Parses a TSI type name, case-insensitively (`double`, `Double`, `DOUBLE`).
     pub fn from_name(name: &str) -> Option<ValueType> {
-        ValueType::ALL
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(name))
+        ValueType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
     }
 }
 

@@ -148,7 +148,13 @@ pub struct TwinInfo {
 
 /// Column names of a twin, indexed by column id.
 fn column_names(entry: &TwinEntry) -> Vec<(Arc<str>, ValueType)> {
-    entry.meta.lock().columns.iter().map(|c| (c.name.clone(), c.ty)).collect()
+    entry
+        .meta
+        .lock()
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.ty))
+        .collect()
 }
 
 pub(crate) fn events(entry: &TwinEntry, query: &EventsQuery, snapshot: u64) -> Vec<Event> {
@@ -173,9 +179,16 @@ pub(crate) fn events(entry: &TwinEntry, query: &EventsQuery, snapshot: u64) -> V
     table.scan(range, projection.as_deref(), snapshot, |ts, values| {
         out.push(Event {
             ts,
-            values: values.iter().map(|(c, v)| (names[*c as usize].0.clone(), v.clone())).collect(),
+            values: values
+                .iter()
+                .map(|(c, v)| (names[*c as usize].0.clone(), v.clone()))
+                .collect(),
         });
-        if out.len() >= limit { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if out.len() >= limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     out
 }

@@ -16,9 +16,20 @@ const DEF_MODEL: u8 = 3;
 /// A catalog definition carried by a batch.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Definition<'a> {
-    Twin { twin: TwinId, name: Cow<'a, str> },
-    Column { twin: TwinId, column: ColumnId, ty: ValueType, name: Cow<'a, str> },
-    Model { twin: TwinId, model: Cow<'a, str> },
+    Twin {
+        twin: TwinId,
+        name: Cow<'a, str>,
+    },
+    Column {
+        twin: TwinId,
+        column: ColumnId,
+        ty: ValueType,
+        name: Cow<'a, str>,
+    },
+    Model {
+        twin: TwinId,
+        model: Cow<'a, str>,
+    },
 }
 
 /// One record of a batch.
@@ -262,7 +273,8 @@ impl<'a> Reader<'a> {
             .and_then(|len| self.pos.checked_add(len))
             .filter(|&end| end <= self.buf.len())
             .ok_or_else(|| self.truncated())?;
-        let text = std::str::from_utf8(&self.buf[self.pos..end]).map_err(|e| format!("invalid UTF-8 at byte {}: {e}", self.pos))?;
+        let text = std::str::from_utf8(&self.buf[self.pos..end])
+            .map_err(|e| format!("invalid UTF-8 at byte {}: {e}", self.pos))?;
         self.pos = end;
         Ok(Cow::Borrowed(text))
     }
@@ -275,9 +287,20 @@ mod tests {
     fn sample() -> LoggedBatch<'static> {
         LoggedBatch {
             definitions: vec![
-                Definition::Twin { twin: 7, name: "thermostat67".into() },
-                Definition::Column { twin: 7, column: 0, ty: ValueType::Double, name: "Temperature".into() },
-                Definition::Model { twin: 7, model: "dtmi:x;1".into() },
+                Definition::Twin {
+                    twin: 7,
+                    name: "thermostat67".into(),
+                },
+                Definition::Column {
+                    twin: 7,
+                    column: 0,
+                    ty: ValueType::Double,
+                    name: "Temperature".into(),
+                },
+                Definition::Model {
+                    twin: 7,
+                    model: "dtmi:x;1".into(),
+                },
             ],
             records: vec![
                 LoggedRecord {
@@ -293,7 +316,11 @@ mod tests {
                         (6, FieldValue::Removed),
                     ],
                 },
-                LoggedRecord { twin: 300, ts: Timestamp::from_nanos(i64::MIN), values: vec![(0, FieldValue::Double(-0.0))] },
+                LoggedRecord {
+                    twin: 300,
+                    ts: Timestamp::from_nanos(i64::MIN),
+                    values: vec![(0, FieldValue::Double(-0.0))],
+                },
             ],
         }
     }

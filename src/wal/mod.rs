@@ -89,8 +89,14 @@ struct Queue {
 struct Segment {
     file: File,
     path: PathBuf,
-    number: u64,
     len: u64,
+}
+
+/// The segment being written; created on the first write, so that opening a store to read
+/// it leaves no empty segment behind.
+struct Active {
+    segment: Option<Segment>,
+    next_number: u64,
 }
 
 /// Highest sequence numbers written to the OS and synced, and the first failure.
@@ -105,7 +111,7 @@ pub(crate) struct Wal {
     dir: PathBuf,
     durability: Durability,
     queue: Mutex<Queue>,
-    segment: Arc<Mutex<Segment>>,
+    segment: Arc<Mutex<Active>>,
     progress: Arc<Progress>,
     syncer: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
 }
@@ -114,7 +120,10 @@ impl Wal {
     /// Opens a writer that starts segment `segment_number` and numbers frames from
     /// `next_seq`.
     pub(crate) fn create(dir: &Path, durability: Durability, segment_number: u64, next_seq: u64) -> Result<Wal> {
-        let segment = Arc::new(Mutex::new(new_segment(dir, segment_number)?));
+        let segment = Arc::new(Mutex::new(Active {
+            segment: None,
+            next_number: segment_number,
+        }));
         let last = next_seq.saturating_sub(1);
         let progress = Arc::new(Progress {
             written: AtomicU64::new(last),
@@ -131,7 +140,6 @@ impl Wal {
             queue: Mutex::new(Queue {
                 frames: Vec::new(),
                 next_seq,
-                // (the queue is empty)
             }),
             segment,
             progress,
@@ -211,17 +219,27 @@ impl Wal {
         }
     }
 
-    fn write_frames(&self, segment: &mut Segment, frames: &[Vec<u8>], sync: bool) -> Result<()> {
-        if segment.len >= SEGMENT_TARGET_BYTES {
+    fn write_frames(&self, active: &mut Active, frames: &[Vec<u8>], sync: bool) -> Result<()> {
+        if let Some(full) = active.segment.take_if(|s| s.len >= SEGMENT_TARGET_BYTES) {
             // Rotation happens between writes, so a frame never spans two segments.
-            sync_file(segment)?;
-            *segment = new_segment(&self.dir, segment.number + 1)?;
+            sync_file(&full)?;
         }
+        let segment = match &mut active.segment {
+            Some(segment) => segment,
+            None => {
+                let segment = new_segment(&self.dir, active.next_number)?;
+                active.next_number += 1;
+                active.segment.insert(segment)
+            }
+        };
         let mut slices: Vec<std::io::IoSlice<'_>> = frames.iter().map(|f| std::io::IoSlice::new(f)).collect();
         let total: usize = frames.iter().map(Vec::len).sum();
         let mut slices = &mut slices[..];
         while !slices.is_empty() {
-            let n = segment.file.write_vectored(slices).map_err(|e| Error::io(&segment.path, e))?;
+            let n = segment
+                .file
+                .write_vectored(slices)
+                .map_err(|e| Error::io(&segment.path, e))?;
             if n == 0 {
                 return Err(Error::io(&segment.path, std::io::ErrorKind::WriteZero.into()));
             }
@@ -236,9 +254,11 @@ impl Wal {
 
     /// Syncs everything written so far.
     pub(crate) fn sync(&self) -> Result<()> {
-        let segment = self.segment.lock();
+        let active = self.segment.lock();
         let written = self.progress.written.load(Ordering::Acquire);
-        sync_file(&segment)?;
+        if let Some(segment) = &active.segment {
+            sync_file(segment)?;
+        }
         self.progress.synced.fetch_max(written, Ordering::AcqRel);
         Ok(())
     }
@@ -267,27 +287,29 @@ fn new_segment(dir: &Path, number: u64) -> Result<Segment> {
         .append(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    file.write_all(&segment_header(number)).map_err(|e| Error::io(&path, e))?;
+    file.write_all(&segment_header(number))
+        .map_err(|e| Error::io(&path, e))?;
     file.sync_all().map_err(|e| Error::io(&path, e))?;
     sync_dir(dir)?;
     Ok(Segment {
         file,
         path,
-        number,
         len: SEGMENT_HEADER_LEN as u64,
     })
 }
 
 /// Makes a directory's entries (new or renamed files) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// The GroupCommit background thread: syncs what was written, every `interval`, until the
 /// sender is dropped.
 fn spawn_syncer(
     interval: Duration,
-    segment: Arc<Mutex<Segment>>,
+    segment: Arc<Mutex<Active>>,
     progress: Arc<Progress>,
 ) -> Result<(crossbeam_channel::Sender<()>, JoinHandle<()>)> {
     let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
@@ -299,8 +321,9 @@ fn spawn_syncer(
                 if progress.synced.load(Ordering::Acquire) >= written {
                     continue;
                 }
-                let segment = segment.lock();
-                match sync_file(&segment) {
+                let active = segment.lock();
+                let Some(segment) = &active.segment else { continue };
+                match sync_file(segment) {
                     Ok(()) => {
                         progress.synced.fetch_max(written, Ordering::AcqRel);
                     }

@@ -30,7 +30,11 @@ pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8]) -> Result<()>
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
-        let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(number) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".wal"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             continue;
         };
         numbers.push(number);
@@ -77,7 +81,10 @@ fn replay_segment(
     };
     if bytes.len() < SEGMENT_HEADER_LEN {
         // A crash between creating the file and writing its header.
-        return damaged(0, format!("segment header is {} of {SEGMENT_HEADER_LEN} bytes", bytes.len()));
+        return damaged(
+            0,
+            format!("segment header is {} of {SEGMENT_HEADER_LEN} bytes", bytes.len()),
+        );
     }
     let header = &bytes[..SEGMENT_HEADER_LEN];
     if &header[..8] != SEGMENT_MAGIC {
@@ -97,7 +104,11 @@ fn replay_segment(
     }
     let header_number = u64::from_le_bytes(header[12..20].try_into().unwrap_or_default());
     if header_number != number {
-        return Err(Error::corruption(path, 12, format!("segment number {header_number} does not match its file name")));
+        return Err(Error::corruption(
+            path,
+            12,
+            format!("segment number {header_number} does not match its file name"),
+        ));
     }
     let mut pos = SEGMENT_HEADER_LEN;
     while pos < bytes.len() {
@@ -118,7 +129,11 @@ fn replay_segment(
             return damaged(pos, "frame checksum mismatch".into());
         }
         if seq < outcome.next_seq {
-            return Err(Error::corruption(path, pos as u64, format!("frame sequence {seq} is not after {}", outcome.next_seq - 1)));
+            return Err(Error::corruption(
+                path,
+                pos as u64,
+                format!("frame sequence {seq} is not after {}", outcome.next_seq - 1),
+            ));
         }
         apply(seq, payload).map_err(|e| match e {
             Error::InvalidArgument(reason) => Error::corruption(path, pos as u64, reason),
@@ -133,7 +148,10 @@ fn replay_segment(
 
 /// Cuts a torn tail off the last segment, durably.
 fn truncate(path: &Path, len: u64) -> Result<()> {
-    let file = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
     file.set_len(len).map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }

@@ -58,8 +58,12 @@ pub(crate) struct ScanRange {
 pub(crate) struct WarmTable {
     ts: Vec<i64>,
     columns: Vec<ColumnData>,
-    /// Batch sequence numbers of the last `tail_seqs.len()` main rows (the unsettled ones).
-    tail_seqs: VecDeque<u64>,
+    /// The unsettled main rows, `[settled, ts.len())`, as runs `(batch seq, end row)`: rows
+    /// from the previous run's end (or `settled`) up to `end` were written by batch `seq`.
+    /// A batch appends its rows of one twin together, so this is one run per batch and twin.
+    tail: VecDeque<(u64, usize)>,
+    /// Main rows below this index are settled: visible to every reader.
+    settled: usize,
     late: Vec<LateRow>,
     points: u64,
 }
@@ -77,15 +81,25 @@ impl WarmTable {
 
     /// The time range of the rows held.
     pub(crate) fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
-        let first = [self.ts.first(), self.late.first().map(|r| &r.ts)].into_iter().flatten().min()?;
-        let last = [self.ts.last(), self.late.last().map(|r| &r.ts)].into_iter().flatten().max()?;
+        let first = [self.ts.first(), self.late.first().map(|r| &r.ts)]
+            .into_iter()
+            .flatten()
+            .min()?;
+        let last = [self.ts.last(), self.late.last().map(|r| &r.ts)]
+            .into_iter()
+            .flatten()
+            .max()?;
         Some((Timestamp::from_nanos(*first), Timestamp::from_nanos(*last)))
     }
 
     /// Forgets per-row sequence numbers of batches that every reader sees.
     pub(crate) fn settle(&mut self, min_active: u64) {
-        while self.tail_seqs.front().is_some_and(|&s| s <= min_active) {
-            self.tail_seqs.pop_front();
+        while let Some(&(seq, end)) = self.tail.front() {
+            if seq > min_active {
+                break;
+            }
+            self.settled = end;
+            self.tail.pop_front();
         }
     }
 
@@ -114,7 +128,10 @@ impl WarmTable {
         }
         let row = self.ts.len();
         self.ts.push(ts);
-        self.tail_seqs.push_back(seq);
+        match self.tail.back_mut() {
+            Some((last, end)) if *last == seq => *end = row + 1,
+            _ => self.tail.push_back((seq, row + 1)),
+        }
         for (column, value) in values {
             self.column_mut(column).push(row, value);
         }
@@ -135,7 +152,7 @@ impl WarmTable {
             return;
         }
         self.settle(min_active);
-        if !self.tail_seqs.is_empty() || self.late.iter().any(|r| r.seq > min_active) {
+        if !self.tail.is_empty() || self.late.iter().any(|r| r.seq > min_active) {
             return;
         }
         let old_ts = std::mem::take(&mut self.ts);
@@ -168,12 +185,17 @@ impl WarmTable {
             let values: Vec<_> = l.values.iter().map(|(c, v)| (*c, field_value(v))).collect();
             append(self, l.ts, &values);
         }
+        // Every merged row was settled, so the rebuilt run is too.
+        self.settled = self.ts.len();
     }
 
     /// Is main row `row` visible to a reader with snapshot `snapshot`?
     fn main_visible(&self, row: usize, snapshot: u64) -> bool {
-        let settled = self.ts.len() - self.tail_seqs.len();
-        row < settled || self.tail_seqs[row - settled] <= snapshot
+        if row < self.settled {
+            return true;
+        }
+        let run = self.tail.partition_point(|&(_, end)| end <= row);
+        self.tail.get(run).is_none_or(|&(seq, _)| seq <= snapshot)
     }
 
     /// Calls `visit` for each visible row in `range` that has a value in one of `columns`
@@ -191,7 +213,11 @@ impl WarmTable {
         let late_lo = self.late.partition_point(|r| r.ts < range.from);
         let late_hi = self.late.partition_point(|r| r.ts < range.to);
         let wanted: Vec<ColumnId> = match columns {
-            Some(cols) => cols.iter().copied().filter(|&c| (c as usize) < self.columns.len()).collect(),
+            Some(cols) => cols
+                .iter()
+                .copied()
+                .filter(|&c| (c as usize) < self.columns.len())
+                .collect(),
             None => (0..self.columns.len() as ColumnId).collect(),
         };
         let mut row_values: Vec<(ColumnId, Value)> = Vec::with_capacity(wanted.len());
@@ -239,11 +265,19 @@ impl WarmTable {
             };
             let (ts, has_values) = match next {
                 RowPos::Main(row) => {
-                    if range.descending { m -= 1 } else { m += 1 }
+                    if range.descending {
+                        m -= 1
+                    } else {
+                        m += 1
+                    }
                     (self.ts[row], emit_main(row, &mut row_values))
                 }
                 RowPos::Late(i) => {
-                    if range.descending { l -= 1 } else { l += 1 }
+                    if range.descending {
+                        l -= 1
+                    } else {
+                        l += 1
+                    }
                     (self.late[i].ts, emit_late(i, &mut row_values))
                 }
             };
@@ -301,7 +335,7 @@ impl WarmTable {
     /// Heap bytes used, for memory accounting.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.ts.capacity() * 8
-            + self.tail_seqs.capacity() * 8
+            + self.tail.capacity() * 16
             + self.columns.capacity() * std::mem::size_of::<ColumnData>()
             + self.columns.iter().map(ColumnData::heap_bytes).sum::<usize>()
             + self

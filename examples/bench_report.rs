@@ -1,0 +1,313 @@
+//! Prints twinstore's headline figures on the benchmark workload (../shared/WORKLOAD.md),
+//! in the layout of the peers' table there, so the comparison is direct.
+//!
+//! ```text
+//! cargo run --release --example generate -- --size medium --out /tmp/medium.ndjson
+//! cargo run --release --example bench_report -- --input /tmp/medium.ndjson
+//! ```
+//!
+//! Figures: NDJSON ingest (WAL on, group commit) on one core and on all cores, typed-API
+//! ingest, warm-tier bytes per point, and the latency of each query kind (medians).
+//! Q2 and Q3 are answered here by scanning raw events and bucketing in the client, until the
+//! aggregation engine lands (issue 4); the table says so.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use twinstore::{Durability, EventsQuery, IngestOptions, Options, Record, Store, Timestamp, Value};
+
+/// Input is fed in chunks of this size, as the CLI does.
+const CHUNK: usize = 64 << 20;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let input_path = arg("--input").unwrap_or_else(|| "/tmp/medium.ndjson".into());
+    let input =
+        std::fs::read(&input_path).map_err(|e| format!("{input_path}: {e} (make it with the generate example)"))?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "workload: {input_path} ({:.0} MB), {cores} cores\n",
+        input.len() as f64 / 1e6
+    );
+
+    let group = Durability::GroupCommit {
+        interval: Duration::from_millis(10),
+    };
+    // 1. NDJSON ingest, one core then all cores (median of runs for the single core).
+    let one = ingest_file(&input, Options::default().durability(group).ingest_threads(1))?;
+    let all = ingest_file(&input, Options::default().durability(group).ingest_threads(cores))?;
+    let store = all.store;
+    let stats = store.stats();
+
+    // 2. Typed API: the same rows, read back and rewritten as Records.
+    let records = read_back(&store)?;
+    let typed_points: u64 = records.iter().map(|r| r.values.len() as u64).sum();
+    let typed_dir = tempfile::tempdir()?;
+    let typed = Store::open(typed_dir.path(), Options::default().durability(group))?;
+    let started = Instant::now();
+    for batch in records.chunks(10_000) {
+        typed.write(batch)?;
+    }
+    typed.sync()?;
+    let typed_secs = started.elapsed().as_secs_f64();
+    drop(records);
+    drop(typed);
+
+    // 3. Queries.
+    let twins: Vec<String> = store.twins().into_iter().map(|t| t.id).collect();
+    let thermostats: Vec<&String> = twins.iter().filter(|t| t.starts_with("thermostat")).collect();
+    let (day_start, day_end) = day_span(&store);
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+
+    let q1 = median_micros(50, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let props = store.schema(twin).unwrap_or_default();
+        let prop = props
+            .get(rng.random_range(0..props.len().max(1)))
+            .map(|p| p.name.to_string())
+            .unwrap_or_default();
+        let hour = rng.random_range(0..23i64);
+        let from = day_start.saturating_add_nanos(hour * 3_600_000_000_000);
+        let q = EventsQuery::new(twin.as_str())
+            .from(from)
+            .to(from.saturating_add_nanos(3_600_000_000_000))
+            .properties([prop]);
+        let t = Instant::now();
+        let n = store.events(&q).map(|e| e.len()).unwrap_or(0);
+        std::hint::black_box(n);
+        t.elapsed()
+    });
+    let q2 = median_micros(50, || {
+        let twin = thermostats[rng.random_range(0..thermostats.len())].as_str();
+        let t = Instant::now();
+        let buckets = minute_buckets(&store, twin, day_start, day_end);
+        std::hint::black_box(buckets);
+        t.elapsed()
+    });
+    let q3 = median_micros(3, || {
+        let t = Instant::now();
+        let mut hours = [(0.0f64, 0u64); 24];
+        for twin in &thermostats {
+            let q = EventsQuery::new(twin.as_str()).properties(["Temperature"]);
+            for e in store.events(&q).unwrap_or_default() {
+                let h = ((e.ts.as_nanos() - day_start.as_nanos()) / 3_600_000_000_000).clamp(0, 23) as usize;
+                if let Some(v) = e.values[0].1.as_f64() {
+                    hours[h].0 += v;
+                    hours[h].1 += 1;
+                }
+            }
+        }
+        std::hint::black_box(hours);
+        t.elapsed()
+    });
+    let q4 = median_micros(20, || {
+        let picks: Vec<&String> = (0..100).map(|_| &twins[rng.random_range(0..twins.len())]).collect();
+        let t = Instant::now();
+        for twin in picks {
+            std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
+        }
+        t.elapsed()
+    });
+    let latest_one = median_micros(200, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let t = Instant::now();
+        std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
+        t.elapsed()
+    });
+    let state_one = median_micros(200, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let at = day_start.saturating_add_nanos(rng.random_range(0..86_400i64) * 1_000_000_000);
+        let t = Instant::now();
+        std::hint::black_box(store.state_at(twin, at).map(|s| s.properties.len()).unwrap_or(0));
+        t.elapsed()
+    });
+
+    let points = stats.points as f64;
+    println!("| figure | twinstore | target |");
+    println!("|---|---|---|");
+    println!("| records / points ingested | {} / {} | |", stats.records, stats.points);
+    println!(
+        "| NDJSON ingest, 1 core (records/s) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.0 M |",
+        one.records as f64 / one.secs / 1e6,
+        one.points as f64 / one.secs / 1e6,
+        one.secs
+    );
+    println!(
+        "| NDJSON ingest, {cores} cores (records/s) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.5 M |",
+        all.records as f64 / all.secs / 1e6,
+        all.points as f64 / all.secs / 1e6,
+        all.secs
+    );
+    println!(
+        "| typed API ingest (points/s) | {:.2} M ({:.2} s) | >= 10 M |",
+        typed_points as f64 / typed_secs / 1e6,
+        typed_secs
+    );
+    println!(
+        "| warm tier bytes per point | {:.2} | <= 24 |",
+        stats.warm_bytes as f64 / points
+    );
+    println!(
+        "| disk bytes per point (WAL only, no cold tier yet) | {:.2} | |",
+        stats.disk_bytes as f64 / points
+    );
+    println!(
+        "| latest values of one twin (median) | {:.1} us | microseconds |",
+        latest_one
+    );
+    println!("| state of one twin at an instant (median) | {:.1} us | |", state_one);
+    println!(
+        "| Q1 one property, one twin, one hour (median of 50) | {:.1} us | <= 5.6 us (issue 4) |",
+        q1
+    );
+    println!(
+        "| Q2 one twin, 1-minute avg/min/max/count over a day (raw scan + client buckets, median of 50) | {:.1} us | <= 22 us (issue 4) |",
+        q2
+    );
+    println!(
+        "| Q3 hourly avg Temperature over all thermostats (raw scan + client buckets) | {:.1} ms | < 20.5 ms (issue 4) |",
+        q3 / 1000.0
+    );
+    println!(
+        "| Q4 latest values of 100 twins (median of 20) | {:.1} us | <= 44 us (issue 4) |",
+        q4
+    );
+    println!();
+    println!("In the layout of ../shared/WORKLOAD.md (warm tier; load = NDJSON to a durable store, {cores} cores):\n");
+    println!("| peer | NDJSON load s | records/s | bytes/point on disk | Q1 ms | Q2 ms | Q3 ms | Q4 ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| twinstore (this run) | {:.1} | {:.2} M | {:.2} (WAL) | {:.4} | {:.4} | {:.1} | {:.3} |",
+        all.secs,
+        all.records as f64 / all.secs / 1e6,
+        stats.disk_bytes as f64 / points,
+        q1 / 1000.0,
+        q2 / 1000.0,
+        q3 / 1000.0,
+        q4 / 1000.0
+    );
+    for row in [
+        "| DuckDB 2.0 | 10.6 | 880 k | 7.91 | 4.2 | 4.6 | 20.5 | 17.7 |",
+        "| chDB 4.4 | 8.0 | 1.15 M | 5.02 | 3.1 | 4.0 | 65.7 | 23.4 |",
+        "| SQLite 3.40 | 46.6 | 199 k | 24.1 | 0.030 | 0.63 | 809 | 0.44 |",
+        "| Parquet (pyarrow 26, zstd) | 19.0 | 490 k | 3.77 | 7.1 | 7.6 | 143 | 449 |",
+        "| ArcticDB 6.28 | 46.2 | 201 k | 15.7 | 1.2 | 1.9 | 1961 | 63 |",
+        "| tsink 0.10 | 80.3 | 116 k | 6.45 | 0.028 | 0.11 | 643 | 22 |",
+    ] {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+struct Loaded {
+    store: Store,
+    records: u64,
+    points: u64,
+    secs: f64,
+    _dir: tempfile::TempDir,
+}
+
+/// Loads the whole input into a new store, in chunks, and syncs: NDJSON to durable store.
+fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), options)?;
+    let started = Instant::now();
+    let (mut records, mut points, mut line) = (0, 0, 1);
+    let mut rest = input;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= CHUNK {
+            rest.len()
+        } else {
+            rest[CHUNK..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |p| CHUNK + p + 1)
+        };
+        let (chunk, tail) = rest.split_at(cut);
+        let report = store.ingest(
+            chunk,
+            &IngestOptions {
+                first_line: line,
+                ..Default::default()
+            },
+        )?;
+        records += report.records;
+        points += report.points;
+        line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        rest = tail;
+    }
+    store.sync()?;
+    let secs = started.elapsed().as_secs_f64();
+    Ok(Loaded {
+        store,
+        records,
+        points,
+        secs,
+        _dir: dir,
+    })
+}
+
+/// Every event of the store as typed records.
+fn read_back(store: &Store) -> Result<Vec<Record>, Box<dyn Error>> {
+    let mut out = Vec::new();
+    for twin in store.twins() {
+        for e in store.events(&EventsQuery::new(twin.id.as_str()))? {
+            out.push(Record {
+                twin: twin.id.clone(),
+                ts: e.ts,
+                values: e.values.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+            });
+        }
+    }
+    // Interleave twins by time, as a live feed would.
+    out.sort_by_key(|r| r.ts);
+    Ok(out)
+}
+
+/// 1-minute avg, min, max, count of Temperature from raw events.
+fn minute_buckets(store: &Store, twin: &str, from: Timestamp, to: Timestamp) -> Vec<(f64, f64, f64, u64)> {
+    let minutes = ((to.as_nanos() - from.as_nanos()) / 60_000_000_000 + 1) as usize;
+    let mut buckets = vec![(0.0, f64::MAX, f64::MIN, 0u64); minutes];
+    let q = EventsQuery::new(twin).from(from).to(to).properties(["Temperature"]);
+    for e in store.events(&q).unwrap_or_default() {
+        if let Some(Value::Double(v)) = e.values.first().map(|(_, v)| v) {
+            let b = &mut buckets[((e.ts.as_nanos() - from.as_nanos()) / 60_000_000_000) as usize];
+            b.0 += v;
+            b.1 = b.1.min(*v);
+            b.2 = b.2.max(*v);
+            b.3 += 1;
+        }
+    }
+    buckets
+        .iter()
+        .map(|&(s, lo, hi, n)| (s / n.max(1) as f64, lo, hi, n))
+        .collect()
+}
+
+/// The workload's day: from the earliest event, 24 hours.
+fn day_span(store: &Store) -> (Timestamp, Timestamp) {
+    let first = store
+        .twins()
+        .iter()
+        .filter_map(|t| t.time_range)
+        .map(|r| r.0)
+        .min()
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let start = Timestamp::from_nanos(first.as_nanos() - first.as_nanos().rem_euclid(86_400_000_000_000));
+    (start, start.saturating_add_nanos(86_400_000_000_000))
+}
+
+/// Runs `sample` `n` times and returns the median in microseconds.
+fn median_micros(n: usize, mut sample: impl FnMut() -> Duration) -> f64 {
+    let mut times: Vec<f64> = (0..n).map(|_| sample().as_secs_f64() * 1e6).collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
