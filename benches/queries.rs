@@ -34,10 +34,15 @@ fn queries(c: &mut Criterion) {
     let mut group = c.benchmark_group("warm_queries");
     group.measurement_time(Duration::from_secs(3));
     group.bench_function("one_hour_one_property", |b| {
-        let q = EventsQuery::new("thermostat-00042").from(hour(10)).to(hour(11)).properties(["Temperature"]);
+        let q = EventsQuery::new("thermostat-00042")
+            .from(hour(10))
+            .to(hour(11))
+            .properties(["Temperature"]);
         b.iter(|| black_box(store.events(&q).expect("events").len()))
     });
-    group.bench_function("latest", |b| b.iter(|| black_box(store.latest("thermostat-00042").expect("latest"))));
+    group.bench_function("latest", |b| {
+        b.iter(|| black_box(store.latest("thermostat-00042").expect("latest")))
+    });
     group.bench_function("state_at", |b| {
         b.iter(|| black_box(store.state_at("thermostat-00042", hour(13)).expect("state")))
     });

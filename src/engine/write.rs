@@ -1,5 +1,6 @@
 //! The write path: parsed batch -> catalog ids -> one WAL frame -> warm tier -> visible.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -9,7 +10,8 @@ use super::snapshot::PublishOnDrop;
 use super::{IngestReport, Inner, Options};
 use crate::catalog::{Catalog, ColumnId, TwinEntry, TwinId};
 use crate::error::{Error, Result};
-use crate::ingest::{FieldValue, InputFormat, ParsedBatch, parse_adt_lines, parse_flat_lines};
+use crate::ingest::{FieldValue, InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
+use crate::model::Timestamp;
 use crate::wal::FRAME_HEADER_LEN;
 use crate::wal::codec::{BatchEncoder, Definition, decode_batch};
 
@@ -51,11 +53,205 @@ struct NewDefinitions {
     entries: Vec<Arc<TwinEntry>>,
 }
 
-/// Writes parsed batches as one WAL frame and one visible unit.
-///
-/// Records are grouped by twin first (a counting sort on a per-call twin slot), so each
-/// twin's catalog entry, column metadata and warm table are looked up and locked once per
-/// call rather than once per record; the order of one twin's records is kept.
+/// Below this many records a write call runs on the calling thread alone.
+const PARALLEL_MIN_RECORDS: usize = 20_000;
+
+/// The records of one write call, grouped by twin.
+struct Plan<'p, 'a> {
+    batches: &'p [ParsedBatch<'a>],
+    /// The call's distinct twins, in order of first appearance.
+    twins: Vec<Arc<TwinEntry>>,
+    /// `(batch, record)` references grouped by twin; twin `i`'s are
+    /// `grouped[group_start[i]..group_start[i + 1]]`, in input order.
+    grouped: Vec<(u32, u32)>,
+    group_start: Vec<usize>,
+}
+
+impl<'p, 'a> Plan<'p, 'a> {
+    /// Groups records by twin with a counting sort on a per-call twin slot, so each twin's
+    /// catalog entry, metadata and table are looked up and locked once per call.
+    fn new(catalog: &Catalog, batches: &'p [ParsedBatch<'a>], total: usize) -> Self {
+        let mut slot_by_name: HashMap<&str, u32> = HashMap::default();
+        let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
+        let mut slots: Vec<u32> = Vec::with_capacity(total);
+        for batch in batches {
+            for record in &batch.records {
+                let slot = *slot_by_name.entry(record.twin.as_ref()).or_insert_with(|| {
+                    twins.push(catalog.get_or_create(&record.twin));
+                    (twins.len() - 1) as u32
+                });
+                slots.push(slot);
+            }
+        }
+        let mut group_start = vec![0usize; twins.len() + 1];
+        for &slot in &slots {
+            group_start[slot as usize + 1] += 1;
+        }
+        for i in 1..group_start.len() {
+            group_start[i] += group_start[i - 1];
+        }
+        let mut fill = group_start.clone();
+        let mut grouped: Vec<(u32, u32)> = vec![(0, 0); total];
+        let mut slot_of = slots.iter();
+        for (b, batch) in batches.iter().enumerate() {
+            for r in 0..batch.records.len() {
+                let slot = slot_of.next().copied().unwrap_or(0) as usize;
+                grouped[fill[slot]] = (b as u32, r as u32);
+                fill[slot] += 1;
+            }
+        }
+        Plan {
+            batches,
+            twins,
+            grouped,
+            group_start,
+        }
+    }
+
+    /// Twin `slot`'s records, each with the batch holding its fields.
+    fn records(&self, slot: usize) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>)> + '_ {
+        self.grouped[self.group_start[slot]..self.group_start[slot + 1]]
+            .iter()
+            .map(|&(b, r)| {
+                let batch = &self.batches[b as usize];
+                (batch, &batch.records[r as usize])
+            })
+    }
+
+    /// Splits the twin slots into at most `parts` contiguous ranges of about equal record
+    /// counts.
+    fn partition(&self, parts: usize) -> Vec<Range<usize>> {
+        let total = self.grouped.len();
+        let mut out = Vec::with_capacity(parts);
+        let mut start = 0;
+        for p in 1..=parts {
+            let end = if p == parts {
+                self.twins.len()
+            } else {
+                let target = total * p / parts;
+                self.group_start
+                    .partition_point(|&s| s < target)
+                    .clamp(start, self.twins.len())
+            };
+            if end > start {
+                out.push(start..end);
+            }
+            start = end;
+        }
+        out
+    }
+}
+
+/// One thread's share of a write: its twins' records encoded, the definitions they carry,
+/// and the column id of every field in the plan's grouped order (for the apply step).
+struct EncodedPart {
+    encoder: BatchEncoder,
+    defs: NewDefinitions,
+    column_ids: Vec<ColumnId>,
+    points: u64,
+}
+
+/// Resolves columns and encodes the records of twins `slots`.
+fn encode_part(plan: &Plan<'_, '_>, slots: Range<usize>, now: Timestamp) -> EncodedPart {
+    let records = plan.group_start[slots.end] - plan.group_start[slots.start];
+    let mut part = EncodedPart {
+        encoder: BatchEncoder::new(0, records),
+        defs: NewDefinitions::default(),
+        column_ids: Vec::with_capacity(records * 2),
+        points: 0,
+    };
+    for slot in slots {
+        let entry = &plan.twins[slot];
+        if !entry.logged.load(Ordering::Acquire) {
+            part.encoder.define(&Definition::Twin {
+                twin: entry.id,
+                name: (*entry.name).into(),
+            });
+            part.defs.entries.push(entry.clone());
+        }
+        let mut meta = entry.meta.lock();
+        for (batch, record) in plan.records(slot) {
+            if let Some(model) = &record.model
+                && meta.model.as_deref() != Some(model)
+            {
+                let model: Arc<str> = model.as_ref().into();
+                meta.model = Some(model.clone());
+                meta.model_logged = false;
+                part.encoder.define(&Definition::Model {
+                    twin: entry.id,
+                    model: (*model).into(),
+                });
+                part.defs.models.push((entry.clone(), model));
+            }
+            let fields = batch.fields_of(record);
+            let first_id = part.column_ids.len();
+            for (name, value) in fields {
+                let ty = value.value_type();
+                let (column, unlogged) = meta.resolve(name, ty);
+                if unlogged && part.defs.columns.insert((entry.id, column)) {
+                    part.defs.column_entries.push((entry.clone(), column));
+                    part.encoder.define(&Definition::Column {
+                        twin: entry.id,
+                        column,
+                        ty,
+                        name: name.as_ref().into(),
+                    });
+                }
+                part.column_ids.push(column);
+            }
+            part.encoder.record(entry.id, record.ts.unwrap_or(now), fields.len());
+            for (column, (_, value)) in part.column_ids[first_id..].iter().zip(fields) {
+                part.encoder.value(*column, value);
+            }
+            part.points += fields.len() as u64;
+        }
+    }
+    part
+}
+
+/// Inserts the records of twins `slots` into the warm tier, one table lock per twin.
+fn apply_part(
+    plan: &Plan<'_, '_>,
+    slots: Range<usize>,
+    column_ids: &[ColumnId],
+    seq: u64,
+    min_active: u64,
+    now: Timestamp,
+) {
+    let mut ids = column_ids;
+    for slot in slots {
+        let mut table = plan.twins[slot].table.write();
+        table.settle(min_active);
+        for (batch, record) in plan.records(slot) {
+            let (mine, rest) = ids.split_at(record.fields.len().min(ids.len()));
+            ids = rest;
+            let values = mine.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
+            table.insert(record.ts.unwrap_or(now), seq, values, min_active);
+        }
+    }
+}
+
+/// Runs `work` on each range, on scoped threads when there are several.
+fn run_parts<T: Send>(ranges: &[Range<usize>], work: impl Fn(usize, Range<usize>) -> T + Sync) -> Vec<T> {
+    if ranges.len() <= 1 {
+        return ranges.iter().enumerate().map(|(i, r)| work(i, r.clone())).collect();
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, r)| scope.spawn(move || work(i, r.clone())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// Writes parsed batches as one WAL frame and one visible unit. Large calls encode and apply
+/// on several threads, each owning a disjoint set of twins.
 pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
     let mut report = IngestReport::default();
     for batch in &batches {
@@ -74,115 +270,38 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
     }
     inner.wal.check_writable()?;
 
-    // 1. The call's distinct twins, and each record's slot among them.
-    let mut slot_by_name: HashMap<&str, u32> = HashMap::default();
-    let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
-    let mut slots: Vec<u32> = Vec::with_capacity(total);
-    for batch in &batches {
-        for record in &batch.records {
-            let slot = *slot_by_name.entry(record.twin.as_ref()).or_insert_with(|| {
-                twins.push(inner.catalog.get_or_create(&record.twin));
-                (twins.len() - 1) as u32
-            });
-            slots.push(slot);
-        }
-    }
-    // 2. Group record references (batch, record) by slot, keeping input order per twin.
-    let mut group_start = vec![0usize; twins.len() + 1];
-    for &slot in &slots {
-        group_start[slot as usize + 1] += 1;
-    }
-    for i in 1..group_start.len() {
-        group_start[i] += group_start[i - 1];
-    }
-    let mut fill = group_start.clone();
-    let mut grouped: Vec<(u32, u32)> = vec![(0, 0); total];
-    let mut next_slot = slots.iter();
-    for (b, batch) in batches.iter().enumerate() {
-        for r in 0..batch.records.len() {
-            let slot = next_slot.next().copied().unwrap_or(0) as usize;
-            grouped[fill[slot]] = (b as u32, r as u32);
-            fill[slot] += 1;
-        }
-    }
-    let group = |slot: usize| &grouped[group_start[slot]..group_start[slot + 1]];
-
-    // 3. Resolve columns and encode the frame, twin by twin.
+    let plan = Plan::new(&inner.catalog, &batches, total);
+    let threads = if total >= PARALLEL_MIN_RECORDS {
+        inner.options.ingest_threads
+    } else {
+        1
+    };
+    let ranges = plan.partition(threads.max(1));
     let now = inner.options.clock.now();
-    let mut encoder = BatchEncoder::new(FRAME_HEADER_LEN, total);
-    let mut defs = NewDefinitions::default();
-    let mut column_ids: Vec<Vec<ColumnId>> = batches.iter().map(|b| vec![0; b.fields.len()]).collect();
-    for (slot, entry) in twins.iter().enumerate() {
-        if !entry.logged.load(Ordering::Acquire) {
-            encoder.define(&Definition::Twin {
-                twin: entry.id,
-                name: (*entry.name).into(),
-            });
-            defs.entries.push(entry.clone());
-        }
-        let mut meta = entry.meta.lock();
-        for &(b, r) in group(slot) {
-            let batch = &batches[b as usize];
-            let record = &batch.records[r as usize];
-            if let Some(model) = &record.model
-                && meta.model.as_deref() != Some(model)
-            {
-                let model: Arc<str> = model.as_ref().into();
-                meta.model = Some(model.clone());
-                meta.model_logged = false;
-                encoder.define(&Definition::Model {
-                    twin: entry.id,
-                    model: (*model).into(),
-                });
-                defs.models.push((entry.clone(), model));
-            }
-            let fields = batch.fields_of(record);
-            let ids = &mut column_ids[b as usize][record.fields.clone()];
-            for ((name, value), id) in fields.iter().zip(ids.iter_mut()) {
-                let ty = value.value_type();
-                let (column, unlogged) = meta.resolve(name, ty);
-                if unlogged && defs.columns.insert((entry.id, column)) {
-                    defs.column_entries.push((entry.clone(), column));
-                    encoder.define(&Definition::Column {
-                        twin: entry.id,
-                        column,
-                        ty,
-                        name: name.as_ref().into(),
-                    });
-                }
-                *id = column;
-            }
-            encoder.record(entry.id, record.ts.unwrap_or(now), fields.len());
-            for (column, (_, value)) in ids.iter().zip(fields) {
-                encoder.value(*column, value);
-            }
-            report.points += fields.len() as u64;
-        }
+    let parts = run_parts(&ranges, |_, slots| encode_part(&plan, slots, now));
+
+    let mut frame = BatchEncoder::new(FRAME_HEADER_LEN, 0);
+    let mut column_ids = Vec::with_capacity(parts.len());
+    let mut defs = Vec::with_capacity(parts.len());
+    for part in parts {
+        frame.append(part.encoder);
+        report.points += part.points;
+        column_ids.push(part.column_ids);
+        defs.push(part.defs);
     }
     report.records = total as u64;
 
-    // 4. The log.
-    let seq = inner.wal.append(encoder.finish())?;
+    let seq = inner.wal.append(frame.finish())?;
     // From here the batch is durable: it must become visible whatever happens.
     let _publish = PublishOnDrop {
         snapshots: &inner.snapshots,
         seq,
     };
-    mark_logged(&defs);
-
-    // 5. The warm tier, one lock per twin.
+    defs.iter().for_each(mark_logged);
     let min_active = inner.snapshots.min_active();
-    for (slot, entry) in twins.iter().enumerate() {
-        let mut table = entry.table.write();
-        table.settle(min_active);
-        for &(b, r) in group(slot) {
-            let batch = &batches[b as usize];
-            let record = &batch.records[r as usize];
-            let ids = &column_ids[b as usize][record.fields.clone()];
-            let values = ids.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
-            table.insert(record.ts.unwrap_or(now), seq, values, min_active);
-        }
-    }
+    run_parts(&ranges, |i, slots| {
+        apply_part(&plan, slots, &column_ids[i], seq, min_active, now)
+    });
     Ok(report)
 }
 

@@ -45,7 +45,11 @@ impl Limits {
             return Err("twin id is empty".into());
         }
         // Counting characters is only needed when the byte length could exceed the limit.
-        let chars = if twin.len() <= self.max_twin_id_chars { 0 } else { twin.chars().count() };
+        let chars = if twin.len() <= self.max_twin_id_chars {
+            0
+        } else {
+            twin.chars().count()
+        };
         if chars > self.max_twin_id_chars {
             return Err(format!(
                 "twin id has {chars} characters; the limit is {}",
@@ -80,7 +84,11 @@ impl Limits {
             if name.is_empty() {
                 return Err((Some(String::new()), "property name is empty".into()));
             }
-            let chars = if name.len() <= self.max_property_name_chars { 0 } else { name.chars().count() };
+            let chars = if name.len() <= self.max_property_name_chars {
+                0
+            } else {
+                name.chars().count()
+            };
             if chars > self.max_property_name_chars {
                 return Err((
                     field(),

@@ -119,6 +119,32 @@ impl BatchEncoder {
         }
     }
 
+    /// Appends everything `other` encoded (a part of the same batch encoded on another
+    /// thread) after this encoder's definitions and records. The first record of `other` was
+    /// timed relative to 0; its delta is re-encoded relative to this encoder's last record.
+    pub(crate) fn append(&mut self, other: BatchEncoder) {
+        self.definitions.extend_from_slice(&other.definitions);
+        self.def_count += other.def_count;
+        if other.record_count == 0 {
+            return;
+        }
+        let records = &other.records;
+        let twin_len = varint_len(records);
+        let ts_len = varint_len(&records[twin_len..]);
+        let first_ts = Reader {
+            buf: &records[twin_len..],
+            pos: 0,
+        }
+        .varint()
+        .map(unzigzag)
+        .unwrap_or(0);
+        self.records.extend_from_slice(&records[..twin_len]);
+        put_varint(&mut self.records, zigzag(first_ts.wrapping_sub(self.prev_ts)));
+        self.records.extend_from_slice(&records[twin_len + ts_len..]);
+        self.record_count += other.record_count;
+        self.prev_ts = other.prev_ts;
+    }
+
     /// The frame buffer: reserved header bytes, then the payload.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.buf.reserve(self.definitions.len() + self.records.len() + 24);
@@ -206,6 +232,11 @@ fn zigzag(v: i64) -> u64 {
 
 fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Length in bytes of the varint at the start of `bytes`.
+fn varint_len(bytes: &[u8]) -> usize {
+    bytes.iter().position(|b| b & 0x80 == 0).map_or(bytes.len(), |p| p + 1)
 }
 
 /// LEB128: seven bits per byte, low bits first, high bit set on all but the last byte.
@@ -344,6 +375,25 @@ mod tests {
         let batch = sample();
         let bytes = encode(&batch);
         assert_eq!(decode_batch(&bytes).unwrap(), batch);
+    }
+
+    #[test]
+    fn parts_encoded_apart_decode_as_one_batch() {
+        let whole = sample();
+        let mut first = BatchEncoder::new(0, 1);
+        let mut second = BatchEncoder::new(0, 1);
+        for (i, d) in whole.definitions.iter().enumerate() {
+            if i == 0 { first.define(d) } else { second.define(d) }
+        }
+        for (i, r) in whole.records.iter().enumerate() {
+            let enc = if i == 0 { &mut first } else { &mut second };
+            enc.record(r.twin, r.ts, r.values.len());
+            for (c, v) in &r.values {
+                enc.value(*c, v);
+            }
+        }
+        first.append(second);
+        assert_eq!(decode_batch(&first.finish()).unwrap(), whole);
     }
 
     #[test]

@@ -358,3 +358,86 @@ fn field_value(value: &Value) -> FieldValue<'static> {
         Value::Removed => FieldValue::Removed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(n: i64) -> Timestamp {
+        Timestamp::from_nanos(n)
+    }
+
+    fn insert(table: &mut WarmTable, t: i64, seq: u64, v: i64, min_active: u64) {
+        let value = FieldValue::Long(v);
+        table.insert(ts(t), seq, [(0, &value)].into_iter(), min_active);
+    }
+
+    fn scan_all(table: &WarmTable, snapshot: u64, descending: bool) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        let range = ScanRange {
+            from: i64::MIN,
+            to: i64::MAX,
+            descending,
+        };
+        table.scan(range, None, snapshot, |t, values| {
+            if let [(_, Value::Long(v))] = values {
+                out.push((t.as_nanos(), *v));
+            }
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    #[test]
+    fn late_rows_merge_in_time_then_arrival_order() {
+        let mut table = WarmTable::default();
+        // Arrival order: values 0..n; times go backwards every third row, with ties.
+        let mut expected = Vec::new();
+        for i in 0..2000i64 {
+            let t = if i % 3 == 0 { (i / 2) * 10 } else { i * 10 };
+            insert(&mut table, t, 1, i, 1);
+            expected.push((t, i));
+        }
+        // Stable sort by time keeps arrival order among equal times.
+        expected.sort_by_key(|&(t, _)| t);
+        assert_eq!(scan_all(&table, 1, false), expected);
+        let mut reversed = expected.clone();
+        reversed.reverse();
+        assert_eq!(scan_all(&table, 1, true), reversed);
+        assert!(table.late.len() < 2000, "late rows were merged into the main run");
+    }
+
+    #[test]
+    fn rows_of_unpublished_batches_are_invisible_to_older_snapshots() {
+        let mut table = WarmTable::default();
+        insert(&mut table, 10, 1, 1, 0);
+        insert(&mut table, 20, 2, 2, 0);
+        insert(&mut table, 5, 3, 3, 0); // late row of batch 3
+        assert_eq!(scan_all(&table, 1, false), vec![(10, 1)]);
+        assert_eq!(scan_all(&table, 2, false), vec![(10, 1), (20, 2)]);
+        assert_eq!(scan_all(&table, 3, false), vec![(5, 3), (10, 1), (20, 2)]);
+        // Once every reader sees batch 2, its rows settle and stay visible.
+        table.settle(2);
+        assert_eq!(scan_all(&table, 2, false), vec![(10, 1), (20, 2)]);
+        let last = table.last_values(ts(i64::MAX), 2);
+        assert_eq!(
+            last[0].as_ref().map(|(t, _, v)| (t.as_nanos(), v.clone())),
+            Some((20, Value::Long(2)))
+        );
+        let at = table.last_values(ts(7), 3);
+        assert_eq!(
+            at[0].as_ref().map(|(t, _, v)| (t.as_nanos(), v.clone())),
+            Some((5, Value::Long(3)))
+        );
+    }
+
+    #[test]
+    fn equal_times_prefer_the_later_arrival_for_last_values() {
+        let mut table = WarmTable::default();
+        insert(&mut table, 10, 1, 1, 1);
+        insert(&mut table, 30, 1, 2, 1);
+        insert(&mut table, 10, 1, 3, 1); // late, same time as the first row, arrived later
+        let at = table.last_values(ts(15), 1);
+        assert_eq!(at[0].as_ref().map(|(_, _, v)| v.clone()), Some(Value::Long(3)));
+    }
+}
