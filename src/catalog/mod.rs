@@ -28,6 +28,12 @@ pub(crate) struct ColumnMeta {
     pub logged: bool,
 }
 
+/// A hash of a property name, for quick rejection in column lookups.
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7457_696e).hash_one(name)
+}
+
 /// Up to this many columns, a twin's columns are found by a linear scan.
 const LINEAR_LOOKUP_MAX: usize = 16;
 
@@ -37,6 +43,8 @@ pub(crate) struct TwinMeta {
     pub model: Option<Arc<str>>,
     pub model_logged: bool,
     pub columns: Vec<ColumnMeta>,
+    /// `(hash of name, type)` of each column, for the linear lookup.
+    keys: Vec<(u64, ValueType)>,
     by_name: HashMap<Arc<str>, Vec<(ValueType, ColumnId)>>,
 }
 
@@ -44,11 +52,16 @@ impl TwinMeta {
     /// The column for `(name, ty)`, created when new; the flag says whether its definition
     /// still has to be logged.
     pub(crate) fn resolve(&mut self, name: &str, ty: ValueType) -> (ColumnId, bool) {
-        // Twins have few columns: comparing names beats hashing them.
+        // Twins have few columns: a scan of (hash, type) keys held inline beats a map, and
+        // touches a name's bytes only to confirm a match.
         let found = if self.columns.len() <= LINEAR_LOOKUP_MAX {
-            self.columns
+            let key = (name_hash(name), ty);
+            self.keys
                 .iter()
-                .position(|c| c.ty == ty && *c.name == *name)
+                .enumerate()
+                .filter(|(_, k)| **k == key)
+                .map(|(i, _)| i)
+                .find(|&i| *self.columns[i].name == *name)
                 .map(|i| i as ColumnId)
         } else {
             self.by_name
@@ -77,6 +90,7 @@ impl TwinMeta {
     }
 
     fn insert(&mut self, id: ColumnId, name: Arc<str>, ty: ValueType, logged: bool) {
+        self.keys.push((name_hash(&name), ty));
         self.columns.push(ColumnMeta {
             name: name.clone(),
             ty,

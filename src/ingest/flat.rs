@@ -115,6 +115,9 @@ impl<'de> Visitor<'de> for RecordVisitor<'_, 'de, '_> {
                     }
                 }
             } else if key == self.settings.timestamp_property {
+                if self.head.ts.is_some() {
+                    return Err(problem(self.head, &key, "duplicate timestamp property"));
+                }
                 let ts = match map.next_value::<TimeValue<'de>>()? {
                     TimeValue::Text(text) => Timestamp::parse(&text).map_err(|e| e.to_string()),
                     TimeValue::Millis(ms) => {

@@ -87,7 +87,8 @@ struct Queue {
 
 /// The open segment.
 struct Segment {
-    file: File,
+    /// Shared so the GroupCommit syncer can sync without holding the writers' lock.
+    file: Arc<File>,
     path: PathBuf,
     len: u64,
 }
@@ -292,7 +293,7 @@ fn new_segment(dir: &Path, number: u64) -> Result<Segment> {
     file.sync_all().map_err(|e| Error::io(&path, e))?;
     sync_dir(dir)?;
     Ok(Segment {
-        file,
+        file: Arc::new(file),
         path,
         len: SEGMENT_HEADER_LEN as u64,
     })
@@ -321,9 +322,17 @@ fn spawn_syncer(
                 if progress.synced.load(Ordering::Acquire) >= written {
                     continue;
                 }
-                let active = segment.lock();
-                let Some(segment) = &active.segment else { continue };
-                match sync_file(segment) {
+                // Sync outside the lock: writers keep appending meanwhile. A rotation between
+                // here and the sync already synced the segment it closed.
+                let Some((file, path)) = segment
+                    .lock()
+                    .segment
+                    .as_ref()
+                    .map(|s| (s.file.clone(), s.path.clone()))
+                else {
+                    continue;
+                };
+                match file.sync_data().map_err(|e| Error::io(&path, e)) {
                     Ok(()) => {
                         progress.synced.fetch_max(written, Ordering::AcqRel);
                     }
