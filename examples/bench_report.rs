@@ -11,6 +11,10 @@
 //! Q2 and Q3 are answered here by scanning raw events and bucketing in the client, until the
 //! aggregation engine lands (issue 4); the table says so.
 
+/// The allocator matters for bulk loads (see README, "Allocator"); measure with a good one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::error::Error;
 use std::time::{Duration, Instant};
 
@@ -19,7 +23,13 @@ use rand_chacha::ChaCha8Rng;
 use twinstore::{Durability, EventsQuery, IngestOptions, Options, Record, Store, Timestamp, Value};
 
 /// Input is fed in chunks of this size, as the CLI does.
-const CHUNK: usize = 64 << 20;
+const CHUNK: usize = 16 << 20;
+fn chunk() -> usize {
+    std::env::var("CHUNK_MB")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .map_or(CHUNK, |m| m << 20)
+}
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -44,6 +54,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 1. NDJSON ingest, one core then all cores (median of runs for the single core).
     let one = ingest_file(&input, Options::default().durability(group).ingest_threads(1))?;
     let all = ingest_file(&input, Options::default().durability(group).ingest_threads(cores))?;
+    if std::env::var("INGEST_ONLY").is_ok() {
+        println!(
+            "1 core {:.2} M/s ({:.2} s), {cores} cores {:.2} M/s ({:.2} s)",
+            one.records as f64 / one.secs / 1e6,
+            one.secs,
+            all.records as f64 / all.secs / 1e6,
+            all.secs
+        );
+        if std::env::var("TYPED").is_err() {
+            return Ok(());
+        }
+    }
     let store = all.store;
     let stats = store.stats();
 
@@ -60,6 +82,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let typed_secs = started.elapsed().as_secs_f64();
     drop(records);
     drop(typed);
+    if std::env::var("INGEST_ONLY").is_ok() {
+        println!("typed {:.2} M points/s", typed_points as f64 / typed_secs / 1e6);
+        return Ok(());
+    }
 
     // 3. Queries.
     let twins: Vec<String> = store.twins().into_iter().map(|t| t.id).collect();
@@ -223,13 +249,14 @@ fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>>
     let (mut records, mut points, mut line) = (0, 0, 1);
     let mut rest = input;
     while !rest.is_empty() {
-        let cut = if rest.len() <= CHUNK {
+        let chunk = chunk();
+        let cut = if rest.len() <= chunk {
             rest.len()
         } else {
-            rest[CHUNK..]
+            rest[chunk..]
                 .iter()
                 .position(|&b| b == b'\n')
-                .map_or(rest.len(), |p| CHUNK + p + 1)
+                .map_or(rest.len(), |p| chunk + p + 1)
         };
         let (chunk, tail) = rest.split_at(cut);
         let report = store.ingest(
@@ -267,9 +294,17 @@ fn read_back(store: &Store) -> Result<Vec<Record>, Box<dyn Error>> {
             });
         }
     }
-    // Interleave twins by time, as a live feed would.
+    // Interleave twins by time, as a live feed would, and rebuild each record in that order
+    // so its strings are laid out as a service receiving the feed would allocate them.
     out.sort_by_key(|r| r.ts);
-    Ok(out)
+    Ok(out
+        .iter()
+        .map(|r| Record {
+            twin: r.twin.clone(),
+            ts: r.ts,
+            values: r.values.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+        })
+        .collect())
 }
 
 /// 1-minute avg, min, max, count of Temperature from raw events.

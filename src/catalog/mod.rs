@@ -114,9 +114,12 @@ pub(crate) struct TwinEntry {
 /// Number of shards of the name index; writers of different twins rarely meet on one.
 const SHARDS: usize = 32;
 
+/// One shard of the twin-name index.
+type NameIndex = HashMap<Arc<str>, Arc<TwinEntry>>;
+
 /// All twins of a store.
 pub(crate) struct Catalog {
-    shards: Box<[RwLock<HashMap<Arc<str>, Arc<TwinEntry>>>]>,
+    shards: Box<[RwLock<NameIndex>]>,
     by_id: RwLock<Vec<Option<Arc<TwinEntry>>>>,
     next_id: AtomicU32,
     hasher: foldhash::fast::RandomState,
@@ -159,8 +162,7 @@ impl Catalog {
             return entry.clone();
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let entry = self.insert_locked(&mut shard, id, name, false);
-        entry
+        self.insert_locked(&mut shard, id, name, false)
     }
 
     /// Defines twin `id` named `name` (replay). Returns false on a conflicting definition.

@@ -1,6 +1,5 @@
 //! The write path: parsed batch -> catalog ids -> one WAL frame -> warm tier -> visible.
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -47,6 +46,7 @@ pub(super) fn parse_input<'a>(
 /// frame is appended.
 #[derive(Default)]
 struct NewDefinitions {
+    twins: HashSet<TwinId>,
     columns: HashSet<(TwinId, ColumnId)>,
     column_entries: Vec<(Arc<TwinEntry>, ColumnId)>,
     models: Vec<(Arc<TwinEntry>, Arc<str>)>,
@@ -56,94 +56,71 @@ struct NewDefinitions {
 /// Below this many records a write call runs on the calling thread alone.
 const PARALLEL_MIN_RECORDS: usize = 20_000;
 
-/// The records of one write call, grouped by twin.
+/// The records of one write call, each assigned to a twin slot and a partition.
+///
+/// Records are processed in input order: the parsed batch is read sequentially, while the
+/// per-twin structures (a few cache lines per twin) are what is accessed at random. A
+/// partition owns a disjoint set of twins, so partitions encode and apply in parallel.
 struct Plan<'p, 'a> {
     batches: &'p [ParsedBatch<'a>],
     /// The call's distinct twins, in order of first appearance.
     twins: Vec<Arc<TwinEntry>>,
-    /// `(batch, record)` references grouped by twin; twin `i`'s are
-    /// `grouped[group_start[i]..group_start[i + 1]]`, in input order.
-    grouped: Vec<(u32, u32)>,
-    group_start: Vec<usize>,
+    /// Twin slot of each record, in input order (batch by batch).
+    slots: Vec<u32>,
+    parts: usize,
 }
 
 impl<'p, 'a> Plan<'p, 'a> {
-    /// Groups records by twin with a counting sort on a per-call twin slot, so each twin's
-    /// catalog entry, metadata and table are looked up and locked once per call.
-    fn new(catalog: &Catalog, batches: &'p [ParsedBatch<'a>], total: usize) -> Self {
+    fn new(catalog: &Catalog, batches: &'p [ParsedBatch<'a>], total: usize, parts: usize) -> Self {
         let mut slot_by_name: HashMap<&str, u32> = HashMap::default();
         let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
         let mut slots: Vec<u32> = Vec::with_capacity(total);
+        let mut last: Option<(&str, u32)> = None;
         for batch in batches {
             for record in &batch.records {
-                let slot = *slot_by_name.entry(record.twin.as_ref()).or_insert_with(|| {
-                    twins.push(catalog.get_or_create(&record.twin));
-                    (twins.len() - 1) as u32
-                });
+                let name = record.twin.as_ref();
+                let slot = match last {
+                    Some((n, s)) if n == name => s,
+                    _ => *slot_by_name.entry(name).or_insert_with(|| {
+                        twins.push(catalog.get_or_create(name));
+                        (twins.len() - 1) as u32
+                    }),
+                };
+                last = Some((name, slot));
                 slots.push(slot);
-            }
-        }
-        let mut group_start = vec![0usize; twins.len() + 1];
-        for &slot in &slots {
-            group_start[slot as usize + 1] += 1;
-        }
-        for i in 1..group_start.len() {
-            group_start[i] += group_start[i - 1];
-        }
-        let mut fill = group_start.clone();
-        let mut grouped: Vec<(u32, u32)> = vec![(0, 0); total];
-        let mut slot_of = slots.iter();
-        for (b, batch) in batches.iter().enumerate() {
-            for r in 0..batch.records.len() {
-                let slot = slot_of.next().copied().unwrap_or(0) as usize;
-                grouped[fill[slot]] = (b as u32, r as u32);
-                fill[slot] += 1;
             }
         }
         Plan {
             batches,
             twins,
-            grouped,
-            group_start,
+            slots,
+            parts: parts.max(1),
         }
     }
 
-    /// Twin `slot`'s records, each with the batch holding its fields.
-    fn records(&self, slot: usize) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>)> + '_ {
-        self.grouped[self.group_start[slot]..self.group_start[slot + 1]]
+    /// The partition owning twin `slot`.
+    fn part_of(&self, slot: u32) -> usize {
+        slot as usize % self.parts
+    }
+
+    /// Partition `part`'s records, in input order, with their batch and twin.
+    fn records(
+        &self,
+        part: usize,
+    ) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>, &Arc<TwinEntry>)> + '_ {
+        let mut slots = self.slots.iter();
+        self.batches
             .iter()
-            .map(|&(b, r)| {
-                let batch = &self.batches[b as usize];
-                (batch, &batch.records[r as usize])
+            .flat_map(|batch| batch.records.iter().map(move |record| (batch, record)))
+            .filter_map(move |(batch, record)| {
+                let slot = *slots.next()?;
+                (self.part_of(slot) == part).then(|| (batch, record, &self.twins[slot as usize]))
             })
-    }
-
-    /// Splits the twin slots into at most `parts` contiguous ranges of about equal record
-    /// counts.
-    fn partition(&self, parts: usize) -> Vec<Range<usize>> {
-        let total = self.grouped.len();
-        let mut out = Vec::with_capacity(parts);
-        let mut start = 0;
-        for p in 1..=parts {
-            let end = if p == parts {
-                self.twins.len()
-            } else {
-                let target = total * p / parts;
-                self.group_start
-                    .partition_point(|&s| s < target)
-                    .clamp(start, self.twins.len())
-            };
-            if end > start {
-                out.push(start..end);
-            }
-            start = end;
-        }
-        out
     }
 }
 
-/// One thread's share of a write: its twins' records encoded, the definitions they carry,
-/// and the column id of every field in the plan's grouped order (for the apply step).
+/// One partition's share of a write: its records encoded, the definitions they carry, and
+/// the column id of each of their fields in order (for the apply step).
 struct EncodedPart {
     encoder: BatchEncoder,
     defs: NewDefinitions,
@@ -151,98 +128,93 @@ struct EncodedPart {
     points: u64,
 }
 
-/// Resolves columns and encodes the records of twins `slots`.
-fn encode_part(plan: &Plan<'_, '_>, slots: Range<usize>, now: Timestamp) -> EncodedPart {
-    let records = plan.group_start[slots.end] - plan.group_start[slots.start];
-    let mut part = EncodedPart {
-        encoder: BatchEncoder::new(0, records),
+/// Resolves columns and encodes partition `part`'s records.
+fn encode_part(plan: &Plan<'_, '_>, part: usize, now: Timestamp) -> EncodedPart {
+    let estimate = plan.slots.len() / plan.parts + 1;
+    let mut out = EncodedPart {
+        encoder: BatchEncoder::new(0, estimate),
         defs: NewDefinitions::default(),
-        column_ids: Vec::with_capacity(records * 2),
+        column_ids: Vec::with_capacity(estimate * 2),
         points: 0,
     };
-    for slot in slots {
-        let entry = &plan.twins[slot];
-        if !entry.logged.load(Ordering::Acquire) {
-            part.encoder.define(&Definition::Twin {
+    for (batch, record, entry) in plan.records(part) {
+        if !entry.logged.load(Ordering::Acquire) && out.defs.twins.insert(entry.id) {
+            out.encoder.define(&Definition::Twin {
                 twin: entry.id,
                 name: (*entry.name).into(),
             });
-            part.defs.entries.push(entry.clone());
+            out.defs.entries.push(entry.clone());
         }
-        let mut meta = entry.meta.lock();
-        for (batch, record) in plan.records(slot) {
+        let fields = batch.fields_of(record);
+        let first_id = out.column_ids.len();
+        {
+            let mut meta = entry.meta.lock();
             if let Some(model) = &record.model
                 && meta.model.as_deref() != Some(model)
             {
                 let model: Arc<str> = model.as_ref().into();
                 meta.model = Some(model.clone());
                 meta.model_logged = false;
-                part.encoder.define(&Definition::Model {
+                out.encoder.define(&Definition::Model {
                     twin: entry.id,
                     model: (*model).into(),
                 });
-                part.defs.models.push((entry.clone(), model));
+                out.defs.models.push((entry.clone(), model));
             }
-            let fields = batch.fields_of(record);
-            let first_id = part.column_ids.len();
             for (name, value) in fields {
                 let ty = value.value_type();
                 let (column, unlogged) = meta.resolve(name, ty);
-                if unlogged && part.defs.columns.insert((entry.id, column)) {
-                    part.defs.column_entries.push((entry.clone(), column));
-                    part.encoder.define(&Definition::Column {
+                if unlogged && out.defs.columns.insert((entry.id, column)) {
+                    out.defs.column_entries.push((entry.clone(), column));
+                    out.encoder.define(&Definition::Column {
                         twin: entry.id,
                         column,
                         ty,
                         name: name.as_ref().into(),
                     });
                 }
-                part.column_ids.push(column);
+                out.column_ids.push(column);
             }
-            part.encoder.record(entry.id, record.ts.unwrap_or(now), fields.len());
-            for (column, (_, value)) in part.column_ids[first_id..].iter().zip(fields) {
-                part.encoder.value(*column, value);
-            }
-            part.points += fields.len() as u64;
         }
+        out.encoder.record(entry.id, record.ts.unwrap_or(now), fields.len());
+        for (column, (_, value)) in out.column_ids[first_id..].iter().zip(fields) {
+            out.encoder.value(*column, value);
+        }
+        out.points += fields.len() as u64;
     }
-    part
+    out
 }
 
-/// Inserts the records of twins `slots` into the warm tier, one table lock per twin.
-fn apply_part(
-    plan: &Plan<'_, '_>,
-    slots: Range<usize>,
-    column_ids: &[ColumnId],
-    seq: u64,
-    min_active: u64,
-    now: Timestamp,
-) {
+/// Inserts partition `part`'s records into the warm tier.
+fn apply_part(plan: &Plan<'_, '_>, part: usize, column_ids: &[ColumnId], seq: u64, min_active: u64, now: Timestamp) {
     let mut ids = column_ids;
-    for slot in slots {
-        let mut table = plan.twins[slot].table.write();
-        table.settle(min_active);
-        for (batch, record) in plan.records(slot) {
-            let (mine, rest) = ids.split_at(record.fields.len().min(ids.len()));
-            ids = rest;
-            let values = mine.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
-            table.insert(record.ts.unwrap_or(now), seq, values, min_active);
+    // Each twin's table settles once per call, on its first record.
+    let mut settled = vec![false; plan.twins.len()];
+    let mut slots = plan.slots.iter();
+    for (batch, record) in plan.batches.iter().flat_map(|b| b.records.iter().map(move |r| (b, r))) {
+        let Some(&slot) = slots.next() else { break };
+        if plan.part_of(slot) != part {
+            continue;
         }
+        let (mine, rest) = ids.split_at(record.fields.len().min(ids.len()));
+        ids = rest;
+        let values = mine.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
+        let mut table = plan.twins[slot as usize].table.write();
+        if !std::mem::replace(&mut settled[slot as usize], true) {
+            table.settle(min_active);
+        }
+        table.insert(record.ts.unwrap_or(now), seq, values, min_active);
     }
 }
 
-/// Runs `work` on each range, on scoped threads when there are several.
-fn run_parts<T: Send>(ranges: &[Range<usize>], work: impl Fn(usize, Range<usize>) -> T + Sync) -> Vec<T> {
-    if ranges.len() <= 1 {
-        return ranges.iter().enumerate().map(|(i, r)| work(i, r.clone())).collect();
+/// Runs `work(part)` for each partition, on scoped threads when there are several.
+fn run_parts<T: Send>(parts: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if parts <= 1 {
+        return vec![work(0)];
     }
     std::thread::scope(|scope| {
         let work = &work;
-        let handles: Vec<_> = ranges
-            .iter()
-            .enumerate()
-            .map(|(i, r)| scope.spawn(move || work(i, r.clone())))
-            .collect();
+        let handles: Vec<_> = (0..parts).map(|p| scope.spawn(move || work(p))).collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
@@ -270,20 +242,19 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
     }
     inner.wal.check_writable()?;
 
-    let plan = Plan::new(&inner.catalog, &batches, total);
-    let threads = if total >= PARALLEL_MIN_RECORDS {
+    let parts = if total >= PARALLEL_MIN_RECORDS {
         inner.options.ingest_threads
     } else {
         1
     };
-    let ranges = plan.partition(threads.max(1));
+    let plan = Plan::new(&inner.catalog, &batches, total, parts);
     let now = inner.options.clock.now();
-    let parts = run_parts(&ranges, |_, slots| encode_part(&plan, slots, now));
+    let encoded = run_parts(plan.parts, |part| encode_part(&plan, part, now));
 
     let mut frame = BatchEncoder::new(FRAME_HEADER_LEN, 0);
-    let mut column_ids = Vec::with_capacity(parts.len());
-    let mut defs = Vec::with_capacity(parts.len());
-    for part in parts {
+    let mut column_ids = Vec::with_capacity(encoded.len());
+    let mut defs = Vec::with_capacity(encoded.len());
+    for part in encoded {
         frame.append(part.encoder);
         report.points += part.points;
         column_ids.push(part.column_ids);
@@ -299,8 +270,8 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
     };
     defs.iter().for_each(mark_logged);
     let min_active = inner.snapshots.min_active();
-    run_parts(&ranges, |i, slots| {
-        apply_part(&plan, slots, &column_ids[i], seq, min_active, now)
+    run_parts(plan.parts, |part| {
+        apply_part(&plan, part, &column_ids[part], seq, min_active, now)
     });
     Ok(report)
 }

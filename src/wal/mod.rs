@@ -38,11 +38,12 @@ const SEGMENT_TARGET_BYTES: u64 = 64 << 20;
 pub(crate) const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 
 /// What a successful write promises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
     /// The default. A write returns after its WAL frame is on stable storage (`fdatasync`):
     /// it survives a crash of the process and of the machine. Concurrent writers share one
     /// sync (group commit), so throughput grows with the number of writers and batch size.
+    #[default]
     SyncEachWrite,
     /// A write returns after its frame is handed to the operating system (it survives a crash
     /// of the process, e.g. `kill -9`); a background thread syncs every `interval`, so a crash
@@ -55,12 +56,6 @@ pub enum Durability {
     /// only on [`Store::sync`](crate::Store::sync) and on close. Survives a process crash;
     /// a machine crash may lose any write since the last sync.
     NoSync,
-}
-
-impl Default for Durability {
-    fn default() -> Self {
-        Durability::SyncEachWrite
-    }
 }
 
 /// Path of segment `number` in `dir`.

@@ -26,7 +26,7 @@ impl Presence {
     fn set(&mut self, row: usize) {
         let word = row / 64;
         while self.words.len() <= word {
-            if self.words.len() % RANK_STRIDE == 0 {
+            if self.words.len().is_multiple_of(RANK_STRIDE) {
                 self.ranks.push(self.count);
             }
             self.words.push(0);
