@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use foldhash::HashMap;
 
+use super::chunked::Chunked;
 use crate::ingest::FieldValue;
 use crate::model::{Timestamp, Value};
 
@@ -88,7 +89,7 @@ impl Presence {
 /// Distinct strings of a column, each stored once; rows hold a `u32` code.
 #[derive(Default, Debug)]
 pub(crate) struct Dictionary {
-    codes: Vec<u32>,
+    codes: Chunked<u32>,
     entries: Vec<Arc<str>>,
     lookup: HashMap<Arc<str>, u32>,
     entry_bytes: usize,
@@ -111,12 +112,12 @@ impl Dictionary {
     }
 
     fn get(&self, index: usize) -> Arc<str> {
-        self.entries[self.codes[index] as usize].clone()
+        self.entries[self.codes.get(index) as usize].clone()
     }
 
     fn heap_bytes(&self) -> usize {
         // Each entry: the text, an Arc header (16), a Vec slot (16) and a map slot (~24).
-        self.codes.capacity() * 4 + self.entry_bytes + self.entries.len() * 56
+        self.codes.heap_bytes() + self.entry_bytes + self.entries.len() * 56
     }
 }
 
@@ -126,11 +127,11 @@ pub(crate) enum Values {
     /// No value yet.
     #[default]
     Empty,
-    Double(Vec<f64>),
-    /// Longs and date-times (nanoseconds).
-    Long(Vec<i64>),
-    DateTime(Vec<i64>),
-    Bool(Vec<bool>),
+    Double(Chunked<f64>),
+    Long(Chunked<i64>),
+    /// Nanoseconds since the epoch.
+    DateTime(Chunked<i64>),
+    Bool(Chunked<bool>),
     String(Dictionary),
     Dynamic(Dictionary),
     /// Removal markers carry no value.
@@ -157,11 +158,16 @@ impl ColumnData {
             (Values::Dynamic(d), FieldValue::Dynamic(x)) => d.push(x),
             (Values::Removed, FieldValue::Removed) => {}
             (values @ Values::Empty, value) => {
+                fn one<T: Copy>(v: T) -> Chunked<T> {
+                    let mut c = Chunked::default();
+                    c.push(v);
+                    c
+                }
                 *values = match value {
-                    FieldValue::Double(x) => Values::Double(vec![*x]),
-                    FieldValue::Long(x) => Values::Long(vec![*x]),
-                    FieldValue::DateTime(x) => Values::DateTime(vec![x.as_nanos()]),
-                    FieldValue::Bool(x) => Values::Bool(vec![*x]),
+                    FieldValue::Double(x) => Values::Double(one(*x)),
+                    FieldValue::Long(x) => Values::Long(one(*x)),
+                    FieldValue::DateTime(x) => Values::DateTime(one(x.as_nanos())),
+                    FieldValue::Bool(x) => Values::Bool(one(*x)),
                     FieldValue::Str(x) => {
                         let mut d = Dictionary::default();
                         d.push(x);
@@ -183,10 +189,10 @@ impl ColumnData {
     /// The value with packed index `index` (the rank of its row).
     pub(crate) fn value(&self, index: usize) -> Value {
         match &self.values {
-            Values::Double(v) => Value::Double(v[index]),
-            Values::Long(v) => Value::Long(v[index]),
-            Values::DateTime(v) => Value::DateTime(Timestamp::from_nanos(v[index])),
-            Values::Bool(v) => Value::Bool(v[index]),
+            Values::Double(v) => Value::Double(v.get(index)),
+            Values::Long(v) => Value::Long(v.get(index)),
+            Values::DateTime(v) => Value::DateTime(Timestamp::from_nanos(v.get(index))),
+            Values::Bool(v) => Value::Bool(v.get(index)),
             Values::String(d) => Value::String(d.get(index)),
             Values::Dynamic(d) => Value::Dynamic(d.get(index)),
             Values::Removed | Values::Empty => Value::Removed,
@@ -201,9 +207,9 @@ impl ColumnData {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.presence.heap_bytes()
             + match &self.values {
-                Values::Double(v) => v.capacity() * 8,
-                Values::Long(v) | Values::DateTime(v) => v.capacity() * 8,
-                Values::Bool(v) => v.capacity(),
+                Values::Double(v) => v.heap_bytes(),
+                Values::Long(v) | Values::DateTime(v) => v.heap_bytes(),
+                Values::Bool(v) => v.heap_bytes(),
                 Values::String(d) | Values::Dynamic(d) => d.heap_bytes(),
                 Values::Empty | Values::Removed => 0,
             }

@@ -11,6 +11,7 @@
 //! reader can see that batch ("settled"); settled rows need no per-row bookkeeping. A reader
 //! with snapshot `s` sees exactly the rows of batches `<= s` (see `engine::snapshot`).
 
+mod chunked;
 mod column;
 
 use std::collections::VecDeque;
@@ -18,6 +19,7 @@ use std::ops::ControlFlow;
 
 pub(crate) use column::ColumnData;
 
+use self::chunked::Chunked;
 use crate::catalog::ColumnId;
 use crate::ingest::FieldValue;
 use crate::model::{Timestamp, Value};
@@ -56,7 +58,7 @@ pub(crate) struct ScanRange {
 /// One twin's warm rows.
 #[derive(Default, Debug)]
 pub(crate) struct WarmTable {
-    ts: Vec<i64>,
+    ts: Chunked<i64>,
     columns: Vec<ColumnData>,
     /// The unsettled main rows, `[settled, ts.len())`, as runs `(batch seq, end row)`: rows
     /// from the previous run's end (or `settled`) up to `end` were written by batch `seq`.
@@ -81,15 +83,15 @@ impl WarmTable {
 
     /// The time range of the rows held.
     pub(crate) fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
-        let first = [self.ts.first(), self.late.first().map(|r| &r.ts)]
+        let first = [self.ts.first(), self.late.first().map(|r| r.ts)]
             .into_iter()
             .flatten()
             .min()?;
-        let last = [self.ts.last(), self.late.last().map(|r| &r.ts)]
+        let last = [self.ts.last(), self.late.last().map(|r| r.ts)]
             .into_iter()
             .flatten()
             .max()?;
-        Some((Timestamp::from_nanos(*first), Timestamp::from_nanos(*last)))
+        Some((Timestamp::from_nanos(first), Timestamp::from_nanos(last)))
     }
 
     /// Forgets per-row sequence numbers of batches that every reader sees.
@@ -114,7 +116,7 @@ impl WarmTable {
     ) {
         let ts = ts.as_nanos();
         self.points += values.len() as u64;
-        if self.ts.last().is_some_and(|&last| ts < last) {
+        if self.ts.last().is_some_and(|last| ts < last) {
             let values: Box<[(ColumnId, Value)]> = values.map(|(c, v)| (c, v.to_value())).collect();
             // Size the column list so every column id a late row names has a slot.
             if let Some(max) = values.iter().map(|(c, _)| *c).max() {
@@ -158,7 +160,6 @@ impl WarmTable {
         let old_ts = std::mem::take(&mut self.ts);
         let old_columns = std::mem::take(&mut self.columns);
         let late = std::mem::take(&mut self.late);
-        self.ts.reserve(old_ts.len() + late.len());
         let mut late = late.into_iter().peekable();
         let mut row_values: Vec<(ColumnId, FieldValue<'static>)> = Vec::new();
         let append = |table: &mut WarmTable, ts: i64, values: &[(ColumnId, FieldValue<'static>)]| {
@@ -168,7 +169,7 @@ impl WarmTable {
                 table.column_mut(*column).push(row, value);
             }
         };
-        for (row, &ts) in old_ts.iter().enumerate() {
+        for (row, ts) in old_ts.iter().enumerate() {
             while let Some(l) = late.next_if(|l| l.ts < ts) {
                 let values: Vec<_> = l.values.iter().map(|(c, v)| (*c, field_value(v))).collect();
                 append(self, l.ts, &values);
@@ -208,8 +209,8 @@ impl WarmTable {
         snapshot: u64,
         mut visit: impl FnMut(Timestamp, &[(ColumnId, Value)]) -> ControlFlow<()>,
     ) {
-        let lo = self.ts.partition_point(|&t| t < range.from);
-        let hi = self.ts.partition_point(|&t| t < range.to);
+        let lo = self.ts.partition_point(|t| t < range.from);
+        let hi = self.ts.partition_point(|t| t < range.to);
         let late_lo = self.late.partition_point(|r| r.ts < range.from);
         let late_hi = self.late.partition_point(|r| r.ts < range.to);
         let wanted: Vec<ColumnId> = match columns {
@@ -251,7 +252,7 @@ impl WarmTable {
                     (true, false) => RowPos::Main(m - 1),
                     (false, true) => RowPos::Late(l - 1),
                     // Descending: on equal time the late row (arrived later) comes first.
-                    (true, true) if self.late[l - 1].ts >= self.ts[m - 1] => RowPos::Late(l - 1),
+                    (true, true) if self.late[l - 1].ts >= self.ts.get(m - 1) => RowPos::Late(l - 1),
                     (true, true) => RowPos::Main(m - 1),
                 }
             } else {
@@ -259,7 +260,7 @@ impl WarmTable {
                     (false, false) => break,
                     (true, false) => RowPos::Main(m),
                     (false, true) => RowPos::Late(l),
-                    (true, true) if self.late[l].ts < self.ts[m] => RowPos::Late(l),
+                    (true, true) if self.late[l].ts < self.ts.get(m) => RowPos::Late(l),
                     (true, true) => RowPos::Main(m),
                 }
             };
@@ -270,7 +271,7 @@ impl WarmTable {
                     } else {
                         m += 1
                     }
-                    (self.ts[row], emit_main(row, &mut row_values))
+                    (self.ts.get(row), emit_main(row, &mut row_values))
                 }
                 RowPos::Late(i) => {
                     if range.descending {
@@ -292,13 +293,13 @@ impl WarmTable {
     pub(crate) fn last_values(&self, at: Timestamp, snapshot: u64) -> Vec<Option<(Timestamp, RowPos, Value)>> {
         let at = at.as_nanos();
         let mut out: Vec<Option<(Timestamp, RowPos, Value)>> = vec![None; self.columns.len()];
-        let end = self.ts.partition_point(|&t| t <= at);
+        let end = self.ts.partition_point(|t| t <= at);
         for (c, data) in self.columns.iter().enumerate() {
             let mut below = end;
             while let Some(row) = data.presence.last_before(below) {
                 if self.main_visible(row, snapshot) {
                     let v = data.value(data.presence.rank(row));
-                    out[c] = Some((Timestamp::from_nanos(self.ts[row]), RowPos::Main(row), v));
+                    out[c] = Some((Timestamp::from_nanos(self.ts.get(row)), RowPos::Main(row), v));
                     break;
                 }
                 below = row;
@@ -334,7 +335,7 @@ impl WarmTable {
 
     /// Heap bytes used, for memory accounting.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.ts.capacity() * 8
+        self.ts.heap_bytes()
             + self.tail.capacity() * 16
             + self.columns.capacity() * std::mem::size_of::<ColumnData>()
             + self.columns.iter().map(ColumnData::heap_bytes).sum::<usize>()
