@@ -196,7 +196,12 @@ pub(crate) fn events(entry: &TwinEntry, query: &EventsQuery, snapshot: u64) -> V
 pub(crate) fn state_at(entry: &TwinEntry, at: Option<Timestamp>, snapshot: u64) -> TwinState {
     let table = entry.table.read();
     let names = column_names(entry);
-    let last = table.last_values(at.unwrap_or(Timestamp::MAX), snapshot);
+    let last = match at {
+        None => table
+            .latest_values(snapshot)
+            .unwrap_or_else(|| table.last_values(Timestamp::MAX, snapshot)),
+        Some(at) => table.last_values(at, snapshot),
+    };
     // Per name, the newest value over all its typed columns; ties go to the later arrival.
     let mut by_name: BTreeMap<Arc<str>, (Timestamp, crate::warm::RowPos, Value)> = BTreeMap::new();
     for (c, slot) in last.into_iter().enumerate() {

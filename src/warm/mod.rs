@@ -68,6 +68,26 @@ pub(crate) struct WarmTable {
     settled: usize,
     late: Vec<LateRow>,
     points: u64,
+    /// Per column, where its newest value is: `latest()` reads this instead of searching.
+    latest: Vec<Option<Latest>>,
+    /// Late rows inserted so far; orders late values of equal time by arrival.
+    late_arrivals: u64,
+}
+
+/// The newest value of a column, written by batch `seq`.
+#[derive(Clone, Debug)]
+struct Latest {
+    ts: i64,
+    seq: u64,
+    at: LatestAt,
+}
+
+#[derive(Clone, Debug)]
+enum LatestAt {
+    /// Main row `row`.
+    Main(usize),
+    /// A late row (the `arrival`-th), holding `value`.
+    Late { arrival: u64, value: Value },
 }
 
 impl WarmTable {
@@ -122,6 +142,18 @@ impl WarmTable {
             if let Some(max) = values.iter().map(|(c, _)| *c).max() {
                 self.column_mut(max);
             }
+            self.late_arrivals += 1;
+            for (c, v) in values.iter() {
+                let slot = &mut self.latest[*c as usize];
+                // A late row is the newest of a column only if no value of the column is newer.
+                if slot.as_ref().is_none_or(|l| ts >= l.ts) {
+                    let at = LatestAt::Late {
+                        arrival: self.late_arrivals,
+                        value: v.clone(),
+                    };
+                    *slot = Some(Latest { ts, seq, at });
+                }
+            }
             // Upper bound: after rows of equal time, which arrived earlier.
             let at = self.late.partition_point(|r| r.ts <= ts);
             self.late.insert(at, LateRow { ts, seq, values });
@@ -136,6 +168,12 @@ impl WarmTable {
         }
         for (column, value) in values {
             self.column_mut(column).push(row, value);
+            // Main rows only grow in time, so a main value is always its column's newest.
+            self.latest[column as usize] = Some(Latest {
+                ts,
+                seq,
+                at: LatestAt::Main(row),
+            });
         }
     }
 
@@ -143,6 +181,7 @@ impl WarmTable {
         let index = column as usize;
         if self.columns.len() <= index {
             self.columns.resize_with(index + 1, ColumnData::default);
+            self.latest.resize(index + 1, None);
         }
         &mut self.columns[index]
     }
@@ -188,6 +227,14 @@ impl WarmTable {
         }
         // Every merged row was settled, so the rebuilt run is too.
         self.settled = self.ts.len();
+        let end = self.ts.len();
+        for (c, data) in self.columns.iter().enumerate() {
+            self.latest[c] = data.presence.last_before(end).map(|row| Latest {
+                ts: self.ts.get(row),
+                seq: 0,
+                at: LatestAt::Main(row),
+            });
+        }
     }
 
     /// Is main row `row` visible to a reader with snapshot `snapshot`?
@@ -322,6 +369,32 @@ impl WarmTable {
         out
     }
 
+    /// For each column its newest value, like `last_values(Timestamp::MAX, snapshot)` but
+    /// from the cache kept on insert; `None` when a newest value belongs to a batch the
+    /// snapshot does not see (then use `last_values`).
+    pub(crate) fn latest_values(&self, snapshot: u64) -> Option<Vec<Option<(Timestamp, RowPos, Value)>>> {
+        if self.latest.iter().flatten().any(|l| l.seq > snapshot) {
+            return None;
+        }
+        let out = self
+            .latest
+            .iter()
+            .enumerate()
+            .map(|(c, slot)| {
+                let l = slot.as_ref()?;
+                let (pos, value) = match &l.at {
+                    LatestAt::Main(row) => {
+                        let data = &self.columns[c];
+                        (RowPos::Main(*row), data.value(data.presence.rank(*row)))
+                    }
+                    LatestAt::Late { arrival, value } => (RowPos::Late(*arrival as usize), value.clone()),
+                };
+                Some((Timestamp::from_nanos(l.ts), pos, value))
+            })
+            .collect();
+        Some(out)
+    }
+
     /// Per column: how many values, first and last time (visible or not).
     pub(crate) fn column_counts(&self) -> Vec<u64> {
         let mut counts: Vec<u64> = self.columns.iter().map(|c| c.presence.count() as u64).collect();
@@ -430,6 +503,40 @@ mod tests {
             at[0].as_ref().map(|(t, _, v)| (t.as_nanos(), v.clone())),
             Some((5, Value::Long(3)))
         );
+    }
+
+    #[test]
+    fn the_latest_cache_agrees_with_a_search() {
+        let mut table = WarmTable::default();
+        // Two columns, sparse, with late rows that are newer than a column's last main value.
+        for i in 0..3000i64 {
+            let t = if i % 5 == 0 { i * 10 - 35 } else { i * 10 };
+            let a = FieldValue::Long(i);
+            let b = FieldValue::Double(i as f64);
+            let values: Vec<(ColumnId, &FieldValue<'_>)> = match i % 3 {
+                0 => vec![(0, &a)],
+                1 => vec![(1, &b)],
+                _ => vec![(0, &a), (1, &b)],
+            };
+            table.insert(ts(t), 1, values.into_iter(), 1);
+            let cached: Vec<_> = table
+                .latest_values(1)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.map(|(t, _, v)| (t, v)))
+                .collect();
+            let searched: Vec<_> = table
+                .last_values(Timestamp::MAX, 1)
+                .into_iter()
+                .map(|s| s.map(|(t, _, v)| (t, v)))
+                .collect();
+            assert_eq!(cached, searched, "after row {i}");
+        }
+        assert!(table.late.len() < 600, "the late rows were merged at least once");
+        // A newer, unpublished batch sends readers of older snapshots to the search.
+        insert(&mut table, 1_000_000, 2, 7, 1);
+        assert!(table.latest_values(1).is_none());
+        assert!(table.latest_values(2).is_some());
     }
 
     #[test]
