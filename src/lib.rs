@@ -45,6 +45,32 @@
 //! - ADT `remove` operations (and JSON `null` in flat records) are stored as
 //!   [`Value::Removed`] markers: the state at a later instant no longer has the property.
 //! - What an acknowledged write survives is set by [`Durability`].
+//!
+//! ## Bad input
+//!
+//! Every write call validates each record: a line that is not JSON, a record without
+//! `$dtId`, an empty or over-long twin id, a timestamp that does not parse, a non-finite
+//! number, an empty or over-long property name, nesting deeper than [`Limits::max_depth`], a
+//! line over [`Limits::max_record_bytes`], an integer outside the `Long` range, a property
+//! named twice. Each bad record becomes a [`RecordError`] naming its line, twin, field and
+//! reason; by default the good records of the call are written and the bad ones listed in
+//! [`IngestReport::rejected`]; with [`Options::strict`] the call fails with
+//! [`Error::BatchRejected`] and writes nothing. Either way the store stays usable and nothing
+//! written before is touched.
+//!
+//! ## Concurrency and visibility
+//!
+//! [`Store`] is `Clone + Send + Sync`; share it between threads. Each write call is one unit:
+//! one WAL frame, made visible to readers all at once after it is applied, in the order the
+//! calls reached the log. A query reads a snapshot: it sees every call acknowledged before it
+//! started and nothing of calls still being applied. Writers of different twins share no
+//! lock but the short WAL queue lock; each twin's rows have their own lock.
+//!
+//! ## Storage
+//!
+//! The store directory holds a `LOCK` file (one process at a time) and the write-ahead log
+//! (`wal/`), replayed on open; a torn last frame left by a crash is cut off, damage anywhere
+//! else fails the open with [`Error::Corruption`]. `docs/FORMAT.md` describes every byte.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
