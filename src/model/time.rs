@@ -56,15 +56,24 @@ impl Timestamp {
     /// From fractional epoch milliseconds (the numeric `$ts` form); rejects NaN, infinities
     /// and out-of-range values. Sub-nanosecond digits are rounded to the nearest nanosecond.
     pub fn from_millis_f64(millis: f64) -> Result<Self, TimestampError> {
-        let nanos = (millis * 1e6).round();
-        // `i64::MAX as f64` rounds up to 2^63, so compare with a strict upper bound.
-        if nanos.is_finite() && nanos >= i64::MIN as f64 && nanos < i64::MAX as f64 {
-            Ok(Timestamp(nanos as i64))
-        } else {
-            Err(TimestampError(format!(
+        let out_of_range = || {
+            TimestampError(format!(
                 "epoch milliseconds {millis} out of the supported range (years 1677-2262)"
-            )))
+            ))
+        };
+        // Whole and fractional milliseconds apart: multiplying the whole value by 1e6 in f64
+        // would round away the sub-millisecond digits of present-day times.
+        let whole = millis.trunc();
+        // `i64::MAX as f64` rounds up to 2^63, so compare with a strict upper bound.
+        if !whole.is_finite() || whole < i64::MIN as f64 || whole >= i64::MAX as f64 {
+            return Err(out_of_range());
         }
+        let sub_millisecond = ((millis - whole) * 1e6).round() as i64;
+        (whole as i64)
+            .checked_mul(1_000_000)
+            .and_then(|n| n.checked_add(sub_millisecond))
+            .map(Timestamp)
+            .ok_or_else(out_of_range)
     }
 
     /// The current time of the system clock.
@@ -203,6 +212,10 @@ mod tests {
     #[test]
     fn epoch_millis_with_fraction() {
         assert_eq!(Timestamp::from_millis_f64(1.5).unwrap().as_nanos(), 1_500_000);
+        assert_eq!(
+            Timestamp::from_millis_f64(1_767_225_600_000.5).unwrap().as_nanos(),
+            1_767_225_600_000_500_000
+        );
         assert!(Timestamp::from_millis_f64(f64::NAN).is_err());
         assert!(Timestamp::from_millis_f64(1e300).is_err());
     }
