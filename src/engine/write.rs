@@ -72,7 +72,9 @@ struct Plan<'p, 'a> {
 
 impl<'p, 'a> Plan<'p, 'a> {
     fn new(catalog: &Catalog, batches: &'p [ParsedBatch<'a>], total: usize, parts: usize) -> Self {
-        let mut slot_by_name: HashMap<&str, u32> = HashMap::default();
+        // Sized up front: a call of interleaved twins may name thousands of them.
+        let mut slot_by_name: HashMap<&str, u32> =
+            HashMap::with_capacity_and_hasher(total.min(1 << 16), Default::default());
         let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
         let mut slots: Vec<u32> = Vec::with_capacity(total);
         let mut last: Option<(&str, u32)> = None;
