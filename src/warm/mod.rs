@@ -41,7 +41,11 @@ struct LateRow {
 /// late row always arrived after every main row of its time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum RowPos {
+    /// Main row index.
     Main(usize),
+    /// Late row: its index in the late list (`last_values`) or its arrival number (the
+    /// latest-value cache). Either orders late rows of equal time by arrival; positions from
+    /// the two sources are never compared with each other.
     Late(usize),
 }
 
