@@ -6,6 +6,10 @@
 //! cargo run --release --example bench_report -- --input /tmp/medium.ndjson
 //! ```
 //!
+//! Knobs (environment): `CHUNK_MB` (NDJSON bytes per ingest call, default 16),
+//! `TYPED_BATCH` (records per typed write call, default 100,000), `INGEST_ONLY=1` (stop after
+//! the NDJSON loads; with `TYPED=1` also run the typed load).
+//!
 //! Figures: NDJSON ingest (WAL on, group commit) on one core and on all cores, typed-API
 //! ingest, warm-tier bytes per point, and the latency of each query kind (medians).
 //! Q2 and Q3 are answered here by scanning raw events and bucketing in the client, until the
