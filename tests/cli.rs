@@ -1,66 +1,140 @@
 //! The `twinstore` command line on the real fixtures: what it prints and its exit codes.
+//!
+//! Every expected value here is read off `../shared/fixtures/adt-twin-updates.ndjson` (or the
+//! small inputs written by the tests) by hand.
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+const ADT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/adt-twin-updates.ndjson"
+);
+
+/// Line 2 is cut-off JSON, line 3 has no `$dtId`; line 1 is good.
+const BAD: &str = concat!(
+    r#"{"$dtId":"t1","$ts":"2026-01-01T00:00:00Z","T":1}"#,
+    "\n",
+    r#"{"$dtId":"t1","$ts":"2026-01-01T00:00:01Z","T":"#,
+    "\n",
+    r#"{"$ts":"2026-01-01T00:00:02Z","T":3}"#,
+    "\n",
+);
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_twinstore"))
 }
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
+/// Runs twinstore in `cwd`.
+fn run_in(cwd: &Path, args: &[&str]) -> Output {
+    bin().current_dir(cwd).args(args).output().expect("run twinstore")
 }
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run twinstore")
 }
 
-fn lines(output: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&output.stdout)
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn twinstore");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for twinstore")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing stderr when it is not the one expected.
+fn assert_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stderr: {}", stderr(output));
+}
+
+fn ndjson(output: &Output) -> Vec<Value> {
+    stdout(output)
         .lines()
-        .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
 }
 
-fn db(dir: &Path) -> String {
+/// A fresh store directory (not yet created) inside `dir`.
+fn db_in(dir: &Path) -> String {
     dir.join("db").display().to_string()
 }
 
-#[test]
-fn adt_events_ingest_and_read_back() {
+/// A store holding the ADT fixture.
+fn adt_store() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = db(dir.path());
-    let adt = fixture("adt-twin-updates.ndjson");
-    let out = run(&["ingest", "--db", &db, "--format", "adt", adt.to_str().expect("path")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        summary.contains("records 6") && summary.contains("skipped 1"),
-        "{summary}"
-    );
+    let db = db_in(dir.path());
+    let out = run(&["ingest", "--db", &db, "--format", "adt", ADT]);
+    assert_code(&out, 0);
+    (dir, db)
+}
 
+#[test]
+fn adt_ingest_prints_a_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    let out = run(&["ingest", "--db", &db, "--format", "adt", ADT]);
+    assert_code(&out, 0);
+    // Seven lines: six Twin.Update events and one Twin.Create (skipped by design).
+    let summary = stdout(&out);
+    for part in ["records 6 ", "rejected 0 ", "skipped 1 ", "elapsed ", "records/s"] {
+        assert!(summary.contains(part), "summary lacks {part:?}: {summary}");
+    }
+    assert!(stderr(&out).is_empty(), "quiet when all is well: {}", stderr(&out));
+}
+
+#[test]
+fn events_of_thermostat67() {
+    let (_dir, db) = adt_store();
     let out = run(&["events", "--db", &db, "--twin", "thermostat67"]);
-    assert_eq!(out.status.code(), Some(0));
-    let events = lines(&out);
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["$dtId"], "thermostat67");
-    assert_eq!(events[0]["$ts"], "2026-01-01T08:00:00.1234567Z");
-    assert_eq!(events[0]["Temperature"], 20.5);
-    assert_eq!(events[1]["$ts"], "2026-01-01T08:01:00.5Z");
-    assert_eq!(events[1]["Temperature"], 21);
-    assert_eq!(events[1]["Mode"], "Heat");
-
-    let out = run(&["events", "--db", &db, "--twin", "room-12", "--desc", "--limit", "1"]);
-    let events = lines(&out);
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["$ts"], "2026-01-01T08:04:00Z");
+    assert_code(&out, 0);
     assert_eq!(
-        events[0]["Occupied"],
-        serde_json::Value::Null,
-        "a removal shows as null"
+        ndjson(&out),
+        vec![
+            json!({"$dtId": "thermostat67", "$ts": "2026-01-01T08:00:00.1234567Z", "Temperature": 20.5}),
+            json!({"$dtId": "thermostat67", "$ts": "2026-01-01T08:01:00.5Z", "Temperature": 21, "Mode": "Heat"}),
+        ]
+    );
+    // The flat shape: $dtId, then $ts, then the properties.
+    let first = stdout(&out).lines().next().map(str::to_string).unwrap_or_default();
+    assert!(first.starts_with(r#"{"$dtId":"thermostat67","$ts":"#), "{first}");
+    // 21 is a Long in the patch: it stays an integer, 20.5 a double.
+    assert!(stdout(&out).contains(r#""Temperature":21,"#), "{}", stdout(&out));
+}
+
+#[test]
+fn events_of_room_12_are_flattened_and_unescaped() {
+    let (_dir, db) = adt_store();
+    let out = run(&["events", "--db", &db, "--twin", "room-12"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        ndjson(&out),
+        vec![
+            json!({"$dtId": "room-12", "$ts": "2026-01-01T08:02:00Z",
+                   "Front.Temperature": 19.25, "Front.Humidity": 41, "Occupied": true, "Zones": [1, 2, 3]}),
+            json!({"$dtId": "room-12", "$ts": "2026-01-01T08:03:00Z", "Sensors/CO2": 415, "Label~Name": "a~b"}),
+            json!({"$dtId": "room-12", "$ts": "2026-01-01T08:04:00Z", "Occupied": null}),
+        ]
     );
 
     let out = run(&[
@@ -72,96 +146,437 @@ fn adt_events_ingest_and_read_back() {
         "--props",
         "Front.Temperature,Sensors/CO2",
     ]);
-    let events = lines(&out);
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["Front.Temperature"], 19.25);
-    assert_eq!(events[1]["Sensors/CO2"], 415);
+    assert_code(&out, 0);
+    assert_eq!(
+        ndjson(&out),
+        vec![
+            json!({"$dtId": "room-12", "$ts": "2026-01-01T08:02:00Z", "Front.Temperature": 19.25}),
+            json!({"$dtId": "room-12", "$ts": "2026-01-01T08:03:00Z", "Sensors/CO2": 415}),
+        ]
+    );
+}
 
+#[test]
+fn events_desc_limit_and_time_range() {
+    let (_dir, db) = adt_store();
+    let out = run(&["events", "--db", &db, "--twin", "room-12", "--desc", "--limit", "1"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        ndjson(&out),
+        vec![json!({"$dtId": "room-12", "$ts": "2026-01-01T08:04:00Z", "Occupied": null})]
+    );
+
+    // 2026-01-01T08:01:00Z is 1767254460000 ms after the epoch; the range start is inclusive.
+    let out = run(&[
+        "events",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--from",
+        "1767254460000",
+    ]);
+    assert_code(&out, 0);
+    let events = ndjson(&out);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["$ts"], "2026-01-01T08:01:00.5Z");
+
+    // The end is exclusive.
+    let out = run(&[
+        "events",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--from",
+        "2026-01-01T08:00:00Z",
+        "--to",
+        "2026-01-01T08:01:00.5Z",
+    ]);
+    assert_code(&out, 0);
+    let events = ndjson(&out);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["$ts"], "2026-01-01T08:00:00.1234567Z");
+}
+
+#[test]
+fn latest_as_json_and_as_a_table() {
+    let (_dir, db) = adt_store();
     let out = run(&["latest", "--db", &db, "--twin", "thermostat67", "--json"]);
-    let latest: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(latest["properties"]["Temperature"]["value"], 21);
-    assert_eq!(latest["properties"]["Temperature"]["type"], "Long");
-    assert_eq!(latest["properties"]["Mode"]["$ts"], "2026-01-01T08:01:00.5Z");
+    assert_code(&out, 0);
+    let latest: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        latest,
+        json!({
+            "$dtId": "thermostat67",
+            "properties": {
+                "Temperature": {"value": 21, "type": "Long", "$ts": "2026-01-01T08:01:00.5Z"},
+                "Mode": {"value": "Heat", "type": "String", "$ts": "2026-01-01T08:01:00.5Z"},
+            }
+        })
+    );
 
-    let out = run(&["stats", "--db", &db, "--json"]);
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(stats["twins"], 3);
-    assert_eq!(stats["records"], 6);
-    for key in ["points", "warm_bytes", "cold_bytes", "files", "bytes_per_point"] {
-        assert!(stats.get(key).is_some(), "stats has {key}");
+    // room-12: Occupied was removed at 08:04, so it is not shown.
+    let out = run(&["latest", "--db", &db, "--twin", "room-12"]);
+    assert_code(&out, 0);
+    let table = stdout(&out);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["property", "value", "type", "time"], "{table}");
+    let mut body = rows[1..].to_vec();
+    body.sort();
+    assert_eq!(
+        body,
+        [
+            ["Front.Humidity", "41", "Long", "2026-01-01T08:02:00Z"],
+            ["Front.Temperature", "19.25", "Double", "2026-01-01T08:02:00Z"],
+            ["Label~Name", "\"a~b\"", "String", "2026-01-01T08:03:00Z"],
+            ["Sensors/CO2", "415", "Long", "2026-01-01T08:03:00Z"],
+            ["Zones", "[1,2,3]", "Dynamic", "2026-01-01T08:02:00Z"],
+        ],
+        "{table}"
+    );
+    // Aligned: every row's value column starts where the header's does.
+    let value_at = table.lines().next().and_then(|h| h.find("value")).expect("header");
+    for line in table.lines().skip(1) {
+        assert_ne!(line.as_bytes()[value_at], b' ', "{table}");
+        assert_eq!(line.as_bytes()[value_at - 1], b' ', "{table}");
     }
 }
 
 #[test]
-fn rejected_lines_are_named_and_set_the_exit_code() {
+fn stats_as_json_and_as_a_table() {
+    let (_dir, db) = adt_store();
+    let out = run(&["stats", "--db", &db, "--json"]);
+    assert_code(&out, 0);
+    let stats: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut keys: Vec<&str> = stats.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "bytes_per_point",
+            "cold_bytes",
+            "disk_bytes",
+            "files",
+            "points",
+            "records",
+            "twins",
+            "warm_bytes"
+        ]
+    );
+    // thermostat67, floor4, room-12 (room-13 only has a Twin.Create).
+    assert_eq!(stats["twins"], 3);
+    assert_eq!(stats["records"], 6);
+    // 1 + 2 + 3 (a remove is stored as a marker) + 4 + 2 + 1.
+    assert_eq!(stats["points"], 13);
+    assert_eq!(stats["cold_bytes"], 0);
+    assert_eq!(stats["files"], 0);
+    assert!(stats["warm_bytes"].as_u64().is_some_and(|b| b > 0), "{stats}");
+    let disk = stats["disk_bytes"].as_f64().expect("disk_bytes");
+    assert!(disk > 0.0, "{stats}");
+    let per_point = stats["bytes_per_point"].as_f64().expect("bytes_per_point");
+    assert!((per_point - disk / 13.0).abs() < 1e-6, "{stats}");
+
+    let out = run(&["stats", "--db", &db]);
+    assert_code(&out, 0);
+    let table = stdout(&out);
+    for row in ["twins            3", "records          6", "points           13"] {
+        assert!(table.contains(row), "{table}");
+    }
+}
+
+#[test]
+fn rejected_lines_are_named_with_file_and_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = db(dir.path());
-    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(dir.path().join("bad.ndjson"), BAD).expect("write");
+    let out = run_in(dir.path(), &["ingest", "--db", "db", "bad.ndjson"]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per rejected record: {err}");
+    assert!(lines[0].starts_with("bad.ndjson:2: "), "{err}");
+    assert!(lines[1].starts_with("bad.ndjson:3: "), "{err}");
+    assert!(lines[1].contains("$dtId"), "line 3 names the missing field: {err}");
+    assert!(
+        !err.contains("line 2") && !err.contains("line 3"),
+        "the place is said once: {err}"
+    );
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("records 1 ") && summary.contains("rejected 2 "),
+        "{summary}"
+    );
+
+    let out = run_in(dir.path(), &["events", "--db", "db", "--twin", "t1"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        ndjson(&out),
+        vec![json!({"$dtId": "t1", "$ts": "2026-01-01T00:00:00Z", "T": 1})],
+        "the good line is kept"
+    );
+}
+
+#[test]
+fn strict_refuses_everything() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A good file without a final newline, then the bad one: its lines keep their numbers.
     std::fs::write(
-        &bad,
-        "{\"$dtId\":\"t1\",\"$ts\":\"2026-01-01T00:00:00Z\",\"T\":1}\n{\"$dtId\":\"t1\",\"T\":\n{\"$ts\":\"2026-01-01T00:00:02Z\",\"T\":3}\n",
+        dir.path().join("good.ndjson"),
+        concat!(
+            r#"{"$dtId":"g","$ts":"2026-01-01T00:00:00Z","T":1}"#,
+            "\n",
+            r#"{"$dtId":"g","$ts":"2026-01-01T00:00:01Z","T":2}"#
+        ),
     )
     .expect("write");
-    let bad = bad.to_str().expect("path");
+    std::fs::write(dir.path().join("bad.ndjson"), BAD).expect("write");
 
-    // Strict: everything refused, nothing written.
-    let out = run(&["ingest", "--db", &db, "--strict", bad]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = run(&["events", "--db", &db, "--twin", "t1"]);
-    assert_eq!(out.status.code(), Some(1), "t1 must not exist after a strict refusal");
-
-    let out = run(&["ingest", "--db", &db, bad]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("bad.ndjson:2: ") && stderr.contains("bad.ndjson:3: "),
-        "{stderr}"
+    let out = run_in(
+        dir.path(),
+        &["ingest", "--db", "db", "--strict", "good.ndjson", "bad.ndjson"],
     );
-    assert!(stderr.contains("$dtId"), "line 3 names the missing field: {stderr}");
-    let out = run(&["events", "--db", &db, "--twin", "t1"]);
-    assert_eq!(lines(&out).len(), 1, "the good line is kept");
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.ndjson:2: ") && err.contains("bad.ndjson:3: "),
+        "{err}"
+    );
+    assert!(!err.contains("good.ndjson:"), "{err}");
+    assert!(stdout(&out).contains("records 0 "), "{}", stdout(&out));
 
-    // Stdin works too.
-    let mut child = bin()
-        .args(["ingest", "--db", &db])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"{\"$dtId\":\"t2\",\"$ts\":1767225600000,\"T\":2.5}\n")
-            .expect("write");
+    for twin in ["g", "t1"] {
+        let out = run_in(dir.path(), &["events", "--db", "db", "--twin", twin]);
+        assert_code(&out, 1);
+        assert!(
+            stderr(&out).contains("unknown twin"),
+            "{twin} was written: {}",
+            stderr(&out)
+        );
     }
-    assert_eq!(child.wait_with_output().expect("wait").status.code(), Some(0));
+    let out = run_in(dir.path(), &["stats", "--db", "db", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (stats["records"].clone(), stats["points"].clone()),
+        (json!(0), json!(0))
+    );
+
+    // The good file alone passes.
+    let out = run_in(dir.path(), &["ingest", "--db", "db", "--strict", "good.ndjson"]);
+    assert_code(&out, 0);
+}
+
+#[test]
+fn line_numbers_stay_right_across_chunks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    let mut input = String::new();
+    for line in 1..=50 {
+        match line {
+            7 | 23 => input.push_str("{not json\n"),
+            // Longer than a chunk: read on to its end, do not cut it.
+            30 => input.push_str(&format!(
+                "{{\"$dtId\":\"c\",\"$ts\":{},\"Note\":\"{}\"}}\n",
+                1_767_225_600_000u64 + line,
+                "x".repeat(300)
+            )),
+            50 => input.push_str("{\"T\":1}"), // no $dtId, no final newline
+            _ => input.push_str(&format!(
+                "{{\"$dtId\":\"c\",\"$ts\":{},\"T\":{line}}}\n",
+                1_767_225_600_000u64 + line
+            )),
+        }
+    }
+    let path = dir.path().join("chunked.ndjson");
+    std::fs::write(&path, &input).expect("write");
+    let path = path.to_str().expect("path");
+    let out = run(&["ingest", "--db", &db, "--chunk-bytes", "64", path]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    let located: Vec<&str> = err
+        .lines()
+        .map(|l| {
+            l.strip_prefix(path)
+                .and_then(|rest| rest.split(": ").next())
+                .unwrap_or(l)
+        })
+        .collect();
+    assert_eq!(located, [":7", ":23", ":50"], "{err}");
+    assert!(stdout(&out).contains("records 47 "), "{}", stdout(&out));
+
+    let out = run(&["events", "--db", &db, "--twin", "c", "--props", "Note"]);
+    assert_code(&out, 0);
+    let events = ndjson(&out);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Note"].as_str().map(str::len), Some(300));
+}
+
+#[test]
+fn stdin_is_read_when_no_file_or_dash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    let out = run_with_stdin(
+        &["ingest", "--db", &db],
+        b"{\"$dtId\":\"t2\",\"$ts\":1767225600000,\"T\":2.5}\n",
+    );
+    assert_code(&out, 0);
+    let out = run_with_stdin(
+        &["ingest", "--db", &db, "-"],
+        b"{\"$dtId\":\"t2\",\"$ts\":\"2026-01-01T00:00:01Z\",\"T\":\n",
+    );
+    assert_code(&out, 2);
+    assert!(stderr(&out).starts_with("<stdin>:1: "), "{}", stderr(&out));
+
     let out = run(&["events", "--db", &db, "--twin", "t2"]);
-    assert_eq!(lines(&out)[0]["$ts"], "2026-01-01T00:00:00Z");
+    assert_eq!(
+        ndjson(&out),
+        vec![json!({"$dtId": "t2", "$ts": "2026-01-01T00:00:00Z", "T": 2.5})]
+    );
+}
+
+#[test]
+fn timestamp_property_and_durability_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    let out = run_with_stdin(
+        &[
+            "ingest",
+            "--db",
+            &db,
+            "--durability",
+            "sync",
+            "--timestamp-property",
+            "time",
+        ],
+        b"{\"$dtId\":\"t3\",\"time\":\"2026-01-01T00:00:05Z\",\"T\":1}\n",
+    );
+    assert_code(&out, 0);
+    for durability in ["group", "none"] {
+        let out = run_with_stdin(
+            &["ingest", "--db", &db, "--durability", durability],
+            b"{\"$dtId\":\"t3\",\"$ts\":\"2026-01-01T00:00:06Z\",\"T\":2}\n",
+        );
+        assert_code(&out, 0);
+    }
+    let out = run(&["events", "--db", &db, "--twin", "t3"]);
+    let times: Vec<Value> = ndjson(&out).iter().map(|e| e["$ts"].clone()).collect();
+    assert_eq!(
+        times,
+        ["2026-01-01T00:00:05Z", "2026-01-01T00:00:06Z", "2026-01-01T00:00:06Z"]
+    );
+    let out = run(&["ingest", "--db", &db, "--durability", "sometimes"]);
+    assert_code(&out, 1); // a usage error; 2 is kept for rejected lines
+    assert!(stderr(&out).contains("sometimes"), "{}", stderr(&out));
 }
 
 #[test]
 fn errors_exit_with_one_and_say_why() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = db(dir.path());
+    let (dir, db) = adt_store();
+
     let out = run(&["events", "--db", &db, "--twin", "nobody"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
-    run(&[
-        "ingest",
+    assert_code(&out, 1);
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains(r#"unknown twin "nobody""#), "{}", stderr(&out));
+    let out = run(&["latest", "--db", &db, "--twin", "nobody"]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("unknown twin"), "{}", stderr(&out));
+
+    let out = run(&["events", "--db", &db, "--twin", "thermostat67", "--from", "noon"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("--from") && stderr(&out).contains("noon"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "events",
         "--db",
         &db,
-        fixture("adt-twin-updates.ndjson").to_str().expect("path"),
-        "--format",
-        "adt",
+        "--twin",
+        "thermostat67",
+        "--to",
+        "2026-13-01T00:00:00Z",
     ]);
-    let out = run(&["events", "--db", &db, "--twin", "nobody"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown twin"));
-    let out = run(&["events", "--db", &db, "--twin", "thermostat67", "--from", "noon"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--from"));
-    let out = run(&["ingest", "--help"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Example"));
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("--to"), "{}", stderr(&out));
+
+    // Reading commands do not create a store.
+    let missing = dir.path().join("missing").display().to_string();
+    for sub in ["events", "latest"] {
+        let out = run(&[sub, "--db", &missing, "--twin", "x"]);
+        assert_code(&out, 1);
+        assert!(stderr(&out).contains("no database"), "{}", stderr(&out));
+    }
+    let out = run(&["stats", "--db", &missing]);
+    assert_code(&out, 1);
+    assert!(!dir.path().join("missing").exists());
+
+    // An input that cannot be read: nothing happens.
+    let out = run(&["ingest", "--db", &missing, "/nonexistent/input.ndjson"]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("/nonexistent/input.ndjson"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_store_held_by_another_process_is_locked() {
+    let (_dir, db) = adt_store();
+    let held = twinstore::Store::open(&db, twinstore::Options::default()).expect("open");
+    for args in [
+        vec!["stats", "--db", &db],
+        vec!["events", "--db", &db, "--twin", "thermostat67"],
+        vec!["ingest", "--db", &db, "--format", "adt", ADT],
+    ] {
+        let out = run(&args);
+        assert_code(&out, 1);
+        assert!(stderr(&out).contains("locked"), "{args:?}: {}", stderr(&out));
+    }
+    drop(held);
+    assert_code(&run(&["stats", "--db", &db]), 0);
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    let mut input = String::new();
+    for i in 0..20_000u64 {
+        input.push_str(&format!(
+            "{{\"$dtId\":\"many\",\"$ts\":{},\"Temperature\":{}.5}}\n",
+            1_767_225_600_000 + i,
+            i
+        ));
+    }
+    assert_code(&run_with_stdin(&["ingest", "--db", &db], input.as_bytes()), 0);
+
+    let mut child = bin()
+        .args(["events", "--db", &db, "--twin", "many"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("read");
+    assert!(
+        first.starts_with(r#"{"$dtId":"many","$ts":"2026-01-01T00:00:00Z""#),
+        "{first}"
+    );
+    drop(reader); // like `| head -1`
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let out = run(&["--help"]);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("digital twins"), "{}", stdout(&out));
+    for sub in ["ingest", "events", "latest", "stats"] {
+        let out = run(&[sub, "--help"]);
+        assert_code(&out, 0);
+        let help = stdout(&out);
+        assert!(help.contains("Example"), "{sub}: {help}");
+        assert!(help.contains(&format!("twinstore {sub} --db")), "{sub}: {help}");
+        assert!(help.contains("--db <DIR>"), "{sub}: {help}");
+    }
 }

@@ -3,21 +3,26 @@
 //! Ingest NDJSON twin updates (flattened records or raw ADT events), read a twin's history
 //! back as NDJSON, show its latest values, and report the store's sizes.
 
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Read, StderrLock, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use twinstore::{Durability, Error, EventsQuery, IngestOptions, IngestReport, InputFormat, Options, Store, Timestamp};
+use indicatif::{ProgressBar, ProgressStyle};
+use twinstore::{
+    Durability, Error, EventsQuery, IngestOptions, IngestReport, InputFormat, Options, RecordError, Store, Timestamp,
+};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Input is read and ingested in pieces of about this size, cut at line ends.
-const CHUNK_BYTES: usize = 16 << 20;
+const CHUNK_BYTES: usize = 64 << 20;
 /// Inputs larger than this get a progress bar when stderr is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+/// Exit code when some input lines were rejected.
+const EXIT_REJECTED: u8 = 2;
 
 /// twinstore: an embedded history store for digital twins.
 ///
@@ -28,8 +33,9 @@ const PROGRESS_MIN_BYTES: u64 = 8 << 20;
 /// Example:
 ///   twinstore ingest --db twins.db --format adt events.ndjson
 ///   twinstore events --db twins.db --twin thermostat67 --from 2026-01-01T08:00:00Z
+///   twinstore latest --db twins.db --twin thermostat67
 #[derive(Parser)]
-#[command(name = "twinstore", version, about, long_about, max_term_width = 100)]
+#[command(name = "twinstore", version, verbatim_doc_comment, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,10 +49,10 @@ enum Command {
     Stats(StatsArgs),
 }
 
-/// The database directory (created by `ingest` when missing).
+/// The database directory.
 #[derive(Args)]
 struct Db {
-    /// Database directory.
+    /// Database directory (`ingest` creates it when missing).
     #[arg(long, value_name = "DIR")]
     db: PathBuf,
 }
@@ -69,18 +75,21 @@ enum DurabilityArg {
     None,
 }
 
-/// Ingest NDJSON from files (or stdin) into the database.
+/// Ingest NDJSON from files (or stdin) into the database
 ///
 /// Each line is one record (--format flat) or one ADT event (--format adt). Bad lines are
-/// reported on stderr as FILE:LINE: reason and skipped; the rest is stored. With --strict
-/// the whole input is refused when any line is bad.
+/// reported on stderr as FILE:LINE: what is wrong, and skipped; the rest is stored. With
+/// --strict the whole input (every file) is refused when any line is bad, and nothing is
+/// written. A summary (records, points, rejected, skipped, time) goes to stdout.
 ///
 /// Exit code: 0 when every line was accepted, 2 when some were rejected, 1 on other errors.
 ///
-/// Example:
+/// Examples:
 ///   twinstore ingest --db twins.db --format adt adt-twin-updates.ndjson
 ///   zstd -dc data.ndjson.zst | twinstore ingest --db twins.db
+///   twinstore ingest --db twins.db --strict --timestamp-property time a.ndjson b.ndjson
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 struct IngestArgs {
     #[command(flatten)]
     db: Db,
@@ -96,18 +105,26 @@ struct IngestArgs {
     /// The property holding the event time in flat records.
     #[arg(long, default_value = "$ts", value_name = "NAME")]
     timestamp_property: String,
+    /// Bytes read and ingested per call (cut at a line end). For tests.
+    #[arg(long, hide = true, default_value_t = CHUNK_BYTES, value_parser = parse_chunk_bytes)]
+    chunk_bytes: usize,
     /// Input files; stdin when none is given or for "-".
+    #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
-/// Print the events of one twin as NDJSON, oldest first.
+/// Print the events of one twin as NDJSON, oldest first
 ///
 /// Each line has $dtId, $ts (RFC 3339, UTC) and the properties the event carried, under
-/// their flattened names. A removed property shows as null.
+/// their flattened names: the shape `ingest --format flat` reads back. A removed property
+/// shows as null. Times are RFC 3339 (2026-01-01T08:00:00Z) or epoch milliseconds.
 ///
-/// Example:
+/// Examples:
+///   twinstore events --db twins.db --twin thermostat67
 ///   twinstore events --db twins.db --twin thermostat67 --from 2026-01-01T08:00:00Z --props Temperature
+///   twinstore events --db twins.db --twin thermostat67 --desc --limit 1
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 struct EventsArgs {
     #[command(flatten)]
     db: Db,
@@ -115,10 +132,10 @@ struct EventsArgs {
     #[arg(long)]
     twin: String,
     /// Start of the range, inclusive (RFC 3339, or epoch milliseconds).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     from: Option<String>,
     /// End of the range, exclusive (RFC 3339, or epoch milliseconds).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     to: Option<String>,
     /// Only these properties (comma-separated); events without any of them are skipped.
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
@@ -131,37 +148,59 @@ struct EventsArgs {
     desc: bool,
 }
 
-/// Show the latest value of each property of a twin.
+/// Show the latest value of each property of a twin
 ///
-/// Example:
+/// A table of property, value (as JSON), type and the time it was set; removed properties
+/// are left out. With --json, one object:
+///   {"$dtId": "thermostat67", "properties": {"Temperature": {"value": 21, "type": "Long", "$ts": "..."}}}
+///
+/// Examples:
+///   twinstore latest --db twins.db --twin thermostat67
 ///   twinstore latest --db twins.db --twin thermostat67 --json
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 struct LatestArgs {
     #[command(flatten)]
     db: Db,
     /// Twin id ($dtId).
     #[arg(long)]
     twin: String,
-    /// Print JSON: {"$dtId": ..., "properties": {"Name": {"value", "type", "$ts"}}}.
+    /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-/// Show the database's sizes: twins, records, points, bytes in memory and on disk.
+/// Show the database's sizes: twins, records, points, bytes in memory and on disk
 ///
-/// Example:
+/// bytes_per_point is disk bytes / points (0 when there are no points).
+///
+/// Examples:
+///   twinstore stats --db twins.db
 ///   twinstore stats --db twins.db --json
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 struct StatsArgs {
     #[command(flatten)]
     db: Db,
-    /// Print JSON.
+    /// Print one JSON object (keys twins, records, points, warm_bytes, cold_bytes, files,
+    /// disk_bytes, bytes_per_point) instead of a table.
     #[arg(long)]
     json: bool,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // A usage error is exit 1 like any other error: 2 means "some lines rejected".
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Ingest(args) => ingest(args),
         Command::Events(args) => events(args),
@@ -172,16 +211,17 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(CliError::Message(message)) => {
-            eprintln!("twinstore: {message}");
-            ExitCode::from(1)
+            let _ = writeln!(std::io::stderr(), "twinstore: {message}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Why a command failed.
+/// Why a command failed (exit code 1).
 enum CliError {
     /// Stdout was closed by the reader (`| head`): not an error.
     BrokenPipe,
+    /// Printed on stderr.
     Message(String),
 }
 
@@ -201,16 +241,193 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+fn parse_chunk_bytes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a positive number of bytes".into()),
+    }
+}
+
 fn open(db: &Path, options: Options) -> Result<Store, CliError> {
-    Store::open(db, options).map_err(|e| CliError::Message(format!("cannot open {}: {e}", db.display())))
+    Store::open(db, options).map_err(|e| match e {
+        // Already names the directory.
+        Error::Locked { .. } => CliError::from(e),
+        e => CliError::Message(format!("cannot open {}: {e}", db.display())),
+    })
 }
 
 /// Opens an existing database for reading (never creates one).
 fn open_existing(db: &Path) -> Result<Store, CliError> {
-    if !db.is_dir() {
+    // Every store has its write-ahead-log directory (docs/FORMAT.md).
+    if !db.join("wal").is_dir() {
         return Err(CliError::Message(format!("no database at {}", db.display())));
     }
     open(db, Options::default())
+}
+
+// ---------------------------------------------------------------------------------------
+// ingest
+
+/// One input: a file, or stdin.
+struct Source {
+    /// `None` for stdin.
+    path: Option<PathBuf>,
+    /// How errors name it.
+    name: String,
+}
+
+impl Source {
+    fn list(files: &[PathBuf]) -> Vec<Source> {
+        if files.is_empty() {
+            return vec![Source::stdin()];
+        }
+        files
+            .iter()
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    Source::stdin()
+                } else {
+                    Source {
+                        path: Some(f.clone()),
+                        name: f.display().to_string(),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn stdin() -> Source {
+        Source {
+            path: None,
+            name: "<stdin>".into(),
+        }
+    }
+
+    /// Size in bytes, when known (files).
+    fn size(&self) -> Option<u64> {
+        let path = self.path.as_ref()?;
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
+
+    fn open(&self) -> Result<Box<dyn Read>, CliError> {
+        match &self.path {
+            Some(path) => std::fs::File::open(path)
+                .map(|f| Box::new(f) as Box<dyn Read>)
+                .map_err(|e| CliError::Message(format!("cannot read {}: {e}", self.name))),
+            None => Ok(Box::new(std::io::stdin().lock())),
+        }
+    }
+}
+
+/// What `ingest` prints while it works: rejected lines on stderr, and a progress bar on a
+/// terminal for large inputs.
+struct Reporter {
+    stderr: BufWriter<StderrLock<'static>>,
+    progress: Progress,
+}
+
+impl Reporter {
+    /// Prints one line per rejected record: `FILE:LINE: twin "..", field "..": reason`.
+    fn rejected<'a>(&mut self, errors: impl IntoIterator<Item = (&'a str, u64, &'a RecordError)>) {
+        let Reporter { stderr, progress } = self;
+        progress.suspend(|| {
+            for (name, line, e) in errors {
+                let _ = writeln!(stderr, "{name}:{line}: {}", describe(e));
+            }
+            let _ = stderr.flush();
+        });
+    }
+
+    fn note(&mut self, message: &str) {
+        let Reporter { stderr, progress } = self;
+        progress.suspend(|| {
+            let _ = writeln!(stderr, "twinstore: {message}");
+            let _ = stderr.flush();
+        });
+    }
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal and the input is large.
+/// When the size is not known (stdin) it appears once more than [`PROGRESS_MIN_BYTES`] have
+/// been read.
+struct Progress {
+    enabled: bool,
+    total: Option<u64>,
+    done: u64,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Progress {
+        let mut progress = Progress {
+            enabled: std::io::stderr().is_terminal(),
+            total,
+            done: 0,
+            bar: None,
+        };
+        if total.is_some_and(|t| t > PROGRESS_MIN_BYTES) {
+            progress.show();
+        }
+        progress
+    }
+
+    fn show(&mut self) {
+        if !self.enabled || self.bar.is_some() {
+            return;
+        }
+        let bar = match self.total {
+            Some(total) => ProgressBar::new(total).with_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} read, {bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_position(self.done);
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if self.total.is_none() && self.done > PROGRESS_MIN_BYTES {
+            self.show();
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done);
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A rejected record's error without its line number (printed before it, with the file).
+fn describe(e: &RecordError) -> String {
+    let mut out = String::new();
+    if let Some(twin) = &e.twin {
+        out.push_str(&format!("twin {twin:?}, "));
+    }
+    if let Some(field) = &e.field {
+        out.push_str(&format!("field {field:?}, "));
+    }
+    if out.ends_with(", ") {
+        out.truncate(out.len() - 2);
+        out.push_str(": ");
+    }
+    out.push_str(&e.reason);
+    out
 }
 
 fn ingest(args: IngestArgs) -> Result<ExitCode, CliError> {
@@ -225,50 +442,40 @@ fn ingest(args: IngestArgs) -> Result<ExitCode, CliError> {
         .durability(durability)
         .timestamp_property(args.timestamp_property)
         .strict(args.strict);
-    let store = open(&args.db.db, options)?;
     let format = match args.format {
         Format::Flat => InputFormat::Flat,
         Format::Adt => InputFormat::Adt,
     };
-    let inputs: Vec<Option<PathBuf>> = if args.files.is_empty() {
-        vec![None]
-    } else {
-        args.files
-            .iter()
-            .map(|f| (f.as_os_str() != "-").then(|| f.clone()))
-            .collect()
+    let sources = Source::list(&args.files);
+    // Fail before writing anything when an input cannot be read.
+    for source in &sources {
+        source.open()?;
+    }
+    let store = open(&args.db.db, options)?;
+
+    let total_size = sources.iter().map(Source::size).sum::<Option<u64>>();
+    let mut reporter = Reporter {
+        stderr: BufWriter::new(std::io::stderr().lock()),
+        progress: Progress::new(total_size),
     };
+    if sources.iter().any(|s| s.path.is_none()) && std::io::stdin().is_terminal() {
+        reporter.note("reading NDJSON from stdin (end with Ctrl-D)");
+    }
     let started = Instant::now();
     let mut total = IngestReport::default();
-    let mut stderr = std::io::stderr().lock();
-    for input in &inputs {
-        let name = input
-            .as_ref()
-            .map_or("<stdin>".to_string(), |p| p.display().to_string());
-        let report = match ingest_one(&store, input.as_deref(), format, args.strict) {
-            Ok(report) => report,
-            Err(IngestFailure::Refused(errors)) => {
-                for e in &errors {
-                    let _ = writeln!(stderr, "{name}:{}: {}", e.line, describe(e));
-                }
-                let _ = writeln!(
-                    stderr,
-                    "{name}: refused (--strict): {} invalid line(s), nothing written",
-                    errors.len()
-                );
-                total.rejected.extend(errors);
-                continue;
-            }
-            Err(IngestFailure::Other(e)) => return Err(CliError::Message(format!("{name}: {e}"))),
-        };
-        for e in &report.rejected {
-            let _ = writeln!(stderr, "{name}:{}: {}", e.line, describe(e));
-        }
-        total.merge(report);
-    }
-    store.sync()?;
+    let outcome = if args.strict {
+        ingest_strict(&store, format, &sources, &mut reporter, &mut total)
+    } else {
+        ingest_chunked(&store, format, &sources, args.chunk_bytes, &mut reporter, &mut total)
+    };
+    reporter.progress.finish();
+    // Make what was written durable even when a later input failed.
+    let synced = store.sync();
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    // The summary is information only: a closed stdout does not change the exit code.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "records {}  points {}  rejected {}  skipped {}  elapsed {:.2} s  {:.0} records/s",
         total.records,
         total.points,
@@ -277,130 +484,173 @@ fn ingest(args: IngestArgs) -> Result<ExitCode, CliError> {
         secs,
         total.records as f64 / secs.max(1e-9)
     );
+    let _ = out.flush();
+    outcome?;
+    synced?;
     Ok(if total.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(EXIT_REJECTED)
     })
 }
 
-/// What a rejected line's error says, without the line number (printed before it).
-fn describe(e: &twinstore::RecordError) -> String {
-    let mut out = String::new();
-    if let Some(twin) = &e.twin {
-        out.push_str(&format!("twin {twin:?}: "));
-    }
-    if let Some(field) = &e.field {
-        out.push_str(&format!("field {field:?}: "));
-    }
-    out.push_str(&e.reason);
-    out
-}
-
-enum IngestFailure {
-    /// Strict mode refused the input.
-    Refused(Vec<twinstore::RecordError>),
-    Other(String),
-}
-
-/// Ingests one file (or stdin) in line-aligned chunks, with a progress bar on a terminal.
-fn ingest_one(
+/// Ingests each source in line-aligned chunks of about `chunk_bytes`, one store call each.
+fn ingest_chunked(
     store: &Store,
-    path: Option<&Path>,
     format: InputFormat,
-    strict: bool,
-) -> Result<IngestReport, IngestFailure> {
-    let other = |e: std::io::Error| IngestFailure::Other(e.to_string());
-    let (mut reader, size): (Box<dyn Read>, Option<u64>) = match path {
-        Some(p) => {
-            let file = std::fs::File::open(p).map_err(other)?;
-            let size = file.metadata().map(|m| m.len()).ok();
-            (Box::new(file), size)
-        }
-        None => (Box::new(std::io::stdin().lock()), None),
-    };
-    let call = |bytes: &[u8], first_line: u64| {
-        let opts = IngestOptions {
-            format,
-            strict: Some(strict),
-            first_line,
-        };
-        store.ingest(bytes, &opts).map_err(|e| match e {
-            Error::BatchRejected { errors } => IngestFailure::Refused(errors),
-            other => IngestFailure::Other(other.to_string()),
-        })
-    };
-    if strict {
-        // All or nothing: the whole input is one batch.
-        let mut all = Vec::new();
-        reader.read_to_end(&mut all).map_err(other)?;
-        return call(&all, 1);
-    }
-    let progress = (std::io::stderr().is_terminal() && size.is_some_and(|s| s > PROGRESS_MIN_BYTES)).then(|| {
-        let bar = indicatif::ProgressBar::new(size.unwrap_or(0));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let mut report = IngestReport::default();
-    let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
-    let mut next_line = 1u64;
-    loop {
-        // Fill up to a chunk, then cut after the last complete line.
-        let start = buffer.len();
-        buffer.resize(CHUNK_BYTES.max(start + (1 << 20)), 0);
-        let mut filled = start;
-        while filled < buffer.len() {
-            match reader.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(other(e)),
+    sources: &[Source],
+    chunk_bytes: usize,
+    reporter: &mut Reporter,
+    total: &mut IngestReport,
+) -> Result<(), CliError> {
+    let mut buffer: Vec<u8> = Vec::new();
+    for source in sources {
+        let mut reader = source.open()?;
+        buffer.clear();
+        let mut next_line = 1u64;
+        let mut want = chunk_bytes;
+        loop {
+            let at_end = fill(&mut reader, &mut buffer, want)
+                .map_err(|e| CliError::Message(format!("cannot read {}: {e}", source.name)))?;
+            let cut = if at_end {
+                buffer.len()
+            } else {
+                match memchr::memrchr(b'\n', &buffer) {
+                    Some(i) => i + 1,
+                    None => {
+                        // One line longer than a chunk: read on until it ends.
+                        want = buffer.len() + chunk_bytes;
+                        continue;
+                    }
+                }
+            };
+            if cut > 0 {
+                let piece = &buffer[..cut];
+                let opts = IngestOptions {
+                    format,
+                    strict: Some(false),
+                    first_line: next_line,
+                };
+                let report = store
+                    .ingest(piece, &opts)
+                    .map_err(|e| CliError::Message(format!("{}: {e}", source.name)))?;
+                reporter.rejected(report.rejected.iter().map(|e| (source.name.as_str(), e.line, e)));
+                total.merge(report);
+                next_line += memchr::memchr_iter(b'\n', piece).count() as u64;
+                reporter.progress.advance(cut as u64);
+            }
+            buffer.drain(..cut);
+            want = chunk_bytes;
+            if at_end {
+                break;
             }
         }
-        buffer.truncate(filled);
-        let at_end = filled < CHUNK_BYTES.max(start + (1 << 20));
-        let cut = if at_end {
-            buffer.len()
-        } else {
-            memchr_last_newline(&buffer).map_or(buffer.len(), |i| i + 1)
-        };
-        if cut > 0 {
-            report.merge(call(&buffer[..cut], next_line)?);
-            next_line += buffer[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
-            if let Some(bar) = &progress {
-                bar.inc(cut as u64);
-            }
-        }
-        buffer.drain(..cut);
-        if at_end {
-            break;
-        }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    Ok(report)
+    Ok(())
 }
 
-fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == b'\n')
+/// Ingests every source as one all-or-nothing call: any bad line refuses the whole input.
+fn ingest_strict(
+    store: &Store,
+    format: InputFormat,
+    sources: &[Source],
+    reporter: &mut Reporter,
+    total: &mut IngestReport,
+) -> Result<(), CliError> {
+    let mut all = Vec::new();
+    // (index into `sources`, line number in `all` of its first line)
+    let mut starts: Vec<(usize, u64)> = Vec::with_capacity(sources.len());
+    let mut line = 1u64;
+    for (index, source) in sources.iter().enumerate() {
+        let mut reader = source.open()?;
+        let begin = all.len();
+        loop {
+            let before = all.len();
+            let at_end = fill(&mut reader, &mut all, before + CHUNK_BYTES)
+                .map_err(|e| CliError::Message(format!("cannot read {}: {e}", source.name)))?;
+            reporter.progress.advance((all.len() - before) as u64);
+            if at_end {
+                break;
+            }
+        }
+        // Keep the next file's first line apart from this file's last.
+        if all.len() > begin && all.last() != Some(&b'\n') {
+            all.push(b'\n');
+        }
+        starts.push((index, line));
+        line += memchr::memchr_iter(b'\n', &all[begin..]).count() as u64;
+    }
+    let opts = IngestOptions {
+        format,
+        strict: Some(true),
+        first_line: 1,
+    };
+    match store.ingest(&all, &opts) {
+        Ok(report) => {
+            total.merge(report);
+            Ok(())
+        }
+        Err(Error::BatchRejected { errors }) => {
+            let located = errors.iter().map(|e| {
+                // The last source starting at or before the line (empty sources start where
+                // the next one does, and hold no lines).
+                let at = starts.partition_point(|&(_, first)| first <= e.line).saturating_sub(1);
+                let (index, first) = starts.get(at).copied().unwrap_or((0, 1));
+                let name = sources.get(index).map_or("<input>", |s| s.name.as_str());
+                (name, e.line + 1 - first.min(e.line), e)
+            });
+            reporter.rejected(located);
+            reporter.note(&format!(
+                "refused (--strict): {} invalid line(s), nothing written",
+                errors.len()
+            ));
+            total.rejected.extend(errors);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
+
+/// Appends from `reader` to `buffer` until it holds `want` bytes or the input ends; returns
+/// whether the input ended.
+fn fill(reader: &mut dyn Read, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    let missing = want.saturating_sub(buffer.len());
+    if missing == 0 {
+        return Ok(false);
+    }
+    buffer.reserve(missing);
+    let read = reader.take(missing as u64).read_to_end(buffer)?;
+    Ok(read < missing)
+}
+
+// ---------------------------------------------------------------------------------------
+// events, latest, stats
 
 /// Parses a --from/--to value: RFC 3339, or integer epoch milliseconds.
 fn parse_time(flag: &str, text: &str) -> Result<Timestamp, CliError> {
     if let Ok(ms) = text.trim().parse::<i64>() {
-        return Timestamp::from_millis(ms).ok_or_else(|| CliError::Message(format!("{flag}: {ms} ms is out of range")));
+        return Timestamp::from_millis(ms).ok_or_else(|| {
+            CliError::Message(format!(
+                "{flag} {ms}: epoch milliseconds out of the supported range (years 1677-2262)"
+            ))
+        });
     }
-    Timestamp::parse(text).map_err(|e| CliError::Message(format!("{flag}: {e}")))
+    Timestamp::parse(text).map_err(|e| {
+        CliError::Message(format!(
+            "{flag}: {e}; expected RFC 3339 (e.g. 2026-01-01T08:00:00Z) or epoch milliseconds"
+        ))
+    })
 }
 
 fn events(args: EventsArgs) -> Result<ExitCode, CliError> {
     let mut query = EventsQuery::new(&args.twin);
     query.from = args.from.as_deref().map(|t| parse_time("--from", t)).transpose()?;
     query.to = args.to.as_deref().map(|t| parse_time("--to", t)).transpose()?;
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(CliError::Message(format!("--from {from} is after --to {to}")));
+    }
     query.properties = args.props;
     query.limit = args.limit;
     if args.desc {
@@ -410,7 +660,7 @@ fn events(args: EventsArgs) -> Result<ExitCode, CliError> {
     let events = store.events(&query)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for event in events {
-        let mut line = serde_json::Map::new();
+        let mut line = serde_json::Map::with_capacity(event.values.len() + 2);
         line.insert("$dtId".into(), args.twin.clone().into());
         line.insert("$ts".into(), event.ts.to_string().into());
         for (name, value) in &event.values {
@@ -440,24 +690,31 @@ fn latest(args: LatestArgs) -> Result<ExitCode, CliError> {
         let doc = serde_json::json!({ "$dtId": state.twin, "properties": properties });
         writeln!(out, "{doc}")?;
     } else {
-        let width = state
+        let rows: Vec<[String; 4]> = state
             .properties
             .iter()
-            .map(|p| p.name.chars().count())
-            .max()
-            .unwrap_or(8)
-            .max(8);
-        writeln!(out, "{:<width$}  {:<24}  {:<8}  time", "property", "value", "type")?;
-        for p in &state.properties {
-            let value = p.value.to_json().to_string();
-            writeln!(
-                out,
-                "{:<width$}  {:<24}  {:<8}  {}",
-                p.name,
-                value,
-                p.value.value_type().name(),
-                p.ts
-            )?;
+            .map(|p| {
+                [
+                    p.name.to_string(),
+                    p.value.to_json().to_string(),
+                    p.value.value_type().name().to_string(),
+                    p.ts.to_string(),
+                ]
+            })
+            .collect();
+        let header = ["property", "value", "type", "time"].map(String::from);
+        // Column widths; a very long value (a big array) is not worth widening the table for.
+        let width = |i: usize, cap: usize| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(cap)
+        };
+        let (w0, w1, w2) = (width(0, 60), width(1, 40), width(2, 10));
+        for row in [&header].into_iter().chain(&rows) {
+            writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {}", row[0], row[1], row[2], row[3])?;
         }
     }
     out.flush()?;
@@ -493,5 +750,6 @@ fn stats(args: StatsArgs) -> Result<ExitCode, CliError> {
         writeln!(out, "disk bytes       {}", s.disk_bytes)?;
         writeln!(out, "bytes per point  {bytes_per_point:.2}")?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

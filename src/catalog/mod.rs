@@ -40,8 +40,10 @@ const LINEAR_LOOKUP_MAX: usize = 16;
 /// A twin's columns and model id.
 #[derive(Default, Debug)]
 pub(crate) struct TwinMeta {
+    /// The model id set by the logged frame with the highest sequence number, so that the
+    /// model in memory is the one a replay of the log ends with.
     pub model: Option<Arc<str>>,
-    pub model_logged: bool,
+    model_seq: u64,
     pub columns: Vec<ColumnMeta>,
     /// `(hash of name, type)` of each column, for the linear lookup.
     keys: Vec<(u64, ValueType)>,
@@ -75,6 +77,15 @@ impl TwinMeta {
         let id = self.columns.len() as ColumnId;
         self.insert(id, name.into(), ty, false);
         (id, true)
+    }
+
+    /// Records that frame `seq` set the model to `model`; an older frame's model (a
+    /// concurrent writer that appended first but got here last) does not replace it.
+    pub(crate) fn set_model(&mut self, model: Arc<str>, seq: u64) {
+        if seq >= self.model_seq {
+            self.model = Some(model);
+            self.model_seq = seq;
+        }
     }
 
     /// Defines column `id` (replay). Returns false when `id` is taken by another column.

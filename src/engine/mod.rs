@@ -177,6 +177,7 @@ impl Store {
         let settings = crate::ingest::AdtSettings {
             limits: &self.inner.options.limits,
             infer_datetime: self.inner.options.infer_datetime,
+            big_integer: crate::ingest::overflowing_integer_literal(body).is_some(),
         };
         crate::ingest::parse_adt_message(body, properties, time, &settings, &mut batch);
         self.write_parsed(vec![batch], self.inner.options.strict)

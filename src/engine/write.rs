@@ -35,6 +35,7 @@ pub(super) fn parse_input<'a>(
             let settings = crate::ingest::AdtSettings {
                 limits: &options.limits,
                 infer_datetime: options.infer_datetime,
+                big_integer: false,
             };
             parse_adt_lines(input, first_line, &settings, &mut batch);
         }
@@ -50,6 +51,8 @@ struct NewDefinitions {
     columns: HashSet<(TwinId, ColumnId)>,
     column_entries: Vec<(Arc<TwinEntry>, ColumnId)>,
     models: Vec<(Arc<TwinEntry>, Arc<str>)>,
+    /// The last model in `models` of each twin.
+    last_model: HashMap<TwinId, Arc<str>>,
     entries: Vec<Arc<TwinEntry>>,
 }
 
@@ -151,29 +154,40 @@ fn encode_part(plan: &Plan<'_, '_>, part: usize, now: Timestamp) -> EncodedPart 
         let first_id = out.column_ids.len();
         {
             let mut meta = entry.meta.lock();
-            if let Some(model) = &record.model
-                && meta.model.as_deref() != Some(model)
-            {
-                let model: Arc<str> = model.as_ref().into();
-                meta.model = Some(model.clone());
-                meta.model_logged = false;
-                out.encoder.define(&Definition::Model {
-                    twin: entry.id,
-                    model: (*model).into(),
-                });
-                out.defs.models.push((entry.clone(), model));
+            if let Some(model) = &record.model {
+                // The model this twin has once the batches before this one are applied: the
+                // one this call set last, else the logged one.
+                let current = out.defs.last_model.get(&entry.id).or(meta.model.as_ref());
+                if current.map(|m| &**m) != Some(model.as_ref()) {
+                    let model: Arc<str> = model.as_ref().into();
+                    out.defs.last_model.insert(entry.id, model.clone());
+                    out.encoder.define(&Definition::Model {
+                        twin: entry.id,
+                        model: (*model).into(),
+                    });
+                    out.defs.models.push((entry.clone(), model));
+                }
             }
             for (name, value) in fields {
                 let ty = value.value_type();
                 let (column, unlogged) = meta.resolve(name, ty);
-                if unlogged && out.defs.columns.insert((entry.id, column)) {
-                    out.defs.column_entries.push((entry.clone(), column));
-                    out.encoder.define(&Definition::Column {
-                        twin: entry.id,
-                        column,
-                        ty,
-                        name: name.as_ref().into(),
-                    });
+                if unlogged && !out.defs.columns.contains(&(entry.id, column)) {
+                    // Concurrent writers of one twin may create columns 3 and 4 and append
+                    // 4 first, or a failed append may leave 3 unlogged: every lower column
+                    // not yet logged travels too, so a replay meets column ids densely.
+                    for lower in 0..=column {
+                        let lower_meta = &meta.columns[lower as usize];
+                        if lower_meta.logged || !out.defs.columns.insert((entry.id, lower)) {
+                            continue;
+                        }
+                        out.defs.column_entries.push((entry.clone(), lower));
+                        out.encoder.define(&Definition::Column {
+                            twin: entry.id,
+                            column: lower,
+                            ty: lower_meta.ty,
+                            name: (*lower_meta.name).into(),
+                        });
+                    }
                 }
                 out.column_ids.push(column);
             }
@@ -270,7 +284,7 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
         snapshots: &inner.snapshots,
         seq,
     };
-    defs.iter().for_each(mark_logged);
+    defs.iter().for_each(|d| mark_logged(d, seq));
     let min_active = inner.snapshots.min_active();
     run_parts(plan.parts, |part| {
         apply_part(&plan, part, &column_ids[part], seq, min_active, now)
@@ -278,8 +292,8 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
     Ok(report)
 }
 
-/// Marks definitions carried by an appended frame as logged, so later batches omit them.
-fn mark_logged(defs: &NewDefinitions) {
+/// Marks definitions carried by appended frame `seq` as logged, so later batches omit them.
+fn mark_logged(defs: &NewDefinitions, seq: u64) {
     for entry in &defs.entries {
         entry.logged.store(true, Ordering::Release);
     }
@@ -287,10 +301,7 @@ fn mark_logged(defs: &NewDefinitions) {
         entry.meta.lock().columns[*column as usize].logged = true;
     }
     for (entry, model) in &defs.models {
-        let mut meta = entry.meta.lock();
-        if meta.model.as_ref() == Some(model) {
-            meta.model_logged = true;
-        }
+        entry.meta.lock().set_model(model.clone(), seq);
     }
 }
 
@@ -309,10 +320,9 @@ pub(super) fn write_model(inner: &Inner, twin: &str, model: &str) -> Result<()> 
         twin: entry.id,
         model: model.into(),
     });
-    entry.meta.lock().model = Some(model.into());
     let seq = inner.wal.append(encoder.finish())?;
     entry.logged.store(true, Ordering::Release);
-    entry.meta.lock().model_logged = true;
+    entry.meta.lock().set_model(model.into(), seq);
     inner.snapshots.publish(seq);
     Ok(())
 }
@@ -344,9 +354,7 @@ pub(super) fn replay_frame(catalog: &Catalog, seq: u64, payload: &[u8]) -> Resul
                 let entry = catalog
                     .by_id(*twin)
                     .ok_or_else(|| bad(format!("model of unknown twin {twin}")))?;
-                let mut meta = entry.meta.lock();
-                meta.model = Some(model.as_ref().into());
-                meta.model_logged = true;
+                entry.meta.lock().set_model(model.as_ref().into(), seq);
             }
         }
     }

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as J};
 
-use super::typing::flatten_json;
+use super::typing::{flatten_json, maybe_overflowed_integer, overflowing_integer_literal};
 use super::{FieldValue, Limits, ParsedBatch, RecordError, lines};
 use crate::model::Timestamp;
 
@@ -26,9 +26,13 @@ use crate::model::Timestamp;
 pub(crate) const TWIN_UPDATE_TYPE: &str = "Microsoft.DigitalTwins.Twin.Update";
 
 /// Settings of the ADT parser.
+#[derive(Clone, Copy)]
 pub(crate) struct AdtSettings<'s> {
     pub limits: &'s Limits,
     pub infer_datetime: bool,
+    /// The text being parsed holds an integer literal beyond the Long range (see
+    /// `typing::overflowing_integer_literal`); set per line.
+    pub big_integer: bool,
 }
 
 /// Parses every line of `input` (an envelope or an array of envelopes per line) into `batch`.
@@ -47,6 +51,10 @@ pub(crate) fn parse_adt_lines(input: &[u8], first_line: u64, settings: &AdtSetti
             });
             continue;
         }
+        let settings = &AdtSettings {
+            big_integer: overflowing_integer_literal(line).is_some(),
+            ..*settings
+        };
         match serde_json::from_slice::<J>(line) {
             Ok(J::Array(events)) => {
                 for event in &events {
@@ -222,6 +230,14 @@ fn push_update(
             }
             "remove" if !name.is_empty() => produced.push((Cow::Owned(name), FieldValue::Removed)),
             _ => continue,
+        }
+        if settings.big_integer
+            && let Some((name, _)) = produced
+                .iter()
+                .find(|(_, v)| matches!(v, FieldValue::Double(d) if maybe_overflowed_integer(*d)))
+        {
+            let reason = "integer is outside the Long range".to_string();
+            return reject(batch, name, reason);
         }
         for (name, value) in produced {
             match fields.iter_mut().find(|(existing, _)| *existing == name) {

@@ -10,7 +10,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::typing::{flatten_json, join_name, type_string, type_u64};
+use super::typing::{
+    flatten_json, join_name, maybe_overflowed_integer, overflowing_integer_literal, type_string, type_u64,
+};
 use super::{FieldValue, Limits, ParsedBatch, RecordError, lines};
 use crate::model::Timestamp;
 
@@ -73,6 +75,13 @@ fn parse_line<'a>(line_no: u64, line: &'a [u8], settings: &FlatSettings<'_>, bat
         batch.fields.truncate(start);
         return reject(batch, None, Some("$dtId".into()), "record has no $dtId".into());
     };
+    if let Some(field) = head.big_double.take()
+        && let Some(literal) = overflowing_integer_literal(line)
+    {
+        batch.fields.truncate(start);
+        let reason = format!("integer {literal} is outside the Long range");
+        return reject(batch, Some(twin.into_owned()), Some(field), reason);
+    }
     batch.commit_record(settings.limits, line_no, twin, head.ts, None, start);
 }
 
@@ -83,6 +92,8 @@ struct RecordHead<'a> {
     ts: Option<Timestamp>,
     /// `(field, reason)` of a semantic problem; takes precedence over serde's message.
     problem: Option<(String, String)>,
+    /// The first field whose Double may have been integer text beyond the Long range.
+    big_double: Option<String>,
 }
 
 struct RecordVisitor<'h, 'a, 's> {
@@ -198,6 +209,9 @@ impl<'de> Visitor<'de> for FieldSeed<'_, 'de, '_> {
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if maybe_overflowed_integer(v) && self.head.big_double.is_none() {
+            self.head.big_double = Some(self.name.to_string());
+        }
         self.push(FieldValue::Double(v));
         Ok(())
     }

@@ -18,6 +18,7 @@ use std::ops::Range;
 pub(crate) use adt::{AdtSettings, parse_adt_lines, parse_adt_message};
 pub(crate) use flat::parse_flat_lines;
 pub use limits::Limits;
+pub(crate) use typing::overflowing_integer_literal;
 
 use crate::model::{Record, Timestamp, Value, ValueType};
 
@@ -151,7 +152,17 @@ impl<'a> ParsedBatch<'a> {
         model: Option<Cow<'a, str>>,
         start: usize,
     ) {
-        match limits.check_record(&twin, &self.fields[start..]) {
+        let checked = match ts {
+            // Ranges are half-open, so a query "to the end" is `< Timestamp::MAX`; a row at
+            // that instant could never be returned.
+            Some(Timestamp::MAX) => Err((
+                None,
+                "time 2262-04-11T23:47:16.854775807Z (the largest timestamp) is reserved as the end of time"
+                    .to_string(),
+            )),
+            _ => limits.check_record(&twin, &self.fields[start..]),
+        };
+        match checked {
             Ok(()) => self.records.push(ParsedRecord {
                 twin,
                 ts,

@@ -24,6 +24,43 @@ pub(super) fn type_u64(v: u64) -> Result<FieldValue<'static>, String> {
         .map_err(|_| format!("integer {v} is outside the Long range"))
 }
 
+/// Could `v` have come from integer text outside the Long range? serde reads such text as a
+/// Double; only integral values of at least 2^63 in magnitude are candidates.
+pub(super) fn maybe_overflowed_integer(v: f64) -> bool {
+    v.fract() == 0.0 && v.abs() >= 9_223_372_036_854_775_808.0
+}
+
+/// The first integer literal in JSON text `line` (outside strings) that does not fit a
+/// Long. A JSON integer is a Long (SEMANTICS.md), so such a literal is an error, not a
+/// Double; serde cannot tell `1e20` from `100000000000000000000`, the text can.
+pub(crate) fn overflowing_integer_literal(line: &[u8]) -> Option<&str> {
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'"' => {
+                // Skip the string, honouring escapes.
+                i += 1;
+                while i < line.len() && line[i] != b'"' {
+                    i += if line[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < line.len() && matches!(line[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                let token = std::str::from_utf8(&line[start..i]).ok()?;
+                if !token.contains(['.', 'e', 'E']) && token.parse::<i64>().is_err() && token.len() > 1 {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Joins a flattened name prefix and a key with `.`.
 pub(super) fn join_name(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
@@ -89,4 +126,25 @@ pub(super) fn flatten_json(
     };
     out.push((Cow::Owned(name), typed));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_integer_literals_beyond_long_outside_strings() {
+        assert_eq!(
+            overflowing_integer_literal(br#"{"a":-9223372036854775809}"#),
+            Some("-9223372036854775809")
+        );
+        assert_eq!(
+            overflowing_integer_literal(br#"{"a":"99999999999999999999","b":1e20,"c":-9223372036854775808}"#),
+            None
+        );
+        assert_eq!(
+            overflowing_integer_literal(br#"{"s":"\"x","b":18446744073709551616}"#),
+            Some("18446744073709551616")
+        );
+    }
 }

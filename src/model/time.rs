@@ -1,5 +1,6 @@
 //! Event time: nanoseconds since the Unix epoch, in UTC.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -98,7 +99,7 @@ impl Timestamp {
     }
 
     /// Parses ISO 8601 / RFC 3339 text: a date, `T` (or a space), a time with any number of
-    /// fractional digits up to nine, and an offset `Z`, `±HH:MM` or `±HHMM` (an offset
+    /// fractional digits (truncated to the nanosecond), and an offset `Z`, `±HH:MM` or `±HHMM` (an offset
     /// followed by a redundant `Z`, which TSI accepts, is accepted too). The result is in UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let trimmed = text.trim();
@@ -107,7 +108,7 @@ impl Timestamp {
             Some(rest) if has_numeric_offset(rest) => rest,
             _ => trimmed,
         };
-        let parsed: jiff::Timestamp = body
+        let parsed: jiff::Timestamp = truncate_fraction(body)
             .parse()
             .map_err(|e: jiff::Error| TimestampError(format!("invalid date-time {trimmed:?}: {e}")))?;
         let nanos = parsed.as_nanosecond();
@@ -130,6 +131,24 @@ impl Timestamp {
             && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
             && b[13] == b':'
     }
+}
+
+/// `text` with fractional seconds beyond nine digits dropped (truncated to the nanosecond):
+/// RFC 3339 allows any number of digits, jiff takes nine.
+fn truncate_fraction(text: &str) -> Cow<'_, str> {
+    // The fraction follows the seconds of `YYYY-MM-DDTHH:MM:SS`.
+    let b = text.as_bytes();
+    let Some(dot) = b.iter().skip(19).position(|&c| c == b'.' || c == b',').map(|p| p + 19) else {
+        return Cow::Borrowed(text);
+    };
+    let digits = b[dot + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits <= 9 {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..dot + 10]);
+    out.push_str(&text[dot + 1 + digits..]);
+    Cow::Owned(out)
 }
 
 /// True when `text` ends in a numeric UTC offset such as `+01:00` or `-0130`.

@@ -72,11 +72,20 @@ fn replay_segment(
     outcome: &mut ReplayOutcome,
     apply: &mut impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<Option<(u64, String)>> {
+    let next_seq = outcome.next_seq;
     let damaged = |offset: usize, reason: String| -> Result<Option<(u64, String)>> {
-        if is_last {
-            Ok(Some((offset as u64, reason)))
-        } else {
-            Err(Error::corruption(path, offset as u64, reason))
+        if !is_last {
+            return Err(Error::corruption(path, offset as u64, reason));
+        }
+        // A torn append is the last thing in the log. A complete frame after the damage
+        // means acknowledged data follows it: cutting there would lose it.
+        match next_valid_frame(bytes, offset.max(SEGMENT_HEADER_LEN), next_seq) {
+            Some(found) => Err(Error::corruption(
+                path,
+                offset as u64,
+                format!("{reason}, but a complete frame follows at offset {found}"),
+            )),
+            None => Ok(Some((offset as u64, reason))),
         }
     };
     if bytes.len() < SEGMENT_HEADER_LEN {
@@ -144,6 +153,26 @@ fn replay_segment(
         pos = body_start + len;
     }
     Ok(None)
+}
+
+/// The offset of the first complete, checksummed frame that starts after `damage` and has a
+/// plausible sequence number (at least `next_seq`), if any.
+fn next_valid_frame(bytes: &[u8], damage: usize, next_seq: u64) -> Option<usize> {
+    // Frames are not aligned, so every offset is a candidate; the length and sequence checks
+    // reject almost all of them before a checksum is computed.
+    (damage + 1..bytes.len().saturating_sub(FRAME_HEADER_LEN - 1)).find(|&pos| {
+        let head = &bytes[pos..pos + FRAME_HEADER_LEN];
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let seq_bytes: [u8; 8] = head[8..16].try_into().unwrap_or_default();
+        let seq = u64::from_le_bytes(seq_bytes);
+        let body = pos + FRAME_HEADER_LEN;
+        len <= MAX_FRAME_PAYLOAD
+            && body + len <= bytes.len()
+            && seq >= next_seq
+            && seq - next_seq < 1 << 32
+            && crc32c::crc32c_append(crc32c::crc32c(&seq_bytes), &bytes[body..body + len]) == crc
+    })
 }
 
 /// Cuts a torn tail off the last segment, durably.

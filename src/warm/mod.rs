@@ -1,8 +1,9 @@
 //! The warm tier: each twin's recent rows in memory, columnar, queryable the moment a write
 //! returns.
 //!
-//! A [`WarmTable`] holds one twin. Rows arrive mostly in time order and are appended to the
-//! *main run* (sorted by time, ties in arrival order). A row older than the main run's last
+//! A [`WarmTable`] holds one twin. Rows are kept in the order of [`RowPos`]: by time, then
+//! by batch sequence number, then by place in the batch. Rows arrive mostly in that order
+//! and are appended to the *main run*. A row older than the main run's last
 //! row goes to the small, sorted *late* list instead, so an out-of-order row costs a short
 //! insertion, not a rewrite; when the late list grows past a fraction of the main run it is
 //! merged in. Queries merge both.
@@ -29,23 +30,59 @@ use crate::model::{Timestamp, Value};
 const LATE_MERGE_MIN: usize = 256;
 const LATE_FRACTION: usize = 8;
 
-/// A row that arrived older than the main run's newest row.
+/// A row that arrived older than the main run's newest row, or at the same time as newer
+/// batches' rows (concurrent writers of one twin).
 #[derive(Debug)]
 struct LateRow {
     ts: i64,
     seq: u64,
+    /// How many main rows precede this row in the table's order. Main rows appended later
+    /// always follow it, so this stays true until the next merge.
+    main_before: usize,
+    /// Late rows inserted before this one, plus one.
+    arrival: u64,
     values: Box<[(ColumnId, Value)]>,
 }
 
-/// Where a visible row lives; orders rows of equal time by arrival (main before late, as a
-/// late row always arrived after every main row of its time).
+/// A row's place in the table's order: by time, then by the batch that wrote it, then by
+/// its place in that batch. This is the order a replay of the WAL recreates (frames in
+/// sequence order), so rows of equal time keep their order across a reopen even when
+/// concurrent writers applied them in another order.
+///
+/// Comparable across main and late rows of one table (late rows sit in the gap before main
+/// row `gap`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum RowPos {
-    /// Main row index.
+pub(crate) struct RowPos {
+    gap: usize,
+    is_main: bool,
+    seq: u64,
+    arrival: u64,
+}
+
+impl RowPos {
+    fn main(row: usize) -> Self {
+        RowPos {
+            gap: row,
+            is_main: true,
+            seq: 0,
+            arrival: 0,
+        }
+    }
+
+    fn late(row: &LateRow) -> Self {
+        RowPos {
+            gap: row.main_before,
+            is_main: false,
+            seq: row.seq,
+            arrival: row.arrival,
+        }
+    }
+}
+
+/// The next row of a scan: a main row index or a late list index.
+#[derive(Clone, Copy)]
+enum Source {
     Main(usize),
-    /// Late row: its index in the late list (`last_values`) or its arrival number (the
-    /// latest-value cache). Either orders late rows of equal time by arrival; positions from
-    /// the two sources are never compared with each other.
     Late(usize),
 }
 
@@ -83,15 +120,9 @@ pub(crate) struct WarmTable {
 struct Latest {
     ts: i64,
     seq: u64,
-    at: LatestAt,
-}
-
-#[derive(Clone, Debug)]
-enum LatestAt {
-    /// Main row `row`.
-    Main(usize),
-    /// A late row (the `arrival`-th), holding `value`.
-    Late { arrival: u64, value: Value },
+    pos: RowPos,
+    /// The value when it sits in a late row; main values are read from the column.
+    late_value: Option<Value>,
 }
 
 impl WarmTable {
@@ -140,27 +171,41 @@ impl WarmTable {
     ) {
         let ts = ts.as_nanos();
         self.points += values.len() as u64;
-        if self.ts.last().is_some_and(|last| ts < last) {
+        let goes_late = self.ts.last().is_some_and(|last| {
+            // Unsettled main rows carry their batch; settled ones are older than any batch
+            // still being applied.
+            ts < last || (ts == last && self.tail.back().is_some_and(|&(last_seq, _)| seq < last_seq))
+        });
+        if goes_late {
             let values: Box<[(ColumnId, Value)]> = values.map(|(c, v)| (c, v.to_value())).collect();
             // Size the column list so every column id a late row names has a slot.
             if let Some(max) = values.iter().map(|(c, _)| *c).max() {
                 self.column_mut(max);
             }
             self.late_arrivals += 1;
-            for (c, v) in values.iter() {
+            let row = LateRow {
+                ts,
+                seq,
+                main_before: self.main_rows_before(ts, seq),
+                arrival: self.late_arrivals,
+                values,
+            };
+            let pos = RowPos::late(&row);
+            for (c, v) in row.values.iter() {
                 let slot = &mut self.latest[*c as usize];
-                // A late row is the newest of a column only if no value of the column is newer.
-                if slot.as_ref().is_none_or(|l| ts >= l.ts) {
-                    let at = LatestAt::Late {
-                        arrival: self.late_arrivals,
-                        value: v.clone(),
-                    };
-                    *slot = Some(Latest { ts, seq, at });
+                // A late row is the newest of a column only if no value of the column follows it.
+                if slot.as_ref().is_none_or(|l| (ts, pos) > (l.ts, l.pos)) {
+                    *slot = Some(Latest {
+                        ts,
+                        seq,
+                        pos,
+                        late_value: Some(v.clone()),
+                    });
                 }
             }
-            // Upper bound: after rows of equal time, which arrived earlier.
-            let at = self.late.partition_point(|r| r.ts <= ts);
-            self.late.insert(at, LateRow { ts, seq, values });
+            // After rows of equal time and batch, which arrived earlier.
+            let at = self.late.partition_point(|r| (r.ts, r.seq) <= (ts, seq));
+            self.late.insert(at, row);
             self.maybe_merge_late(min_active);
             return;
         }
@@ -172,13 +217,33 @@ impl WarmTable {
         }
         for (column, value) in values {
             self.column_mut(column).push(row, value);
-            // Main rows only grow in time, so a main value is always its column's newest.
+            // Main rows only grow in the table's order, so a main value is its column's newest.
             self.latest[column as usize] = Some(Latest {
                 ts,
                 seq,
-                at: LatestAt::Main(row),
+                pos: RowPos::main(row),
+                late_value: None,
             });
         }
+    }
+
+    /// The number of main rows that come before a row `(ts, seq)` in the table's order.
+    fn main_rows_before(&self, ts: i64, seq: u64) -> usize {
+        let mut end = self.ts.partition_point(|t| t <= ts);
+        // Main rows of time `ts` written by later batches (only unsettled rows can be) follow.
+        while end > self.settled && self.ts.get(end - 1) == ts && self.main_seq(end - 1).is_some_and(|s| s > seq) {
+            end -= 1;
+        }
+        end
+    }
+
+    /// The batch of unsettled main row `row`.
+    fn main_seq(&self, row: usize) -> Option<u64> {
+        if row < self.settled {
+            return None;
+        }
+        let run = self.tail.partition_point(|&(_, end)| end <= row);
+        self.tail.get(run).map(|&(seq, _)| seq)
     }
 
     fn column_mut(&mut self, column: ColumnId) -> &mut ColumnData {
@@ -213,7 +278,7 @@ impl WarmTable {
             }
         };
         for (row, ts) in old_ts.iter().enumerate() {
-            while let Some(l) = late.next_if(|l| l.ts < ts) {
+            while let Some(l) = late.next_if(|l| l.main_before <= row) {
                 let values: Vec<_> = l.values.iter().map(|(c, v)| (*c, field_value(v))).collect();
                 append(self, l.ts, &values);
             }
@@ -236,7 +301,8 @@ impl WarmTable {
             self.latest[c] = data.presence.last_before(end).map(|row| Latest {
                 ts: self.ts.get(row),
                 seq: 0,
-                at: LatestAt::Main(row),
+                pos: RowPos::main(row),
+                late_value: None,
             });
         }
     }
@@ -251,8 +317,8 @@ impl WarmTable {
     }
 
     /// Calls `visit` for each visible row in `range` that has a value in one of `columns`
-    /// (all columns when `None`), in time order (reversed when descending; rows of equal time
-    /// in arrival order, reversed too), with that row's values. Stops when `visit` breaks.
+    /// (all columns when `None`), in the table's order (see [`RowPos`]; reversed when
+    /// descending), with that row's values. Stops when `visit` breaks.
     pub(crate) fn scan(
         &self,
         range: ScanRange,
@@ -300,23 +366,24 @@ impl WarmTable {
             let next = if range.descending {
                 match (m > lo, l > late_lo) {
                     (false, false) => break,
-                    (true, false) => RowPos::Main(m - 1),
-                    (false, true) => RowPos::Late(l - 1),
-                    // Descending: on equal time the late row (arrived later) comes first.
-                    (true, true) if self.late[l - 1].ts >= self.ts.get(m - 1) => RowPos::Late(l - 1),
-                    (true, true) => RowPos::Main(m - 1),
+                    (true, false) => Source::Main(m - 1),
+                    (false, true) => Source::Late(l - 1),
+                    // The late row follows main row m - 1: it comes first.
+                    (true, true) if self.late[l - 1].main_before >= m => Source::Late(l - 1),
+                    (true, true) => Source::Main(m - 1),
                 }
             } else {
                 match (m < hi, l < late_hi) {
                     (false, false) => break,
-                    (true, false) => RowPos::Main(m),
-                    (false, true) => RowPos::Late(l),
-                    (true, true) if self.late[l].ts < self.ts.get(m) => RowPos::Late(l),
-                    (true, true) => RowPos::Main(m),
+                    (true, false) => Source::Main(m),
+                    (false, true) => Source::Late(l),
+                    // The late row precedes main row m.
+                    (true, true) if self.late[l].main_before <= m => Source::Late(l),
+                    (true, true) => Source::Main(m),
                 }
             };
             let (ts, has_values) = match next {
-                RowPos::Main(row) => {
+                Source::Main(row) => {
                     if range.descending {
                         m -= 1
                     } else {
@@ -324,7 +391,7 @@ impl WarmTable {
                     }
                     (self.ts.get(row), emit_main(row, &mut row_values))
                 }
-                RowPos::Late(i) => {
+                Source::Late(i) => {
                     if range.descending {
                         l -= 1
                     } else {
@@ -350,7 +417,7 @@ impl WarmTable {
             while let Some(row) = data.presence.last_before(below) {
                 if self.main_visible(row, snapshot) {
                     let v = data.value(data.presence.rank(row));
-                    out[c] = Some((Timestamp::from_nanos(self.ts.get(row)), RowPos::Main(row), v));
+                    out[c] = Some((Timestamp::from_nanos(self.ts.get(row)), RowPos::main(row), v));
                     break;
                 }
                 below = row;
@@ -364,7 +431,7 @@ impl WarmTable {
             }
             for (c, v) in row.values.iter() {
                 let slot = &mut out[*c as usize];
-                let key = (Timestamp::from_nanos(row.ts), RowPos::Late(i));
+                let key = (Timestamp::from_nanos(row.ts), RowPos::late(row));
                 if slot.as_ref().is_none_or(|(t, p, _)| (*t, *p) < key) {
                     *slot = Some((key.0, key.1, v.clone()));
                 }
@@ -386,14 +453,14 @@ impl WarmTable {
             .enumerate()
             .map(|(c, slot)| {
                 let l = slot.as_ref()?;
-                let (pos, value) = match &l.at {
-                    LatestAt::Main(row) => {
+                let value = match &l.late_value {
+                    Some(value) => value.clone(),
+                    None => {
                         let data = &self.columns[c];
-                        (RowPos::Main(*row), data.value(data.presence.rank(*row)))
+                        data.value(data.presence.rank(l.pos.gap))
                     }
-                    LatestAt::Late { arrival, value } => (RowPos::Late(*arrival as usize), value.clone()),
                 };
-                Some((Timestamp::from_nanos(l.ts), pos, value))
+                Some((Timestamp::from_nanos(l.ts), l.pos, value))
             })
             .collect();
         Some(out)
@@ -541,6 +608,66 @@ mod tests {
         insert(&mut table, 1_000_000, 2, 7, 1);
         assert!(table.latest_values(1).is_none());
         assert!(table.latest_values(2).is_some());
+    }
+
+    /// Batches applied out of sequence order (concurrent writers) still end up ordered by
+    /// (time, batch, place in batch), the order a replay produces.
+    #[test]
+    fn rows_of_equal_time_are_ordered_by_batch_not_by_arrival() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for round in 0..40 {
+            let mut table = WarmTable::default();
+            let mut model: Vec<(i64, u64, usize, i64)> = Vec::new();
+            // Batches 1..=60 applied in an order where each is at most 3 places off.
+            let mut order: Vec<u64> = (1..=60).collect();
+            for i in 0..order.len() {
+                let j = (i + next(3) as usize).min(order.len() - 1);
+                order.swap(i, j);
+            }
+            let mut value = 0;
+            let mut applied = std::collections::BTreeSet::new();
+            for &seq in &order {
+                // Readers see (and rows settle up to) the longest applied prefix of batches.
+                let min_active = (1..).take_while(|s| applied.contains(s)).last().unwrap_or(0);
+                for place in 0..1 + next(4) as usize {
+                    let t = 100 + next(if round % 2 == 0 { 4 } else { 40 }) as i64 * 10;
+                    insert(&mut table, t, seq, value, min_active);
+                    model.push((t, seq, place, value));
+                    value += 1;
+                }
+                applied.insert(seq);
+            }
+            model.sort_unstable();
+            let expected: Vec<(i64, i64)> = model.iter().map(|&(t, _, _, v)| (t, v)).collect();
+            assert_eq!(scan_all(&table, 60, false), expected, "round {round}");
+            let mut reversed = expected.clone();
+            reversed.reverse();
+            assert_eq!(scan_all(&table, 60, true), reversed, "round {round}");
+            let newest = expected.last().map(|&(_, v)| Value::Long(v));
+            let cached = table.latest_values(60).unwrap();
+            assert_eq!(cached[0].as_ref().map(|(_, _, v)| v.clone()), newest, "round {round}");
+            let searched = table.last_values(Timestamp::MAX, 60);
+            assert_eq!(searched[0].as_ref().map(|(_, _, v)| v.clone()), newest, "round {round}");
+            for at in [100, 130, 250] {
+                let want = expected
+                    .iter()
+                    .rev()
+                    .find(|&&(t, _)| t <= at)
+                    .map(|&(_, v)| Value::Long(v));
+                let got = table.last_values(ts(at), 60);
+                assert_eq!(
+                    got[0].as_ref().map(|(_, _, v)| v.clone()),
+                    want,
+                    "round {round} at {at}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,100 @@
+//! Helpers shared by the integration tests: instants computed by hand (not by the crate's
+//! own parser), temporary stores, and order-independent views of query results.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use twinstore::{Event, Options, Store, Timestamp, TwinState, Value};
+
+/// Days from 1970-01-01 to the civil date `y-m-d` (proleptic Gregorian), H. Hinnant's
+/// algorithm: an independent computation the crate's parser is checked against.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Nanoseconds since the epoch of a UTC civil time.
+pub fn utc_nanos(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, nanos: i64) -> i64 {
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s;
+    secs * 1_000_000_000 + nanos
+}
+
+/// The instant of a UTC civil time.
+pub fn utc(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, nanos: i64) -> Timestamp {
+    Timestamp::from_nanos(utc_nanos(y, mo, d, h, mi, s, nanos))
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z` by hand (the only form the fixtures use).
+pub fn parse_utc(text: &str) -> Timestamp {
+    let b = text.as_bytes();
+    assert!(b.len() >= 20 && b[b.len() - 1] == b'Z', "unexpected time {text:?}");
+    let num = |r: std::ops::Range<usize>| -> i64 { text[r].parse().unwrap_or_else(|_| panic!("bad time {text:?}")) };
+    let (y, mo, d, h, mi, s) = (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19));
+    let mut nanos = 0;
+    if b[19] == b'.' {
+        let digits = &text[20..text.len() - 1];
+        assert!(!digits.is_empty() && digits.len() <= 9, "bad fraction in {text:?}");
+        let value: i64 = digits.parse().unwrap_or_else(|_| panic!("bad fraction in {text:?}"));
+        nanos = value * 10i64.pow(9 - digits.len() as u32);
+    }
+    utc(y, mo, d, h, mi, s, nanos)
+}
+
+/// Opens a store in a fresh temporary directory.
+pub fn temp_store(options: Options) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), options).expect("open store");
+    (dir, store)
+}
+
+/// Reopens the store at `dir` (the old handle must have been dropped).
+pub fn reopen(dir: &Path, options: Options) -> Store {
+    Store::open(dir, options).expect("reopen store")
+}
+
+/// An event as `(time, values sorted by name)`: the order of values inside an event is not
+/// part of the contract.
+pub fn event_view(event: &Event) -> (Timestamp, Vec<(String, Value)>) {
+    let mut values: Vec<(String, Value)> = event.values.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    (event.ts, values)
+}
+
+/// Events as views.
+pub fn events_view(events: &[Event]) -> Vec<(Timestamp, Vec<(String, Value)>)> {
+    events.iter().map(event_view).collect()
+}
+
+/// A twin state as `name -> (value, time set)`.
+pub fn state_view(state: &TwinState) -> BTreeMap<String, (Value, Timestamp)> {
+    let mut out = BTreeMap::new();
+    for p in &state.properties {
+        let previous = out.insert(p.name.to_string(), (p.value.clone(), p.ts));
+        assert!(previous.is_none(), "property {} listed twice in {state:?}", p.name);
+    }
+    out
+}
+
+/// Builds a values list from `(name, value)` pairs, sorted by name.
+pub fn values(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A String value.
+pub fn s(text: &str) -> Value {
+    Value::String(text.into())
+}
+
+/// A Dynamic value.
+pub fn dynamic(text: &str) -> Value {
+    Value::Dynamic(text.into())
+}
