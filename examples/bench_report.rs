@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // 3. Queries.
-    let twins: Vec<String> = store.twins().into_iter().map(|t| t.id).collect();
+    let twins: Vec<String> = store.twins()?.into_iter().map(|t| t.id).collect();
     let thermostats: Vec<&String> = twins.iter().filter(|t| t.starts_with("thermostat")).collect();
     let (day_start, day_end) = day_span(&store);
     let mut rng = ChaCha8Rng::seed_from_u64(42);
@@ -290,7 +290,7 @@ fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>>
 /// Every event of the store as typed records.
 fn read_back(store: &Store) -> Result<Vec<Record>, Box<dyn Error>> {
     let mut out = Vec::new();
-    for twin in store.twins() {
+    for twin in store.twins()? {
         for e in store.events(&EventsQuery::new(twin.id.as_str()))? {
             out.push(Record {
                 twin: twin.id.clone(),
@@ -336,6 +336,7 @@ fn minute_buckets(store: &Store, twin: &str, from: Timestamp, to: Timestamp) -> 
 fn day_span(store: &Store) -> (Timestamp, Timestamp) {
     let first = store
         .twins()
+        .unwrap_or_default()
         .iter()
         .filter_map(|t| t.time_range)
         .map(|r| r.0)

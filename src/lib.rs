@@ -76,7 +76,12 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+// Segment footers are read in place; their layout is little-endian.
+#[cfg(target_endian = "big")]
+compile_error!("twinstore's on-disk formats are read in place and need a little-endian target");
+
 mod catalog;
+mod cold;
 mod engine;
 mod error;
 mod ingest;
@@ -90,4 +95,5 @@ pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{Event, EventsQuery, Order, PropertyInfo, PropertyValue, TwinInfo, TwinState};
+pub use cold::segment::SizeBreakdown;
 pub use wal::Durability;

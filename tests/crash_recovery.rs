@@ -147,7 +147,7 @@ impl Rng {
 /// twin, time and values against its number.
 fn stored_numbers(store: &Store) -> BTreeMap<u64, usize> {
     let mut seen = BTreeMap::new();
-    for twin in store.twins() {
+    for twin in store.twins().expect("twins") {
         for event in store.events(&EventsQuery::new(twin.id.as_str())).expect("events") {
             let get = |name: &str| event.values.iter().find(|(p, _)| &**p == name).map(|(_, v)| v);
             let n = match get("n") {

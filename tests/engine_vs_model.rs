@@ -4,8 +4,9 @@
 //! removal markers, times from a small range so that duplicates and out-of-order rows are
 //! common, and sometimes hundreds of late rows at once so the late-row merge runs), with
 //! reopens in between, are applied to the store and to a model that keeps every record in a
-//! list. Raw events (both orders, with projections, ranges and limits), the latest state and
-//! the state at random instants must agree.
+//! list. Flushes to the cold tier, compactions and deletions are mixed in, so answers come
+//! from warm rows, cold files or both. Raw events (both orders, with projections, ranges and
+//! limits), the latest state, the state at random instants and the counts must agree.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,12 @@ impl Model {
                 .entry(r.twin.clone())
                 .or_default()
                 .push((r.ts.as_nanos(), self.arrivals, r.values.clone()));
+        }
+    }
+
+    fn delete(&mut self, twin: &str, from: i64, to: i64) {
+        if let Some(rows) = self.rows.get_mut(twin) {
+            rows.retain(|(t, _, _)| *t < from || *t >= to);
         }
     }
 
@@ -112,19 +119,33 @@ enum Op {
     Write(Vec<Record>),
     /// Many rows of one twin going back in time, to force late-row merges.
     LateFlood(String, usize),
+    /// Thousands of rows of one twin, so cold chunks have several row groups.
+    Bulk(String, usize),
     Reopen,
+    Flush,
+    Compact,
+    Delete(String, i64, i64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => prop::collection::vec(record(), 1..12).prop_map(Op::Write),
         1 => (prop::sample::select(TWINS.to_vec()), 300usize..700).prop_map(|(t, n)| Op::LateFlood(t.to_string(), n)),
+        1 => (prop::sample::select(TWINS.to_vec()), 2000usize..5000).prop_map(|(t, n)| Op::Bulk(t.to_string(), n)),
         1 => Just(Op::Reopen),
+        3 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => (prop::sample::select(TWINS.to_vec()), 0i64..60, 0i64..70)
+            .prop_map(|(t, a, b)| Op::Delete(t.to_string(), a * 1_000, b * 1_000)),
     ]
 }
 
 fn open(dir: &std::path::Path) -> Store {
-    Store::open(dir, Options::default().durability(Durability::NoSync)).expect("open")
+    // Maintenance only when the test asks for it, so every run is reproducible.
+    let options = Options::default()
+        .durability(Durability::NoSync)
+        .background_maintenance(false);
+    Store::open(dir, options).expect("open")
 }
 
 fn check(store: &Store, model: &Model, probes: &[(i64, i64, usize, bool)]) {
@@ -140,6 +161,14 @@ fn check(store: &Store, model: &Model, probes: &[(i64, i64, usize, bool)]) {
             .map(|p| (p.name.to_string(), (p.ts.as_nanos(), p.value.clone())))
             .collect();
         assert_eq!(got, expected, "latest({twin})");
+        let rows = model.rows.get(twin).map_or(&[][..], Vec::as_slice);
+        let info = store.twin_info(twin).expect("twin_info");
+        assert_eq!(info.records, rows.len() as u64, "records of {twin}");
+        let points: u64 = rows.iter().map(|(_, _, v)| v.len() as u64).sum();
+        assert_eq!(info.points, points, "points of {twin}");
+        let counted: u64 = store.schema(twin).expect("schema").iter().map(|p| p.count).sum();
+        let removals = rows.iter().flat_map(|(_, _, v)| v).filter(|(_, v)| *v == Value::Removed).count() as u64;
+        assert_eq!(counted + removals, points, "schema counts of {twin}");
         for &(from, to, limit, desc) in probes {
             let (from, to) = (from * 1_000, to * 1_000);
             let state = store.state_at(twin, Timestamp::from_nanos(from)).expect("state");
@@ -215,9 +244,30 @@ proptest! {
                     store.write(&records).expect("write");
                     model.write(&records);
                 }
+                Op::Bulk(twin, n) => {
+                    let records: Vec<Record> = (0..n)
+                        .map(|i| {
+                            let r = Record::new(&twin, Timestamp::from_nanos((i as i64 * 7919) % 61_000));
+                            if i % 3 == 0 { r.with("T", i as f64 / 8.0) } else { r.with("Mode", "auto").with("n.x", i as i64) }
+                        })
+                        .collect();
+                    store.write(&records).expect("write");
+                    model.write(&records);
+                }
                 Op::Reopen => {
                     drop(store);
                     store = open(dir.path());
+                }
+                Op::Flush => store.flush().expect("flush"),
+                Op::Compact => {
+                    store.compact().expect("compact");
+                }
+                Op::Delete(twin, from, to) => {
+                    match store.delete_range(&twin, Timestamp::from_nanos(from), Timestamp::from_nanos(to)) {
+                        Ok(()) => model.delete(&twin, from, to),
+                        Err(twinstore::Error::UnknownTwin(_)) => assert!(!model.rows.contains_key(&twin)),
+                        Err(e) => panic!("delete: {e}"),
+                    }
                 }
             }
             check(&store, &model, &probes);

@@ -70,7 +70,7 @@ fn child_writer() {
 fn stored_numbers(dir: &std::path::Path) -> BTreeMap<u64, usize> {
     let store = Store::open(dir, Options::default()).expect("reopen after kill");
     let mut seen = BTreeMap::new();
-    for twin in store.twins() {
+    for twin in store.twins().expect("twins") {
         for event in store.events(&EventsQuery::new(twin.id.as_str())).expect("events") {
             let n = event
                 .values

@@ -471,7 +471,7 @@ impl Harness {
             self.check_state(twin, Some(Timestamp::from_nanos(at(20).as_nanos() - 1)));
             self.check_schema(twin);
         }
-        let twins = self.store().twins();
+        let twins = self.store().twins().expect("twins");
         assert_eq!(
             twins.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
             self.model.order,

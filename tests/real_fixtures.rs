@@ -125,7 +125,7 @@ fn payerne() -> (Vec<u8>, SensorModel) {
 }
 
 fn check_against_model(store: &Store, model: &SensorModel) {
-    let records: u64 = store.twins().iter().map(|t| t.records).sum();
+    let records: u64 = store.twins().expect("twins").iter().map(|t| t.records).sum();
     assert_eq!(records, 75_844);
     let points: usize = model.values().flat_map(|p| p.values()).map(Vec::len).sum();
     assert_eq!(store.stats().points, points as u64);

@@ -156,7 +156,7 @@ fn check(store: &Store, model: &Model) {
         (stats.twins, stats.records, stats.points),
         (2, RECORDS as u64, model.points)
     );
-    let twins: Vec<_> = store.twins();
+    let twins: Vec<_> = store.twins().expect("twins");
     assert_eq!(
         twins.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
         model.twins,

@@ -54,7 +54,7 @@ fn row(ts: &str, values: &[(&str, Value)]) -> Row {
 }
 
 fn twin_ids(store: &Store) -> Vec<String> {
-    store.twins().into_iter().map(|t| t.id).collect()
+    store.twins().expect("twins").into_iter().map(|t| t.id).collect()
 }
 
 /// The frames of a segment as `(offset, payload length)`, read with the documented layout.

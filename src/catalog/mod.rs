@@ -79,6 +79,11 @@ impl TwinMeta {
         (id, true)
     }
 
+    /// Sequence number of the frame that set the model.
+    pub(crate) fn model_seq(&self) -> u64 {
+        self.model_seq
+    }
+
     /// Records that frame `seq` set the model to `model`; an older frame's model (a
     /// concurrent writer that appended first but got here last) does not replace it.
     pub(crate) fn set_model(&mut self, model: Arc<str>, seq: u64) {

@@ -1,5 +1,6 @@
 //! The store: ties ingest, catalog, WAL, warm tier and queries together.
 
+mod maintenance;
 mod options;
 mod snapshot;
 mod write;
@@ -7,11 +8,16 @@ mod write;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use options::{Clock, Options};
 use snapshot::Snapshots;
 
 use crate::catalog::{Catalog, TwinEntry};
+use crate::cold::{ColdState, Manifest};
 use crate::error::{Error, Result};
 use crate::ingest::{InputFormat, ParsedBatch, RecordError};
 use crate::model::{Record, Timestamp};
@@ -65,8 +71,23 @@ pub struct Stats {
     pub points: u64,
     /// Heap bytes of the warm tier (rows, columns and their indexes).
     pub warm_bytes: u64,
-    /// Bytes of the store directory on disk.
+    /// Bytes of the cold tier's segment files.
+    pub cold_bytes: u64,
+    /// Live segment files.
+    pub files: u64,
+    /// Bytes of the store directory on disk (WAL, manifest, segment files).
     pub disk_bytes: u64,
+}
+
+impl Stats {
+    /// On-disk bytes of the whole store directory per point held (0 when empty).
+    pub fn bytes_per_point(&self) -> f64 {
+        if self.points == 0 {
+            0.0
+        } else {
+            self.disk_bytes as f64 / self.points as f64
+        }
+    }
 }
 
 /// Directory names inside a store.
@@ -79,8 +100,39 @@ pub(crate) struct Inner {
     pub(crate) catalog: Catalog,
     pub(crate) wal: Wal,
     pub(crate) snapshots: Snapshots,
+    /// The cold tier as readers see it. Readers hold the read lock while they read a twin's
+    /// warm rows too, so a flush's swap of warm tables is atomic for them.
+    pub(crate) cold: RwLock<ColdState>,
+    /// Writers hold it (shared) from WAL append to visibility; a flush takes it exclusively
+    /// to cut the warm tier at a sequence number.
+    pub(crate) gate: RwLock<()>,
+    pub(crate) maintenance: Mutex<maintenance::MaintenanceState>,
+    /// The last background maintenance failure, cleared by a successful round.
+    pub(crate) maintenance_error: Mutex<Option<String>>,
+    /// Estimated bytes written to the warm tier since the last flush.
+    pub(crate) warm_estimate: AtomicU64,
+    /// Signalled after each flush, for writers waiting on the memory budget.
+    pub(crate) flushed: Condvar,
+    pub(crate) flushed_lock: Mutex<()>,
+    /// Wakes the maintenance thread.
+    pub(crate) wake: Option<crossbeam_channel::Sender<()>>,
     /// Held (locked) for the store's lifetime.
     _lock: File,
+}
+
+/// Stops and joins the maintenance thread when the last handle of a store is dropped.
+struct Background {
+    stop: Option<crossbeam_channel::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// An open twinstore database. Cheap to clone; every clone is the same store, and all
@@ -88,6 +140,7 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
+    _background: Arc<Background>,
 }
 
 impl Store {
@@ -113,19 +166,109 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         let catalog = Catalog::default();
-        let outcome = wal::replay(&wal_dir, |seq, payload| write::replay_frame(&catalog, seq, payload))?;
-        let wal = Wal::create(&wal_dir, options.durability, outcome.next_segment, outcome.next_seq)?;
-        let snapshots = Snapshots::new(outcome.next_seq - 1);
+        let manifest = Manifest::read(&dir)?.unwrap_or_default();
+        maintenance::import_catalog(&catalog, &manifest.twins).map_err(|reason| {
+            Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason)
+        })?;
+        let files = maintenance::open_files(&dir, &manifest)?;
+        let checkpoint = manifest.checkpoint;
+        // Frames up to the checkpoint are in the cold files already.
+        let outcome = wal::replay(&wal_dir, |seq, payload| {
+            if seq <= checkpoint {
+                return Ok(());
+            }
+            write::replay_frame(&catalog, seq, payload)
+        })?;
+        let next_seq = outcome.next_seq.max(checkpoint + 1);
+        let wal = Wal::create(&wal_dir, options.durability, outcome.next_segment, next_seq)?;
+        let snapshots = Snapshots::new(next_seq - 1);
+        let (wake, woken) = crossbeam_channel::bounded(1);
+        let background = options.background_maintenance;
+        let warm_estimate = catalog
+            .all()
+            .iter()
+            .map(|e| e.table.read().heap_bytes() as u64)
+            .sum::<u64>();
+        let inner = Arc::new(Inner {
+            dir,
+            options,
+            catalog,
+            wal,
+            snapshots,
+            cold: RwLock::new(ColdState { files, frozen: None }),
+            gate: RwLock::new(()),
+            maintenance: Mutex::new(maintenance::MaintenanceState {
+                checkpoint,
+                next_file_id: manifest.next_file_id.max(1),
+                last_flush: Instant::now(),
+                pending_wal_cut: None,
+            }),
+            maintenance_error: Mutex::new(None),
+            warm_estimate: AtomicU64::new(warm_estimate),
+            flushed: Condvar::new(),
+            flushed_lock: Mutex::new(()),
+            wake: background.then(|| wake.clone()),
+            _lock: lock,
+        });
+        let handle = if background {
+            Some(maintenance::spawn(Arc::downgrade(&inner), woken)?)
+        } else {
+            None
+        };
         Ok(Store {
-            inner: Arc::new(Inner {
-                dir,
-                options,
-                catalog,
-                wal,
-                snapshots,
-                _lock: lock,
+            inner,
+            _background: Arc::new(Background {
+                stop: Some(wake),
+                handle,
             }),
         })
+    }
+
+    /// Moves every row written so far to the cold tier, durably, and truncates the WAL.
+    /// The background thread does this on its own (see [`Options::warm_window`] and
+    /// [`Options::warm_budget_bytes`]); call it before a backup or at shutdown to leave a
+    /// store that opens without replaying a log.
+    pub fn flush(&self) -> Result<()> {
+        maintenance::flush(&self.inner)
+    }
+
+    /// Merges consecutive small segment files into one (the background thread does this
+    /// when four or more accumulate). Returns whether files were merged.
+    pub fn compact(&self) -> Result<bool> {
+        maintenance::compact(&self.inner, 2)
+    }
+
+    /// Deletes every row of `twin` written before the call, from every tier, for good:
+    /// the files holding them are rewritten and the WAL frames holding them removed.
+    pub fn delete_twin(&self, twin: &str) -> Result<()> {
+        self.delete_range(twin, Timestamp::MIN, Timestamp::MAX)
+    }
+
+    /// Deletes the rows of `twin` with times in `[from, to)` written before the call, for
+    /// good (see [`Store::delete_twin`]).
+    pub fn delete_range(&self, twin: &str, from: Timestamp, to: Timestamp) -> Result<()> {
+        let entry = self.twin(twin)?;
+        maintenance::delete_range(&self.inner, entry.id, from.as_nanos(), to.as_nanos())
+    }
+
+    /// Drops cold data older than [`Options::cold_retention`] now (the background thread
+    /// does this on its own).
+    pub fn apply_retention(&self) -> Result<()> {
+        maintenance::apply_retention(&self.inner)
+    }
+
+    /// Where the bytes of the cold tier go (reads every file's directories).
+    pub fn cold_size_breakdown(&self) -> Result<crate::SizeBreakdown> {
+        let mut total = crate::SizeBreakdown::default();
+        for f in &self.inner.cold.read().files {
+            total.add(&f.segment.size_breakdown()?);
+        }
+        Ok(total)
+    }
+
+    /// The last error of the background maintenance, if its last round failed.
+    pub fn maintenance_error(&self) -> Option<String> {
+        self.inner.maintenance_error.lock().clone()
     }
 
     /// The store's directory.
@@ -208,49 +351,83 @@ impl Store {
     /// Raw events of one twin (see [`EventsQuery`]).
     pub fn events(&self, query: &EventsQuery) -> Result<Vec<Event>> {
         let entry = self.twin(&query.twin)?;
-        let snapshot = self.inner.snapshots.begin();
-        Ok(query::events(&entry, query, snapshot.seq))
+        self.read(&entry, |view| query::events(view, query))
     }
 
     /// The latest value of each property of `twin` (removed properties left out).
     pub fn latest(&self, twin: &str) -> Result<TwinState> {
         let entry = self.twin(twin)?;
-        let snapshot = self.inner.snapshots.begin();
-        Ok(query::state_at(&entry, None, snapshot.seq))
+        self.read(&entry, |view| query::state_at(view, None))
     }
 
     /// The state of `twin` at instant `at`: each property's last value at or before `at`.
     pub fn state_at(&self, twin: &str, at: Timestamp) -> Result<TwinState> {
         let entry = self.twin(twin)?;
-        let snapshot = self.inner.snapshots.begin();
-        Ok(query::state_at(&entry, Some(at), snapshot.seq))
+        self.read(&entry, |view| query::state_at(view, Some(at)))
     }
 
     /// The properties of `twin` and their types, with value counts.
     pub fn schema(&self, twin: &str) -> Result<Vec<PropertyInfo>> {
-        Ok(query::schema(&*self.twin(twin)?))
+        let entry = self.twin(twin)?;
+        self.read(&entry, query::schema)
     }
 
     /// Every twin, in order of first appearance.
-    pub fn twins(&self) -> Vec<TwinInfo> {
-        self.inner.catalog.all().iter().map(|e| query::twin_info(e)).collect()
+    pub fn twins(&self) -> Result<Vec<TwinInfo>> {
+        self.inner
+            .catalog
+            .all()
+            .iter()
+            .map(|e| self.read(e, query::twin_info))
+            .collect()
     }
 
     /// One twin's summary.
     pub fn twin_info(&self, twin: &str) -> Result<TwinInfo> {
-        Ok(query::twin_info(&*self.twin(twin)?))
+        let entry = self.twin(twin)?;
+        self.read(&entry, query::twin_info)
+    }
+
+    /// Runs `f` on a consistent view of one twin: the cold files, the tables a flush is
+    /// writing out, and the warm rows of the current snapshot.
+    fn read<T>(&self, entry: &TwinEntry, f: impl FnOnce(&query::TwinView<'_>) -> Result<T>) -> Result<T> {
+        // The cold lock first: a snapshot taken under it sees every batch in its files.
+        let cold = self.inner.cold.read();
+        let snapshot = self.inner.snapshots.begin();
+        let warm = entry.table.read();
+        let view = query::TwinView {
+            entry,
+            cold: &cold,
+            frozen: cold.frozen_table(entry.id),
+            warm: &warm,
+            snapshot: snapshot.seq,
+        };
+        f(&view)
     }
 
     /// Store sizes.
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
+        let cold = self.inner.cold.read();
         for entry in self.inner.catalog.all() {
             let table = entry.table.read();
             stats.twins += 1;
             stats.records += table.rows() as u64;
             stats.points += table.points();
             stats.warm_bytes += table.heap_bytes() as u64;
+            if let Some(frozen) = cold.frozen_table(entry.id) {
+                stats.records += frozen.rows() as u64;
+                stats.points += frozen.points();
+                stats.warm_bytes += frozen.heap_bytes() as u64;
+            }
         }
+        for f in &cold.files {
+            stats.records += f.meta.rows;
+            stats.points += f.meta.points;
+            stats.cold_bytes += f.meta.bytes;
+            stats.files += 1;
+        }
+        drop(cold);
         stats.disk_bytes = dir_bytes(&self.inner.dir);
         stats
     }

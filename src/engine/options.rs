@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::ingest::Limits;
 use crate::model::Timestamp;
@@ -66,6 +67,19 @@ pub struct Options {
     pub clock: Clock,
     /// Threads used to parse one large NDJSON input (default: the machine's cores).
     pub ingest_threads: usize,
+    /// Warm rows are flushed to the cold tier once the oldest unflushed write is this old
+    /// (wall-clock time since it was written; TSI's "warm store retention"). Default 15 min.
+    pub warm_window: Duration,
+    /// Memory budget of the warm tier, in (estimated) bytes. Past it a flush starts; past
+    /// twice it, writes wait for the flush (they slow down, they do not fail). Default 512 MiB.
+    pub warm_budget_bytes: u64,
+    /// Cold data older than this (by event time, against [`Options::clock`]) is dropped by
+    /// the background maintenance, by whole files or while compacting. Default: kept forever.
+    pub cold_retention: Option<Duration>,
+    /// Run flush, compaction and retention on a background thread (default true). Without
+    /// it, only [`Store::flush`](crate::Store::flush) and
+    /// [`Store::compact`](crate::Store::compact) move data.
+    pub background_maintenance: bool,
 }
 
 impl Default for Options {
@@ -78,6 +92,10 @@ impl Default for Options {
             limits: Limits::default(),
             clock: Clock::system(),
             ingest_threads: std::thread::available_parallelism().map_or(1, usize::from),
+            warm_window: Duration::from_secs(15 * 60),
+            warm_budget_bytes: 512 << 20,
+            cold_retention: None,
+            background_maintenance: true,
         }
     }
 }
@@ -104,6 +122,30 @@ impl Options {
     /// Sets the clock.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets the warm window (see [`Options::warm_window`]).
+    pub fn warm_window(mut self, window: Duration) -> Self {
+        self.warm_window = window;
+        self
+    }
+
+    /// Sets the warm-tier memory budget.
+    pub fn warm_budget_bytes(mut self, bytes: u64) -> Self {
+        self.warm_budget_bytes = bytes;
+        self
+    }
+
+    /// Sets the cold retention.
+    pub fn cold_retention(mut self, retention: Option<Duration>) -> Self {
+        self.cold_retention = retention;
+        self
+    }
+
+    /// Turns the background flush/compaction thread on or off.
+    pub fn background_maintenance(mut self, on: bool) -> Self {
+        self.background_maintenance = on;
         self
     }
 

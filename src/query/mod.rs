@@ -6,8 +6,11 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::catalog::{ColumnId, TwinEntry};
+use crate::cold::ColdState;
+use crate::cold::segment::{Chunk, Group};
+use crate::error::Result;
 use crate::model::{Timestamp, Value, ValueType};
-use crate::warm::ScanRange;
+use crate::warm::{RowPos, ScanRange, WarmTable};
 
 /// Order of returned events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -157,10 +160,144 @@ fn column_names(entry: &TwinEntry) -> Vec<(Arc<str>, ValueType)> {
         .collect()
 }
 
-pub(crate) fn events(entry: &TwinEntry, query: &EventsQuery, snapshot: u64) -> Vec<Event> {
-    let table = entry.table.read();
-    // Read names after the table: every column in the table is already in the catalog.
-    let names = column_names(entry);
+/// Everything one query reads of a twin: its cold chunks, the tables a flush is writing
+/// out, and its warm rows, at one snapshot. Sources are ordered oldest first; rows of equal
+/// time are ordered by source, then within it.
+pub(crate) struct TwinView<'a> {
+    pub entry: &'a TwinEntry,
+    pub cold: &'a ColdState,
+    pub frozen: Option<&'a WarmTable>,
+    pub warm: &'a WarmTable,
+    pub snapshot: u64,
+}
+
+/// A row of one source.
+type SourceRow = (i64, Vec<(ColumnId, Value)>);
+
+/// A value's place among all sources: by source, then within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Pos {
+    /// Row index within a cold chunk.
+    Cold(usize),
+    Warm(RowPos),
+}
+
+/// The rows of a cold chunk in `range`, with values of the `wanted` columns (all when
+/// `None`), in the range's order, at most `limit`.
+fn cold_scan(
+    chunk: &Chunk<'_>,
+    range: ScanRange,
+    wanted: Option<&[ColumnId]>,
+    limit: usize,
+) -> Result<Vec<SourceRow>> {
+    let mut out = Vec::new();
+    let mut ts = Vec::new();
+    let groups: Vec<_> = chunk
+        .groups
+        .iter()
+        .filter(|g| g.first_ts < range.to && g.last_ts >= range.from)
+        .collect();
+    let ordered: Box<dyn Iterator<Item = &&Group>> = if range.descending {
+        Box::new(groups.iter().rev())
+    } else {
+        Box::new(groups.iter())
+    };
+    for g in ordered {
+        chunk.timestamps(g, &mut ts)?;
+        let lo = ts.partition_point(|&t| t < range.from);
+        let hi = ts.partition_point(|&t| t < range.to);
+        if lo >= hi {
+            continue;
+        }
+        let mut rows: Vec<Vec<(ColumnId, Value)>> = vec![Vec::new(); hi - lo];
+        for b in &g.blocks {
+            let column = chunk.columns[b.slot].0;
+            if wanted.is_some_and(|w| !w.contains(&column)) {
+                continue;
+            }
+            let (present, values) = chunk.column(g, b)?;
+            let first = present.partition_point(|&r| (r as usize) < lo);
+            for (i, &r) in present.iter().enumerate().skip(first) {
+                if r as usize >= hi {
+                    break;
+                }
+                rows[r as usize - lo].push((column, values.get(i)));
+            }
+        }
+        let mut rows: Vec<SourceRow> = rows
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, values)| (ts[lo + i], values))
+            .collect();
+        if range.descending {
+            rows.reverse();
+        }
+        for row in rows {
+            out.push(row);
+            if out.len() >= limit {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of a warm table in `range`, at most `limit`.
+fn warm_scan(
+    table: &WarmTable,
+    range: ScanRange,
+    wanted: Option<&[ColumnId]>,
+    snapshot: u64,
+    limit: usize,
+) -> Vec<SourceRow> {
+    let mut out = Vec::new();
+    table.scan(range, wanted, snapshot, |ts, values| {
+        out.push((ts.as_nanos(), values.to_vec()));
+        if out.len() >= limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    out
+}
+
+/// Merges per-source rows (each in the range's order) into one list of at most `limit`:
+/// ascending, equal times in source order; descending, the exact reverse.
+fn merge_sources(sources: Vec<Vec<SourceRow>>, descending: bool, limit: usize) -> Vec<SourceRow> {
+    let mut sources: Vec<_> = sources.into_iter().filter(|s| !s.is_empty()).collect();
+    if sources.len() <= 1 {
+        let mut only = sources.pop().unwrap_or_default();
+        only.truncate(limit);
+        return only;
+    }
+    let mut iters: Vec<_> = sources.into_iter().map(|s| s.into_iter().peekable()).collect();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let mut best: Option<(usize, i64)> = None;
+        for (i, it) in iters.iter_mut().enumerate() {
+            let Some((t, _)) = it.peek() else { continue };
+            let better = match best {
+                None => true,
+                // Ascending: strictly earlier wins, so an earlier source wins ties.
+                Some((_, b)) if !descending => *t < b,
+                // Descending: later wins, and a later source wins ties.
+                Some((_, b)) => *t >= b,
+            };
+            if better {
+                best = Some((i, *t));
+            }
+        }
+        let Some((i, _)) = best else { break };
+        out.extend(iters[i].next());
+    }
+    out
+}
+
+pub(crate) fn events(view: &TwinView<'_>, query: &EventsQuery) -> Result<Vec<Event>> {
+    // Read names after the tables: every column in them is already in the catalog.
+    let names = column_names(view.entry);
     let projection: Option<Vec<ColumnId>> = query.properties.as_ref().map(|props| {
         (0..names.len() as ColumnId)
             .filter(|&c| props.iter().any(|p| *p == *names[c as usize].0))
@@ -172,63 +309,133 @@ pub(crate) fn events(entry: &TwinEntry, query: &EventsQuery, snapshot: u64) -> V
         descending: query.order == Order::Descending,
     };
     let limit = query.limit.unwrap_or(usize::MAX);
-    let mut out = Vec::new();
     if limit == 0 || range.from >= range.to {
-        return out;
+        return Ok(Vec::new());
     }
-    table.scan(range, projection.as_deref(), snapshot, |ts, values| {
-        out.push(Event {
-            ts,
+    let wanted = projection.as_deref();
+    let mut sources = Vec::new();
+    for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
+        sources.push(cold_scan(&chunk, range, wanted, limit)?);
+    }
+    if let Some(frozen) = view.frozen {
+        sources.push(warm_scan(frozen, range, wanted, view.snapshot, limit));
+    }
+    sources.push(warm_scan(view.warm, range, wanted, view.snapshot, limit));
+    Ok(merge_sources(sources, range.descending, limit)
+        .into_iter()
+        .map(|(ts, values)| Event {
+            ts: Timestamp::from_nanos(ts),
             values: values
-                .iter()
-                .map(|(c, v)| (names[*c as usize].0.clone(), v.clone()))
+                .into_iter()
+                .map(|(c, v)| (names[c as usize].0.clone(), v))
                 .collect(),
-        });
-        if out.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    out
+        })
+        .collect())
 }
 
-pub(crate) fn state_at(entry: &TwinEntry, at: Option<Timestamp>, snapshot: u64) -> TwinState {
-    let table = entry.table.read();
-    let names = column_names(entry);
-    let last = match at {
-        None => table
-            .latest_values(snapshot)
-            .unwrap_or_else(|| table.last_values(Timestamp::MAX, snapshot)),
-        Some(at) => table.last_values(at, snapshot),
-    };
-    // Per name, the newest value over all its typed columns; ties go to the later arrival.
-    let mut by_name: BTreeMap<Arc<str>, (Timestamp, crate::warm::RowPos, Value)> = BTreeMap::new();
-    for (c, slot) in last.into_iter().enumerate() {
-        let Some((ts, pos, value)) = slot else { continue };
-        let name = names[c].0.clone();
-        match by_name.get(&name) {
-            Some((t, p, _)) if (*t, *p) >= (ts, pos) => {}
-            _ => {
-                by_name.insert(name, (ts, pos, value));
+/// Per column of a cold chunk, its last value at or before `at`, with its row index.
+fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, usize, Value)>> {
+    let mut out = Vec::new();
+    let mut ts = Vec::new();
+    for slot in 0..chunk.columns.len() {
+        let mut base = chunk.twin_ref.rows as usize;
+        for g in chunk.groups.iter().rev() {
+            base -= g.rows;
+            if g.first_ts > at {
+                continue;
+            }
+            let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else { continue };
+            if b.stats.first_ts > at {
+                continue;
+            }
+            chunk.timestamps(g, &mut ts)?;
+            let (present, values) = chunk.column(g, b)?;
+            // Rows are in time order: the last present row at or before `at`.
+            let n = present.partition_point(|&r| ts[r as usize] <= at);
+            if n > 0 {
+                let r = present[n - 1] as usize;
+                out.push((chunk.columns[slot].0, ts[r], base + r, values.get(n - 1)));
+                break;
             }
         }
     }
-    TwinState {
-        twin: entry.name.to_string(),
+    Ok(out)
+}
+
+pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<TwinState> {
+    let names = column_names(view.entry);
+    // Per column: (time, source, position, value) of its newest value at or before `at`.
+    type Best = Option<(Timestamp, usize, Pos, Value)>;
+    let mut best: Vec<Best> = vec![None; names.len()];
+    let mut offer = |c: ColumnId, key: (Timestamp, usize, Pos), value: Value| {
+        let Some(slot) = best.get_mut(c as usize) else { return };
+        if slot.as_ref().is_none_or(|(t, s, p, _)| (*t, *s, *p) < key) {
+            *slot = Some((key.0, key.1, key.2, value));
+        }
+    };
+    let limit = at.map_or(i64::MAX, Timestamp::as_nanos);
+    let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
+    for (source, chunk) in chunks.iter().enumerate() {
+        for (c, ts, row, value) in cold_last_values(chunk, limit)? {
+            offer(c, (Timestamp::from_nanos(ts), source, Pos::Cold(row)), value);
+        }
+    }
+    for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
+        let last = match at {
+            None => table
+                .latest_values(view.snapshot)
+                .unwrap_or_else(|| table.last_values(Timestamp::MAX, view.snapshot)),
+            Some(at) => table.last_values(at, view.snapshot),
+        };
+        for (c, slot) in last.into_iter().enumerate() {
+            if let Some((ts, pos, value)) = slot {
+                offer(c as ColumnId, (ts, source, Pos::Warm(pos)), value);
+            }
+        }
+    }
+    // Per name, the newest value over all its typed columns.
+    let mut by_name: BTreeMap<Arc<str>, (Timestamp, usize, Pos, Value)> = BTreeMap::new();
+    for (c, slot) in best.into_iter().enumerate() {
+        let Some((ts, source, pos, value)) = slot else { continue };
+        let name = names[c].0.clone();
+        match by_name.get(&name) {
+            Some((t, s, p, _)) if (*t, *s, *p) >= (ts, source, pos) => {}
+            _ => {
+                by_name.insert(name, (ts, source, pos, value));
+            }
+        }
+    }
+    Ok(TwinState {
+        twin: view.entry.name.to_string(),
         at,
         properties: by_name
             .into_iter()
-            .filter(|(_, (_, _, v))| *v != Value::Removed)
-            .map(|(name, (ts, _, value))| PropertyValue { name, value, ts })
+            .filter(|(_, (_, _, _, v))| *v != Value::Removed)
+            .map(|(name, (ts, _, _, value))| PropertyValue { name, value, ts })
             .collect(),
-    }
+    })
 }
 
-pub(crate) fn schema(entry: &TwinEntry) -> Vec<PropertyInfo> {
-    let table = entry.table.read();
-    let names = column_names(entry);
-    let counts = table.column_counts();
+pub(crate) fn schema(view: &TwinView<'_>) -> Result<Vec<PropertyInfo>> {
+    let names = column_names(view.entry);
+    let mut counts = vec![0u64; names.len()];
+    let mut add = |c: usize, n: u64| {
+        if let Some(slot) = counts.get_mut(c) {
+            *slot += n;
+        }
+    };
+    for table in view.frozen.into_iter().chain([view.warm]) {
+        for (c, n) in table.column_counts().into_iter().enumerate() {
+            add(c, n);
+        }
+    }
+    for chunk in view.cold.chunks(view.entry.id, i64::MIN, i64::MAX)? {
+        for g in &chunk.groups {
+            for b in &g.blocks {
+                add(chunk.columns[b.slot].0 as usize, b.stats.count);
+            }
+        }
+    }
     let mut out: Vec<PropertyInfo> = names
         .into_iter()
         .enumerate()
@@ -236,20 +443,39 @@ pub(crate) fn schema(entry: &TwinEntry) -> Vec<PropertyInfo> {
         .map(|(c, (name, value_type))| PropertyInfo {
             name,
             value_type,
-            count: counts.get(c).copied().unwrap_or(0),
+            count: counts[c],
         })
         .collect();
     out.sort_by(|a, b| (&a.name, a.value_type).cmp(&(&b.name, b.value_type)));
-    out
+    Ok(out)
 }
 
-pub(crate) fn twin_info(entry: &TwinEntry) -> TwinInfo {
-    let table = entry.table.read();
-    TwinInfo {
-        id: entry.name.to_string(),
-        model: entry.meta.lock().model.as_deref().map(str::to_string),
-        records: table.rows() as u64,
-        points: table.points(),
-        time_range: table.time_range(),
+pub(crate) fn twin_info(view: &TwinView<'_>) -> Result<TwinInfo> {
+    let mut records = 0;
+    let mut points = 0;
+    let mut range: Option<(Timestamp, Timestamp)> = None;
+    let mut widen = |r: Option<(Timestamp, Timestamp)>| {
+        if let Some((a, b)) = r {
+            range = Some(range.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+        }
+    };
+    for table in view.frozen.into_iter().chain([view.warm]) {
+        records += table.rows() as u64;
+        points += table.points();
+        widen(table.time_range());
     }
+    for f in &view.cold.files {
+        if let Some(r) = f.segment.twin_ref(view.entry.id)? {
+            records += u64::from(r.rows);
+            points += r.points;
+            widen(Some((Timestamp::from_nanos(r.min_ts), Timestamp::from_nanos(r.max_ts))));
+        }
+    }
+    Ok(TwinInfo {
+        id: view.entry.name.to_string(),
+        model: view.entry.meta.lock().model.as_deref().map(str::to_string),
+        records,
+        points,
+        time_range: range,
+    })
 }

@@ -248,6 +248,44 @@ impl Wal {
         Ok(())
     }
 
+    /// Sequence number of the last frame appended.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.queue.lock().next_seq - 1
+    }
+
+    /// Closes the current segment (synced), so the next frame starts a new one. Returns the
+    /// number of that next segment: every older segment holds only frames appended before
+    /// this call. Call when no append is in flight.
+    pub(crate) fn rotate(&self) -> Result<u64> {
+        let mut active = self.segment.lock();
+        if let Some(segment) = active.segment.take() {
+            sync_file(&segment)?;
+        }
+        Ok(active.next_number)
+    }
+
+    /// Deletes the segments numbered below `number` (their frames are in the cold tier).
+    pub(crate) fn remove_segments_before(&self, number: u64) -> Result<()> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let mut removed = false;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let n = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".wal"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if n.is_some_and(|n| n < number) {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
     /// Syncs everything written so far.
     pub(crate) fn sync(&self) -> Result<()> {
         let active = self.segment.lock();
@@ -308,6 +346,8 @@ fn spawn_syncer(
     segment: Arc<Mutex<Active>>,
     progress: Arc<Progress>,
 ) -> Result<(crossbeam_channel::Sender<()>, JoinHandle<()>)> {
+    // A zero interval would spin; a millisecond is already far below a sync's cost.
+    let interval = interval.max(Duration::from_millis(1));
     let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
     let handle = std::thread::Builder::new()
         .name("twinstore-wal-sync".into())

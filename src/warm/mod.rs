@@ -406,6 +406,21 @@ impl WarmTable {
         }
     }
 
+    /// Every row, in the table's order (for a flush: the table is no longer written).
+    pub(crate) fn all_rows(&self) -> Vec<(i64, Vec<(ColumnId, Value)>)> {
+        let mut out = Vec::with_capacity(self.rows());
+        let range = ScanRange {
+            from: i64::MIN,
+            to: i64::MAX,
+            descending: false,
+        };
+        self.scan(range, None, u64::MAX, |ts, values| {
+            out.push((ts.as_nanos(), values.to_vec()));
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
     /// For each column, its last visible value at or before `at`, with the value's time and
     /// position (which orders values of equal time by arrival).
     pub(crate) fn last_values(&self, at: Timestamp, snapshot: u64) -> Vec<Option<(Timestamp, RowPos, Value)>> {

@@ -1,0 +1,152 @@
+//! The cold tier: immutable, compressed, memory-mapped segment files, listed by a manifest.
+//!
+//! - [`codec`]: block encodings (integers, timestamps, decimal doubles, strings).
+//! - [`segment`]: the segment file format, its writer and its memory-mapped reader.
+//! - [`manifest`]: the atomically replaced list of live files plus the catalog.
+//!
+//! This module also holds what readers share: the list of live files and, during a flush,
+//! the warm tables being written out ([`ColdState`]), and the row-level helpers flush and
+//! compaction use to move rows between tiers.
+
+pub(crate) mod codec;
+pub(crate) mod manifest;
+pub(crate) mod segment;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use foldhash::HashMap;
+
+pub(crate) use manifest::{FileMeta, Manifest};
+pub(crate) use segment::{Chunk, ColumnRows, Segment, SegmentWriter, TwinRows};
+
+use crate::catalog::{ColumnId, TwinId};
+use crate::error::Result;
+use crate::model::Value;
+use crate::warm::WarmTable;
+
+/// Directory of segment files inside a store.
+pub(crate) const COLD_DIR: &str = "cold";
+
+/// Path of segment file `id`.
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(COLD_DIR).join(format!("{id:016}.seg"))
+}
+
+/// A live segment file.
+#[derive(Debug)]
+pub(crate) struct ColdFile {
+    pub meta: FileMeta,
+    pub segment: Arc<Segment>,
+}
+
+/// Warm tables taken out of the twins by a flush, readable until their file is installed.
+#[derive(Default)]
+pub(crate) struct Frozen {
+    pub tables: HashMap<TwinId, Arc<WarmTable>>,
+}
+
+/// What readers see of the cold tier. Replaced as a whole (under the store's `cold` lock)
+/// when a flush or compaction installs files.
+#[derive(Default)]
+pub(crate) struct ColdState {
+    /// Oldest first.
+    pub files: Vec<Arc<ColdFile>>,
+    pub frozen: Option<Arc<Frozen>>,
+}
+
+impl ColdState {
+    /// The chunks of `twin`, oldest file first, of files whose time range meets
+    /// `[from, to)`.
+    pub(crate) fn chunks(&self, twin: TwinId, from: i64, to: i64) -> Result<Vec<Chunk<'_>>> {
+        let mut out = Vec::new();
+        for f in &self.files {
+            if f.meta.max_ts < from || f.meta.min_ts >= to {
+                continue;
+            }
+            if let Some(r) = f.segment.twin_ref(twin)?
+                && r.max_ts >= from
+                && r.min_ts < to
+            {
+                out.push(f.segment.chunk_of(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn frozen_table(&self, twin: TwinId) -> Option<&WarmTable> {
+        self.frozen.as_ref().and_then(|f| f.tables.get(&twin)).map(|t| &**t)
+    }
+}
+
+/// One row, row-major: for merging rows of several sources.
+pub(crate) type Row = (i64, Vec<(ColumnId, Value)>);
+
+/// Every row of a chunk, in order.
+pub(crate) fn chunk_rows(chunk: &Chunk<'_>) -> Result<Vec<Row>> {
+    let mut out: Vec<Row> = Vec::with_capacity(chunk.twin_ref.rows as usize);
+    let mut ts = Vec::new();
+    for g in &chunk.groups {
+        chunk.timestamps(g, &mut ts)?;
+        let base = out.len();
+        out.extend(ts.iter().map(|&t| (t, Vec::new())));
+        for b in &g.blocks {
+            let column = chunk.columns[b.slot].0;
+            let (rows, values) = chunk.column(g, b)?;
+            for (i, r) in rows.iter().enumerate() {
+                out[base + *r as usize].1.push((column, values.get(i)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merges sources (each in order) into one: by time, rows of equal time in source order.
+/// Rows `drop` selects are left out.
+pub(crate) fn merge_rows(sources: Vec<Vec<Row>>, drop: impl Fn(i64) -> bool) -> Vec<Row> {
+    let total = sources.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    let mut iters: Vec<_> = sources.into_iter().map(|s| s.into_iter().peekable()).collect();
+    loop {
+        let mut best: Option<(usize, i64)> = None;
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some((t, _)) = it.peek()
+                && best.is_none_or(|(_, b)| *t < b)
+            {
+                best = Some((i, *t));
+            }
+        }
+        let Some((i, _)) = best else { break };
+        if let Some(row) = iters[i].next()
+            && !drop(row.0)
+        {
+            out.push(row);
+        }
+    }
+    out
+}
+
+/// Column-major rows for the segment writer (a column holds values of one type).
+pub(crate) fn to_twin_rows(twin: TwinId, rows: &[Row]) -> TwinRows {
+    let mut columns: BTreeMap<ColumnId, ColumnRows> = BTreeMap::new();
+    let mut ts = Vec::with_capacity(rows.len());
+    for (i, (t, values)) in rows.iter().enumerate() {
+        ts.push(*t);
+        for (c, v) in values {
+            let col = columns.entry(*c).or_insert_with(|| ColumnRows {
+                column: *c,
+                ty: v.value_type(),
+                rows: Vec::new(),
+                values: Vec::new(),
+            });
+            col.rows.push(i as u32);
+            col.values.push(v.clone());
+        }
+    }
+    TwinRows {
+        twin,
+        ts,
+        columns: columns.into_values().collect(),
+    }
+}

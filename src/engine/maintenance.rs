@@ -1,0 +1,439 @@
+//! Moving data between tiers: flush (warm -> cold), compaction (many files -> one),
+//! retention and deletion (rewrite or drop files), and the background thread running them.
+//!
+//! All of them run under one mutex (`Inner::maintenance`), and change what readers see
+//! only by swapping the [`ColdState`] under its lock, briefly. Writers are held back only
+//! while a flush swaps the warm tables out (the `gate`), never while files are written.
+//!
+//! Crash safety comes from the order of durable steps: a segment file is written and
+//! synced, then the manifest naming it is replaced atomically, then the WAL segments it
+//! covers are deleted. A crash before the manifest leaves an orphan file (removed on open)
+//! and a WAL that still holds the rows; after it, replay skips frames up to the manifest's
+//! checkpoint, so every row is loaded exactly once.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::Inner;
+use crate::catalog::{Catalog, TwinId};
+use crate::cold::manifest::TwinDef;
+use crate::cold::{
+    self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Row, Segment, SegmentWriter, chunk_rows,
+    merge_rows, to_twin_rows,
+};
+use crate::error::{Error, Result};
+
+/// State owned by the maintenance mutex.
+pub(crate) struct MaintenanceState {
+    /// Every WAL frame up to here is in the cold tier.
+    pub checkpoint: u64,
+    pub next_file_id: u64,
+    /// When the warm tier was last emptied (for the warm window).
+    pub last_flush: Instant,
+    /// A flush in progress or failed: the WAL segments below this number can go once it is
+    /// installed.
+    pub pending_wal_cut: Option<(u64, u64)>,
+}
+
+/// Segment files below this size are merged by compaction.
+const COMPACT_BELOW_BYTES: u64 = 256 << 20;
+/// Background compaction starts when this many small files follow each other.
+const COMPACT_MIN_RUN: usize = 4;
+
+/// The catalog as the manifest stores it.
+pub(crate) fn export_catalog(catalog: &Catalog) -> Vec<TwinDef> {
+    catalog
+        .all()
+        .iter()
+        .map(|e| {
+            let meta = e.meta.lock();
+            TwinDef {
+                id: e.id,
+                name: e.name.to_string(),
+                model: meta.model.as_ref().map(|m| (m.to_string(), meta.model_seq())),
+                columns: meta.columns.iter().map(|c| (c.name.to_string(), c.ty)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Loads a manifest's catalog into an empty catalog.
+pub(crate) fn import_catalog(catalog: &Catalog, twins: &[TwinDef]) -> std::result::Result<(), String> {
+    for t in twins {
+        if !catalog.define(t.id, &t.name) {
+            return Err(format!("twin {} ({:?}) is defined twice", t.id, t.name));
+        }
+        let entry = catalog.by_id(t.id).ok_or("twin vanished")?;
+        let mut meta = entry.meta.lock();
+        for (i, (name, ty)) in t.columns.iter().enumerate() {
+            if !meta.define(i as u32, name, *ty) {
+                return Err(format!("column {i} of twin {:?} conflicts", t.name));
+            }
+        }
+        if let Some((model, seq)) = &t.model {
+            meta.set_model(model.as_str().into(), *seq);
+        }
+    }
+    Ok(())
+}
+
+/// Opens the files a manifest lists and removes segment files it does not list.
+pub(crate) fn open_files(inner_dir: &std::path::Path, manifest: &Manifest) -> Result<Vec<Arc<ColdFile>>> {
+    let cold_dir = inner_dir.join(COLD_DIR);
+    std::fs::create_dir_all(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?;
+    let live: BTreeSet<u64> = manifest.files.iter().map(|f| f.id).collect();
+    for entry in std::fs::read_dir(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?.flatten() {
+        let name = entry.file_name();
+        let id = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.parse::<u64>().ok());
+        // A file of an interrupted flush or compaction: its rows are still in the WAL or in
+        // the files it was to replace.
+        if id.is_some_and(|id| !live.contains(&id)) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    manifest
+        .files
+        .iter()
+        .map(|meta| {
+            let segment = Segment::open(&cold::segment_path(inner_dir, meta.id))?;
+            Ok(Arc::new(ColdFile {
+                meta: meta.clone(),
+                segment,
+            }))
+        })
+        .collect()
+}
+
+/// Writes rows twin by twin into a new segment file; `None` when there was nothing to write.
+fn write_segment(
+    inner: &Inner,
+    state: &mut MaintenanceState,
+    twins: impl Iterator<Item = Result<(TwinId, Vec<Row>)>>,
+) -> Result<Option<Arc<ColdFile>>> {
+    let id = state.next_file_id;
+    state.next_file_id += 1;
+    let path = cold::segment_path(&inner.dir, id);
+    let mut writer = SegmentWriter::create(&path)?;
+    let result = (|| {
+        for twin in twins {
+            let (twin, rows) = twin?;
+            if !rows.is_empty() {
+                writer.add(&to_twin_rows(twin, &rows))?;
+            }
+        }
+        writer.finish()
+    })();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    if summary.twins == 0 {
+        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        return Ok(None);
+    }
+    crate::wal::sync_dir(&inner.dir.join(COLD_DIR))?;
+    let segment = Segment::open(&path)?;
+    Ok(Some(Arc::new(ColdFile {
+        meta: FileMeta {
+            id,
+            bytes: summary.bytes,
+            twins: summary.twins,
+            rows: summary.rows,
+            points: summary.points,
+            min_ts: summary.min_ts,
+            max_ts: summary.max_ts,
+        },
+        segment,
+    })))
+}
+
+/// Writes the manifest for `files` and the catalog.
+fn write_manifest(inner: &Inner, state: &MaintenanceState, checkpoint: u64, files: &[Arc<ColdFile>]) -> Result<()> {
+    Manifest {
+        checkpoint,
+        next_file_id: state.next_file_id,
+        files: files.iter().map(|f| f.meta.clone()).collect(),
+        twins: export_catalog(&inner.catalog),
+    }
+    .write(&inner.dir)
+}
+
+/// Moves every warm row written before the call to the cold tier, durably, and truncates
+/// the WAL.
+pub(crate) fn flush(inner: &Inner) -> Result<()> {
+    let mut state = inner.maintenance.lock();
+    // A flush that failed after the swap left its tables frozen: write those first.
+    let retry = inner.cold.read().frozen.clone();
+    let (frozen, seq, wal_cut) = match (retry, state.pending_wal_cut) {
+        (Some(frozen), Some((seq, cut))) => (frozen, seq, cut),
+        _ => {
+            let _gate = inner.gate.write();
+            let seq = inner.wal.last_seq();
+            let mut cold = inner.cold.write();
+            let mut tables = foldhash::HashMap::default();
+            for entry in inner.catalog.all() {
+                let mut table = entry.table.write();
+                if table.rows() > 0 {
+                    tables.insert(entry.id, Arc::new(std::mem::take(&mut *table)));
+                }
+            }
+            let cut = inner.wal.rotate()?;
+            let frozen = Arc::new(Frozen { tables });
+            cold.frozen = Some(frozen.clone());
+            inner.warm_estimate.store(0, Ordering::Release);
+            state.pending_wal_cut = Some((seq, cut));
+            (frozen, seq, cut)
+        }
+    };
+    if frozen.tables.is_empty() && seq == state.checkpoint {
+        inner.cold.write().frozen = None;
+        state.pending_wal_cut = None;
+        state.last_flush = Instant::now();
+        return Ok(());
+    }
+    let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
+    let file = write_segment(
+        inner,
+        &mut state,
+        twins.into_iter().map(|t| Ok((t, frozen.tables[&t].all_rows()))),
+    )?;
+    let mut files = inner.cold.read().files.clone();
+    files.extend(file);
+    write_manifest(inner, &state, seq, &files)?;
+    {
+        let mut cold = inner.cold.write();
+        // Compaction does not run concurrently (it holds the maintenance lock too), so the
+        // file list is the one read above.
+        *cold = ColdState { files, frozen: None };
+    }
+    state.checkpoint = seq;
+    state.pending_wal_cut = None;
+    state.last_flush = Instant::now();
+    drop(frozen);
+    {
+        let _waiters = inner.flushed_lock.lock();
+        inner.flushed.notify_all();
+    }
+    inner.wal.remove_segments_before(wal_cut)
+}
+
+/// Which files a compaction merges: the longest run of consecutive small files (merging
+/// only neighbours keeps the order of rows of equal time, which follows file order).
+fn pick_run(files: &[Arc<ColdFile>], min_run: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut start = 0;
+    for i in 0..=files.len() {
+        if i == files.len() || files[i].meta.bytes >= COMPACT_BELOW_BYTES {
+            if i - start >= min_run.max(2) && best.is_none_or(|(a, b)| i - start > b - a) {
+                best = Some((start, i));
+            }
+            start = i + 1;
+        }
+    }
+    best
+}
+
+/// Rewrites files `run` of `files` into one, leaving out rows `drop(twin, ts)` selects, and
+/// installs the result. Returns whether anything changed.
+fn rewrite(
+    inner: &Inner,
+    state: &mut MaintenanceState,
+    files: &[Arc<ColdFile>],
+    run: (usize, usize),
+    drop: &dyn Fn(TwinId, i64) -> bool,
+) -> Result<()> {
+    let inputs = &files[run.0..run.1];
+    let mut twins = BTreeSet::new();
+    for f in inputs {
+        twins.extend(f.segment.footer()?.iter().map(|r| r.twin));
+    }
+    let merged = twins.into_iter().map(|twin| {
+        let mut sources = Vec::new();
+        for f in inputs {
+            if let Some(chunk) = f.segment.chunk(twin)? {
+                sources.push(chunk_rows(&chunk)?);
+            }
+        }
+        Ok((twin, merge_rows(sources, |ts| drop(twin, ts))))
+    });
+    let file = write_segment(inner, state, merged)?;
+    let mut next: Vec<Arc<ColdFile>> = files[..run.0].to_vec();
+    next.extend(file);
+    next.extend_from_slice(&files[run.1..]);
+    write_manifest(inner, state, state.checkpoint, &next)?;
+    install(inner, next, inputs);
+    Ok(())
+}
+
+/// Makes `files` the live list and retires `old` (deleted once no reader maps them).
+fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
+    {
+        let mut cold = inner.cold.write();
+        cold.files = files;
+    }
+    for f in old {
+        f.segment.retire();
+    }
+}
+
+/// Merges runs of small files. `min_run` is how many consecutive small files it takes.
+pub(crate) fn compact(inner: &Inner, min_run: usize) -> Result<bool> {
+    let mut state = inner.maintenance.lock();
+    let files = inner.cold.read().files.clone();
+    let Some(run) = pick_run(&files, min_run) else {
+        return Ok(false);
+    };
+    let cutoff = retention_cutoff(inner);
+    rewrite(inner, &mut state, &files, run, &|_, ts| ts < cutoff)?;
+    Ok(true)
+}
+
+fn retention_cutoff(inner: &Inner) -> i64 {
+    match inner.options.cold_retention {
+        Some(keep) => {
+            let keep = i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);
+            inner.options.clock.now().as_nanos().saturating_sub(keep)
+        }
+        None => i64::MIN,
+    }
+}
+
+/// Drops whole files older than the retention, and rewrites files that straddle it.
+pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
+    if inner.options.cold_retention.is_none() {
+        return Ok(());
+    }
+    let cutoff = retention_cutoff(inner);
+    let mut state = inner.maintenance.lock();
+    let files = inner.cold.read().files.clone();
+    let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
+    if !expired.is_empty() {
+        write_manifest(inner, &state, state.checkpoint, &kept)?;
+        install(inner, kept, &expired);
+    }
+    // Files holding some expired rows are rewritten one at a time.
+    loop {
+        let files = inner.cold.read().files.clone();
+        let Some(i) = files.iter().position(|f| f.meta.min_ts < cutoff) else {
+            return Ok(());
+        };
+        rewrite(inner, &mut state, &files, (i, i + 1), &|_, ts| ts < cutoff)?;
+    }
+}
+
+/// Removes `twin`'s rows in `[from, to)` written before the call, from every tier, for good.
+pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> Result<()> {
+    // Everything written so far goes cold (and out of the WAL), then the files holding the
+    // twin's rows in the range are rewritten without them.
+    flush(inner)?;
+    let mut state = inner.maintenance.lock();
+    loop {
+        let files = inner.cold.read().files.clone();
+        let mut target = None;
+        for (i, f) in files.iter().enumerate() {
+            if has_rows_in(&f.segment, twin, from, to)? {
+                target = Some(i);
+                break;
+            }
+        }
+        let Some(i) = target else { return Ok(()) };
+        rewrite(inner, &mut state, &files, (i, i + 1), &|t, ts| t == twin && ts >= from && ts < to)?;
+    }
+}
+
+/// Does `segment` hold rows of `twin` in `[from, to)`?
+fn has_rows_in(segment: &Segment, twin: TwinId, from: i64, to: i64) -> Result<bool> {
+    let Some(chunk) = segment.chunk(twin)? else {
+        return Ok(false);
+    };
+    let mut ts = Vec::new();
+    for g in chunk.groups.iter().filter(|g| g.first_ts < to && g.last_ts >= from) {
+        chunk.timestamps(g, &mut ts)?;
+        if ts.iter().any(|&t| t >= from && t < to) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The background maintenance thread: flushes on the warm window or memory budget, then
+/// compacts and applies retention. Stops when the store is dropped.
+pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("twinstore-maintenance".into())
+        .spawn(move || {
+            loop {
+                match wake.recv_timeout(Duration::from_millis(500)) {
+                    Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+                let Some(inner) = inner.upgrade() else { return };
+                let estimate = inner.warm_estimate.load(Ordering::Acquire);
+                let window = inner.options.warm_window;
+                let due = estimate > inner.options.warm_budget_bytes
+                    || (estimate > 0 && inner.maintenance.lock().last_flush.elapsed() >= window);
+                let result = (|| {
+                    if due {
+                        flush(&inner)?;
+                    }
+                    compact(&inner, COMPACT_MIN_RUN)?;
+                    apply_retention(&inner)
+                })();
+                if let Err(e) = result {
+                    // Kept for `Store::maintenance_error`; data stays in the warm tier and the
+                    // WAL, and the next round retries.
+                    *inner.maintenance_error.lock() = Some(e.to_string());
+                } else {
+                    inner.maintenance_error.lock().take();
+                }
+            }
+        })
+        .map_err(|e| Error::io("maintenance thread", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_picks_the_longest_run_of_small_neighbours() {
+        let file = |bytes: u64| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.seg");
+            let mut w = SegmentWriter::create(&path).unwrap();
+            w.add(&cold::TwinRows {
+                twin: 1,
+                ts: vec![1],
+                columns: vec![],
+            })
+            .unwrap();
+            w.finish().unwrap();
+            Arc::new(ColdFile {
+                meta: FileMeta {
+                    id: 0,
+                    bytes,
+                    twins: 1,
+                    rows: 1,
+                    points: 0,
+                    min_ts: 1,
+                    max_ts: 1,
+                },
+                segment: Segment::open(&path).unwrap(),
+            })
+        };
+        let big = COMPACT_BELOW_BYTES;
+        let files: Vec<_> = [1, 1, big, 1, 1, 1, big, 1].into_iter().map(file).collect();
+        assert_eq!(pick_run(&files, 2), Some((3, 6)));
+        assert_eq!(pick_run(&files, 4), None);
+        assert_eq!(pick_run(&files[..2], 2), Some((0, 2)));
+    }
+}
