@@ -90,10 +90,10 @@ mod query;
 mod wal;
 mod warm;
 
+pub use cold::segment::SizeBreakdown;
 pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{Event, EventsQuery, Order, PropertyInfo, PropertyValue, TwinInfo, TwinState};
-pub use cold::segment::SizeBreakdown;
 pub use wal::Durability;

@@ -47,6 +47,48 @@ enum Command {
     Events(EventsArgs),
     Latest(LatestArgs),
     Stats(StatsArgs),
+    Flush(FlushArgs),
+    Delete(DeleteArgs),
+}
+
+/// Move every warm row to the cold tier, durably, and truncate the write-ahead log
+///
+/// Afterwards the database opens without replaying a log, and its size on disk is that
+/// of the compressed segment files.
+///
+/// Example:
+///   twinstore flush --db twins.db
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct FlushArgs {
+    #[command(flatten)]
+    db: Db,
+    /// Also merge small segment files into one.
+    #[arg(long)]
+    compact: bool,
+}
+
+/// Delete a twin's rows for good, all of them or those in [--from, --to)
+///
+/// The segment files holding them are rewritten and the log frames holding them removed.
+///
+/// Examples:
+///   twinstore delete --db twins.db --twin thermostat67
+///   twinstore delete --db twins.db --twin thermostat67 --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct DeleteArgs {
+    #[command(flatten)]
+    db: Db,
+    /// The twin id ($dtId).
+    #[arg(long)]
+    twin: String,
+    /// Inclusive start (RFC 3339); default: the beginning.
+    #[arg(long)]
+    from: Option<String>,
+    /// Exclusive end (RFC 3339); default: the end.
+    #[arg(long)]
+    to: Option<String>,
 }
 
 /// The database directory.
@@ -206,6 +248,8 @@ fn main() -> ExitCode {
         Command::Events(args) => events(args),
         Command::Latest(args) => latest(args),
         Command::Stats(args) => stats(args),
+        Command::Flush(args) => flush(args),
+        Command::Delete(args) => delete(args),
     };
     match result {
         Ok(code) => code,
@@ -262,7 +306,8 @@ fn open_existing(db: &Path) -> Result<Store, CliError> {
     if !db.join("wal").is_dir() {
         return Err(CliError::Message(format!("no database at {}", db.display())));
     }
-    open(db, Options::default())
+    // A short command: no background flushing while it runs.
+    open(db, Options::default().background_maintenance(false))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -721,14 +766,55 @@ fn latest(args: LatestArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn flush(args: FlushArgs) -> Result<ExitCode, CliError> {
+    let store = open_existing(&args.db.db)?;
+    store.flush()?;
+    if args.compact {
+        store.compact()?;
+    }
+    let s = store.stats();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "flushed: {} records, {} points in {} files, {:.2} bytes per point on disk",
+        s.records,
+        s.points,
+        s.files,
+        s.bytes_per_point()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| parse_time("--from", t))
+        .transpose()?
+        .unwrap_or(Timestamp::MIN);
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| parse_time("--to", t))
+        .transpose()?
+        .unwrap_or(Timestamp::MAX);
+    let store = open_existing(&args.db.db)?;
+    let before = store.twin_info(&args.twin)?.records;
+    store.delete_range(&args.twin, from, to)?;
+    let after = store.twin_info(&args.twin)?.records;
+    writeln!(
+        std::io::stderr().lock(),
+        "deleted {} records of {}",
+        before.saturating_sub(after),
+        args.twin
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn stats(args: StatsArgs) -> Result<ExitCode, CliError> {
     let store = open_existing(&args.db.db)?;
     let s = store.stats();
-    let bytes_per_point = if s.points == 0 {
-        0.0
-    } else {
-        s.disk_bytes as f64 / s.points as f64
-    };
+    let bytes_per_point = s.bytes_per_point();
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = serde_json::json!({
@@ -736,8 +822,8 @@ fn stats(args: StatsArgs) -> Result<ExitCode, CliError> {
             "records": s.records,
             "points": s.points,
             "warm_bytes": s.warm_bytes,
-            "cold_bytes": 0,
-            "files": 0,
+            "cold_bytes": s.cold_bytes,
+            "files": s.files,
             "disk_bytes": s.disk_bytes,
             "bytes_per_point": bytes_per_point,
         });
@@ -747,6 +833,8 @@ fn stats(args: StatsArgs) -> Result<ExitCode, CliError> {
         writeln!(out, "records          {}", s.records)?;
         writeln!(out, "points           {}", s.points)?;
         writeln!(out, "warm bytes       {}", s.warm_bytes)?;
+        writeln!(out, "cold bytes       {}", s.cold_bytes)?;
+        writeln!(out, "files            {}", s.files)?;
         writeln!(out, "disk bytes       {}", s.disk_bytes)?;
         writeln!(out, "bytes per point  {bytes_per_point:.2}")?;
     }

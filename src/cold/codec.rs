@@ -268,15 +268,16 @@ enum Transform {
 }
 
 const LAYOUT_PACKED: u8 = 0;
-const LAYOUT_ZSTD: u8 = 1;
+const LAYOUT_PLANES: u8 = 1;
 
 /// Encodes `values` (the count is kept by the caller).
 ///
 /// Layout: `[kind u8: transform | layout << 4]`, then the transform's leading values
 /// (zigzag varints: the first value; for delta of delta also the first delta), then the
 /// residual minimum (zigzag varint) and bit width (u8), then the residuals minus the minimum:
-/// bit-packed, or little-endian in 1, 2, 4 or 8 bytes each and zstd-compressed (prefixed by
-/// the compressed length as a varint).
+/// bit-packed, or as byte planes (the lowest byte of every residual, then the next byte, ...,
+/// `ceil(width / 8)` planes), each prefixed by a varint `length << 1 | compressed` and
+/// stored raw or as a zstd frame.
 pub(crate) fn encode_ints(values: &[i64], out: &mut Vec<u8>) {
     let n = values.len();
     if n == 0 {
@@ -303,7 +304,13 @@ pub(crate) fn encode_ints(values: &[i64], out: &mut Vec<u8>) {
         }
         prev = v;
     }
-    let width = |(lo, hi): (i64, i64)| if lo > hi { 0 } else { width_of(hi.wrapping_sub(lo) as u64) };
+    let width = |(lo, hi): (i64, i64)| {
+        if lo > hi {
+            0
+        } else {
+            width_of(hi.wrapping_sub(lo) as u64)
+        }
+    };
     let candidates = [
         (Transform::None, width(ranges[0])),
         (Transform::Delta, width(ranges[1])),
@@ -330,34 +337,34 @@ pub(crate) fn encode_ints(values: &[i64], out: &mut Vec<u8>) {
     let body_start = out.len();
     pack(residuals.clone().map(|r| r.wrapping_sub(lo) as u64), count, bits, out);
     if count >= ZSTD_MIN_VALUES && bits > 0 {
-        let byte_width = byte_width(bits);
+        // Byte planes: every value's lowest byte, then every value's next byte, ... each
+        // stored raw or zstd-compressed, whichever is smaller. Compressed apart, the skewed
+        // high planes of small residuals code well; interleaved, or in one zstd frame with
+        // one Huffman table, they would hide among near-random low bytes (sample jitter).
+        let planes = bits.div_ceil(8) as usize;
         let packed_len = out.len() - body_start;
-        let compressed = SCRATCH.with(|s| {
-            let mut raw = s.borrow_mut();
-            raw.clear();
-            for r in residuals {
-                let u = r.wrapping_sub(lo) as u64;
-                raw.extend_from_slice(&u.to_le_bytes()[..byte_width]);
+        let mut body = Vec::with_capacity(packed_len);
+        let mut plane = vec![0u8; count];
+        for p in 0..planes {
+            for (slot, r) in plane.iter_mut().zip(residuals.clone()) {
+                *slot = (r.wrapping_sub(lo) as u64 >> (8 * p)) as u8;
             }
-            zstd_compress(&raw)
-        });
-        if let Some(compressed) = compressed
-            && compressed.len() + 2 < packed_len
-        {
-            out.truncate(body_start);
-            put_uvarint(out, compressed.len() as u64);
-            out.extend_from_slice(&compressed);
-            out[head_start] = transform as u8 | (LAYOUT_ZSTD << 4);
+            match zstd_compress(&plane).filter(|z| z.len() < plane.len()) {
+                Some(z) => {
+                    put_uvarint(&mut body, ((z.len() as u64) << 1) | 1);
+                    body.extend_from_slice(&z);
+                }
+                None => {
+                    put_uvarint(&mut body, (count as u64) << 1);
+                    body.extend_from_slice(&plane);
+                }
+            }
         }
-    }
-}
-
-fn byte_width(bits: u32) -> usize {
-    match bits {
-        0..=8 => 1,
-        9..=16 => 2,
-        17..=32 => 4,
-        _ => 8,
+        if body.len() < packed_len {
+            out.truncate(body_start);
+            out.extend_from_slice(&body);
+            out[head_start] = transform as u8 | (LAYOUT_PLANES << 4);
+        }
     }
 }
 
@@ -428,29 +435,35 @@ pub(crate) fn decode_ints(bytes: &[u8], n: usize, out: &mut Vec<i64>) -> Result<
             unpack(rest, count, bits, |u| out.push(lo.wrapping_add(u as i64)))?;
             bytes.len() - rest.len() + used
         }
-        LAYOUT_ZSTD => {
-            let len = r.len(bytes.len())?;
-            let compressed = r.bytes_n(len)?;
-            let bw = byte_width(bits);
+        LAYOUT_PLANES => {
+            let planes = bits.div_ceil(8) as usize;
+            let start_values = out.len();
+            out.resize(start_values + count, lo);
+            let mut acc = vec![0u64; count];
             SCRATCH.with(|s| {
-                let mut raw = s.borrow_mut();
-                zstd_decompress(compressed, count * bw, &mut raw)?;
-                match bw {
-                    1 => out.extend(raw.iter().map(|&b| lo.wrapping_add(i64::from(b)))),
-                    2 => out.extend(
-                        raw.chunks_exact(2)
-                            .map(|c| lo.wrapping_add(i64::from(u16::from_le_bytes([c[0], c[1]])))),
-                    ),
-                    4 => out.extend(
-                        raw.chunks_exact(4)
-                            .map(|c| lo.wrapping_add(i64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))),
-                    ),
-                    _ => out.extend(raw.chunks_exact(8).map(|c| {
-                        lo.wrapping_add(u64::from_le_bytes(c.try_into().unwrap_or_default()) as i64)
-                    })),
+                let mut buf = s.borrow_mut();
+                for p in 0..planes {
+                    let tag = r.uvarint()?;
+                    let len = usize::try_from(tag >> 1).map_err(|_| CodecError("plane length overflows".into()))?;
+                    let stored = r.bytes_n(len)?;
+                    let plane: &[u8] = if tag & 1 == 1 {
+                        zstd_decompress(stored, count, &mut buf)?;
+                        &buf
+                    } else if len == count {
+                        stored
+                    } else {
+                        return bad(format!("raw byte plane of {len} bytes for {count} values"));
+                    };
+                    let shift = 8 * p as u32;
+                    for (a, &b) in acc.iter_mut().zip(plane) {
+                        *a |= u64::from(b) << shift;
+                    }
                 }
                 Ok::<(), CodecError>(())
             })?;
+            for (slot, a) in out[start_values..].iter_mut().zip(acc) {
+                *slot = lo.wrapping_add(a as i64);
+            }
             r.pos
         }
         l => return bad(format!("unknown integer layout {l}")),
@@ -681,7 +694,11 @@ pub(crate) fn encode_strings<'s>(values: impl Iterator<Item = &'s str>, out: &mu
     } else {
         None
     };
-    out.push(if compressed.is_some() { STRINGS_ZSTD } else { STRINGS_PLAIN });
+    out.push(if compressed.is_some() {
+        STRINGS_ZSTD
+    } else {
+        STRINGS_PLAIN
+    });
     put_uvarint(out, dictionary.len() as u64);
     put_uvarint(out, index_bytes.len() as u64);
     out.extend_from_slice(&index_bytes);
@@ -803,7 +820,9 @@ mod tests {
 
     #[test]
     fn timestamps_in_ms_are_divided_out() {
-        let ts: Vec<i64> = (0..500).map(|i| 1_767_225_600_000_000_000 + i * 5_013_000_000).collect();
+        let ts: Vec<i64> = (0..500)
+            .map(|i| 1_767_225_600_000_000_000 + i * 5_013_000_000)
+            .collect();
         let mut bytes = Vec::new();
         encode_timestamps(&ts, &mut bytes);
         let mut out = Vec::new();
@@ -840,7 +859,17 @@ mod tests {
     #[test]
     fn adversarial_doubles() {
         doubles_round_trip(&[0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5]);
-        doubles_round_trip(&[f64::from_bits(0x7ff8_dead_beef_0001), 20.5, 20.5, 20.5, 20.5, 20.5, 20.5, 20.5, 20.5]);
+        doubles_round_trip(&[
+            f64::from_bits(0x7ff8_dead_beef_0001),
+            20.5,
+            20.5,
+            20.5,
+            20.5,
+            20.5,
+            20.5,
+            20.5,
+            20.5,
+        ]);
         doubles_round_trip(&[f64::MIN_POSITIVE, f64::MAX, f64::MIN, 5e-324]);
         doubles_round_trip(&[0.1, 0.2, 0.30000000000000004]);
     }

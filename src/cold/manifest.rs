@@ -235,7 +235,10 @@ mod tests {
                     id: 0,
                     name: "thermostat67".into(),
                     model: Some(("dtmi:com:example:Thermostat;1".into(), 12)),
-                    columns: vec![("Temperature".into(), ValueType::Double), ("Mode".into(), ValueType::String)],
+                    columns: vec![
+                        ("Temperature".into(), ValueType::Double),
+                        ("Mode".into(), ValueType::String),
+                    ],
                 },
                 TwinDef {
                     id: 5,

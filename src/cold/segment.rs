@@ -203,7 +203,10 @@ impl SegmentWriter {
                 let begin = cursors[slot];
                 let end = begin + column.rows[begin..].partition_point(|&r| (r as usize) < hi);
                 cursors[slot] = end;
-                let local: Vec<i64> = column.rows[begin..end].iter().map(|&r| i64::from(r) - lo as i64).collect();
+                let local: Vec<i64> = column.rows[begin..end]
+                    .iter()
+                    .map(|&r| i64::from(r) - lo as i64)
+                    .collect();
                 let values = &column.values[begin..end];
                 let start = blocks.len();
                 encode_presence(&local, ts.len(), &mut blocks);
@@ -392,7 +395,13 @@ pub(crate) struct BlockStats {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum StatsSummary {
     /// Doubles, longs and date-times (as nanoseconds): min, max, sum, first, last.
-    Numeric { min: f64, max: f64, sum: f64, first: f64, last: f64 },
+    Numeric {
+        min: f64,
+        max: f64,
+        sum: f64,
+        first: f64,
+        last: f64,
+    },
     /// Bools: how many are true, the first and the last.
     Bool { trues: u64, first: bool, last: bool },
     /// Strings, dynamic values, removals.
@@ -406,7 +415,9 @@ fn put_stats(dir: &mut Vec<u8>, ty: ValueType, values: &[Value], first_gap: i64,
     match ty {
         ValueType::Double => {
             let v: Vec<f64> = values.iter().filter_map(as_f64).collect();
-            let (min, max) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let (min, max) = v
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
             // An exact decimal sum when every value is a decimal of one exponent: it is both
             // more accurate and smaller on disk.
             let sum = decimal_sum(&v).unwrap_or_else(|| v.iter().sum());
@@ -583,10 +594,7 @@ impl Segment {
     /// The footer entry of `twin`, if the file holds it.
     pub(crate) fn twin_ref(&self, twin: TwinId) -> Result<Option<TwinRef>> {
         let refs = self.footer()?;
-        Ok(refs
-            .binary_search_by_key(&twin, |r| r.twin)
-            .ok()
-            .map(|i| refs[i]))
+        Ok(refs.binary_search_by_key(&twin, |r| r.twin).ok().map(|i| refs[i]))
     }
 
     /// Reads `twin`'s directory.
@@ -599,7 +607,9 @@ impl Segment {
 
     pub(crate) fn chunk_of(&self, r: &TwinRef) -> Result<Chunk<'_>> {
         let start = r.dir_offset as usize;
-        let end = start.checked_add(r.dir_len as usize).filter(|&e| e <= self.footer_offset);
+        let end = start
+            .checked_add(r.dir_len as usize)
+            .filter(|&e| e <= self.footer_offset);
         let Some(end) = end else {
             return Err(self.corrupt(start, "twin directory runs past the footer"));
         };
@@ -607,7 +617,8 @@ impl Segment {
         if crc32c::crc32c(dir) != r.dir_crc {
             return Err(self.corrupt(start, format!("directory checksum mismatch (twin {})", r.twin)));
         }
-        parse_directory(dir, r, end).map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
+        parse_directory(dir, r, end)
+            .map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
             .map(|(columns, groups)| Chunk {
                 segment: self,
                 twin_ref: *r,
@@ -871,11 +882,18 @@ fn decode_column(
             let used = codec::decode_ints(rest, rows, &mut bits)?;
             let present: Vec<u32> = (0..rows as u32).filter(|&i| bits[i as usize] != 0).collect();
             if present.len() != count {
-                return Err(CodecError(format!("presence has {} rows, stats say {count}", present.len())));
+                return Err(CodecError(format!(
+                    "presence has {} rows, stats say {count}",
+                    present.len()
+                )));
             }
             (present, used)
         }
-        f => return Err(CodecError(format!("unknown presence form {f} for {count} of {rows} rows"))),
+        f => {
+            return Err(CodecError(format!(
+                "unknown presence form {f} for {count} of {rows} rows"
+            )));
+        }
     };
     let body = rest.get(used..).unwrap_or_default();
     let values = match ty {
@@ -941,13 +959,19 @@ mod tests {
                     column: 0,
                     ty: ValueType::Double,
                     rows: every.clone(),
-                    values: every.iter().map(|&i| Value::Double(20.0 + f64::from(i % 50) / 10.0)).collect(),
+                    values: every
+                        .iter()
+                        .map(|&i| Value::Double(20.0 + f64::from(i % 50) / 10.0))
+                        .collect(),
                 },
                 ColumnRows {
                     column: 2,
                     ty: ValueType::String,
                     rows: odd.clone(),
-                    values: odd.iter().map(|&i| Value::String(format!("m{}", i % 3).into())).collect(),
+                    values: odd
+                        .iter()
+                        .map(|&i| Value::String(format!("m{}", i % 3).into()))
+                        .collect(),
                 },
             ],
         }
@@ -999,7 +1023,13 @@ mod tests {
         // Values cycle 20.0..24.9 by 0.1: 40 full cycles plus 48 values in the first group.
         let expected_sum: f64 = (0..2048).map(|i| 20.0 + f64::from(i % 50) / 10.0).sum();
         match &stats.summary {
-            StatsSummary::Numeric { min, max, sum, first, last } => {
+            StatsSummary::Numeric {
+                min,
+                max,
+                sum,
+                first,
+                last,
+            } => {
                 assert_eq!((*min, *max, *first), (20.0, 24.9, 20.0));
                 assert_eq!(*last, 20.0 + f64::from(2047 % 50) / 10.0);
                 assert!((sum - expected_sum).abs() < 1e-6);

@@ -84,7 +84,10 @@ pub(crate) fn open_files(inner_dir: &std::path::Path, manifest: &Manifest) -> Re
     let cold_dir = inner_dir.join(COLD_DIR);
     std::fs::create_dir_all(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?;
     let live: BTreeSet<u64> = manifest.files.iter().map(|f| f.id).collect();
-    for entry in std::fs::read_dir(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?.flatten() {
+    for entry in std::fs::read_dir(&cold_dir)
+        .map_err(|e| Error::io(&cold_dir, e))?
+        .flatten()
+    {
         let name = entry.file_name();
         let id = name
             .to_str()
@@ -346,7 +349,9 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
             }
         }
         let Some(i) = target else { return Ok(()) };
-        rewrite(inner, &mut state, &files, (i, i + 1), &|t, ts| t == twin && ts >= from && ts < to)?;
+        rewrite(inner, &mut state, &files, (i, i + 1), &|t, ts| {
+            t == twin && ts >= from && ts < to
+        })?;
     }
 }
 

@@ -167,9 +167,8 @@ impl Store {
         }
         let catalog = Catalog::default();
         let manifest = Manifest::read(&dir)?.unwrap_or_default();
-        maintenance::import_catalog(&catalog, &manifest.twins).map_err(|reason| {
-            Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason)
-        })?;
+        maintenance::import_catalog(&catalog, &manifest.twins)
+            .map_err(|reason| Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason))?;
         let files = maintenance::open_files(&dir, &manifest)?;
         let checkpoint = manifest.checkpoint;
         // Frames up to the checkpoint are in the cold files already.

@@ -184,12 +184,7 @@ enum Pos {
 
 /// The rows of a cold chunk in `range`, with values of the `wanted` columns (all when
 /// `None`), in the range's order, at most `limit`.
-fn cold_scan(
-    chunk: &Chunk<'_>,
-    range: ScanRange,
-    wanted: Option<&[ColumnId]>,
-    limit: usize,
-) -> Result<Vec<SourceRow>> {
+fn cold_scan(chunk: &Chunk<'_>, range: ScanRange, wanted: Option<&[ColumnId]>, limit: usize) -> Result<Vec<SourceRow>> {
     let mut out = Vec::new();
     let mut ts = Vec::new();
     let groups: Vec<_> = chunk
@@ -344,7 +339,9 @@ fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, us
             if g.first_ts > at {
                 continue;
             }
-            let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else { continue };
+            let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else {
+                continue;
+            };
             if b.stats.first_ts > at {
                 continue;
             }
