@@ -157,7 +157,8 @@ fn check_fixture_contents(store: &Store) {
 
     // Twins in order of first appearance, with their model ids.
     let twins: Vec<(String, Option<String>, u64, u64)> = store
-        .twins().expect("twins")
+        .twins()
+        .expect("twins")
         .into_iter()
         .map(|t| (t.id, t.model, t.records, t.points))
         .collect();
@@ -750,7 +751,12 @@ fn model_ids_follow_the_latest_event_and_set_model() {
     assert!(matches!(store.set_model("", "dtmi:x;1"), Err(Error::InvalidRecord(_))));
 
     let check = |store: &Store| {
-        let models: Vec<(String, Option<String>)> = store.twins().expect("twins").into_iter().map(|t| (t.id, t.model)).collect();
+        let models: Vec<(String, Option<String>)> = store
+            .twins()
+            .expect("twins")
+            .into_iter()
+            .map(|t| (t.id, t.model))
+            .collect();
         assert_eq!(
             models,
             vec![

@@ -101,7 +101,12 @@ fn check_flat_rejection(what: &str, options: Options, bad: &[u8], e: Expect<'_>)
         other => panic!("{what}: strict ingest should fail, got {other:?}"),
     }
     assert_eq!(
-        store.twins().expect("twins").iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        store
+            .twins()
+            .expect("twins")
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>(),
         ["earlier"],
         "{what}: a refused batch creates no twin"
     );
@@ -1043,7 +1048,12 @@ fn twin_ids_and_names_are_case_sensitive_and_unescaped() {
     let report = store.ingest_ndjson(input.as_bytes()).expect("ingest");
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(
-        store.twins().expect("twins").into_iter().map(|t| (t.id, t.records)).collect::<Vec<_>>(),
+        store
+            .twins()
+            .expect("twins")
+            .into_iter()
+            .map(|t| (t.id, t.records))
+            .collect::<Vec<_>>(),
         vec![("Thermostat67".to_string(), 1), ("thermostat67".to_string(), 2)]
     );
     let events = store.events(&EventsQuery::new("thermostat67")).expect("events");

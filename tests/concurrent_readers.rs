@@ -533,10 +533,20 @@ fn concurrent_model_changes_replay_to_the_same_model() {
             }
         });
     }
-    let before: Vec<_> = store.twins().expect("twins").into_iter().map(|t| (t.id, t.model)).collect();
+    let before: Vec<_> = store
+        .twins()
+        .expect("twins")
+        .into_iter()
+        .map(|t| (t.id, t.model))
+        .collect();
     drop(store);
     let store = Store::open(dir.path(), Options::default()).expect("reopen");
-    let after: Vec<_> = store.twins().expect("twins").into_iter().map(|t| (t.id, t.model)).collect();
+    let after: Vec<_> = store
+        .twins()
+        .expect("twins")
+        .into_iter()
+        .map(|t| (t.id, t.model))
+        .collect();
     assert_eq!(before.len(), ROUNDS);
     assert_eq!(after.len(), ROUNDS, "every twin replays");
     let differ: Vec<_> = before.iter().zip(&after).filter(|(b, a)| b != a).collect();

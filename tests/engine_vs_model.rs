@@ -167,7 +167,11 @@ fn check(store: &Store, model: &Model, probes: &[(i64, i64, usize, bool)]) {
         let points: u64 = rows.iter().map(|(_, _, v)| v.len() as u64).sum();
         assert_eq!(info.points, points, "points of {twin}");
         let counted: u64 = store.schema(twin).expect("schema").iter().map(|p| p.count).sum();
-        let removals = rows.iter().flat_map(|(_, _, v)| v).filter(|(_, v)| *v == Value::Removed).count() as u64;
+        let removals = rows
+            .iter()
+            .flat_map(|(_, _, v)| v)
+            .filter(|(_, v)| *v == Value::Removed)
+            .count() as u64;
         assert_eq!(counted + removals, points, "schema counts of {twin}");
         for &(from, to, limit, desc) in probes {
             let (from, to) = (from * 1_000, to * 1_000);
