@@ -91,76 +91,34 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
 
-    // 3. Queries.
+    // 3. Queries on the warm tier.
     let twins: Vec<String> = store.twins()?.into_iter().map(|t| t.id).collect();
-    let thermostats: Vec<&String> = twins.iter().filter(|t| t.starts_with("thermostat")).collect();
-    let (day_start, day_end) = day_span(&store);
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let warm = measure_queries(&store, &twins)?;
 
-    let q1 = median_micros(50, || {
-        let twin = &twins[rng.random_range(0..twins.len())];
-        let props = store.schema(twin).unwrap_or_default();
-        let prop = props
-            .get(rng.random_range(0..props.len().max(1)))
-            .map(|p| p.name.to_string())
-            .unwrap_or_default();
-        let hour = rng.random_range(0..23i64);
-        let from = day_start.saturating_add_nanos(hour * 3_600_000_000_000);
-        let q = EventsQuery::new(twin.as_str())
-            .from(from)
-            .to(from.saturating_add_nanos(3_600_000_000_000))
-            .properties([prop]);
-        let t = Instant::now();
-        let n = store.events(&q).map(|e| e.len()).unwrap_or(0);
-        std::hint::black_box(n);
-        t.elapsed()
-    });
-    let q2 = median_micros(50, || {
-        let twin = thermostats[rng.random_range(0..thermostats.len())].as_str();
-        let t = Instant::now();
-        let buckets = minute_buckets(&store, twin, day_start, day_end);
-        std::hint::black_box(buckets);
-        t.elapsed()
-    });
-    let q3 = median_micros(3, || {
-        let t = Instant::now();
-        let mut hours = [(0.0f64, 0u64); 24];
-        for twin in &thermostats {
-            let q = EventsQuery::new(twin.as_str()).properties(["Temperature"]);
-            for e in store.events(&q).unwrap_or_default() {
-                let h = ((e.ts.as_nanos() - day_start.as_nanos()) / 3_600_000_000_000).clamp(0, 23) as usize;
-                if let Some(v) = e.values[0].1.as_f64() {
-                    hours[h].0 += v;
-                    hours[h].1 += 1;
-                }
-            }
-        }
-        std::hint::black_box(hours);
-        t.elapsed()
-    });
-    let q4 = median_micros(20, || {
-        let picks: Vec<&String> = (0..100).map(|_| &twins[rng.random_range(0..twins.len())]).collect();
-        let t = Instant::now();
-        for twin in picks {
-            std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
-        }
-        t.elapsed()
-    });
-    let latest_one = median_micros(200, || {
-        let twin = &twins[rng.random_range(0..twins.len())];
-        let t = Instant::now();
-        std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
-        t.elapsed()
-    });
-    let state_one = median_micros(200, || {
-        let twin = &twins[rng.random_range(0..twins.len())];
-        let at = day_start.saturating_add_nanos(rng.random_range(0..86_400i64) * 1_000_000_000);
-        let t = Instant::now();
-        std::hint::black_box(store.state_at(twin, at).map(|s| s.properties.len()).unwrap_or(0));
-        t.elapsed()
-    });
+    // 4. The cold tier: flush everything, reopen, query again.
+    let started = Instant::now();
+    store.flush()?;
+    let flush_secs = started.elapsed().as_secs_f64();
+    let cold_stats = store.stats();
+    let sizes = store.cold_size_breakdown()?;
+    let store_path = store.path().to_path_buf();
+    drop(store);
+    let rss_closed = rss_mib();
+    let started = Instant::now();
+    let store = Store::open(&store_path, Options::default())?;
+    let open_secs = started.elapsed().as_secs_f64();
+    let rss_open = rss_mib();
+    let cold = measure_queries(&store, &twins)?;
+    let rss_queried = rss_mib();
+    drop(store);
+
+    // 5. The real station data.
+    let station = station_figures(&arg("--station").unwrap_or_else(|| STATION.into()))?;
+    // 6. Opening a store of 100,000 twins in 1,000 files.
+    let (many_build, many_open) = many_files()?;
 
     let points = stats.points as f64;
+    let cold_points = cold_stats.points as f64;
     println!("| figure | twinstore | target |");
     println!("|---|---|---|");
     println!("| records / points ingested | {} / {} | |", stats.records, stats.points);
@@ -187,30 +145,78 @@ fn main() -> Result<(), Box<dyn Error>> {
         stats.warm_bytes as f64 / points
     );
     println!(
-        "| disk bytes per point (WAL only, no cold tier yet) | {:.2} | |",
+        "| disk bytes per point before flush (WAL) | {:.2} | |",
         stats.disk_bytes as f64 / points
     );
     println!(
         "| latest values of one twin (median) | {:.1} us | microseconds |",
-        latest_one
+        warm.latest_one
     );
-    println!("| state of one twin at an instant (median) | {:.1} us | |", state_one);
+    println!(
+        "| state of one twin at an instant (median) | {:.1} us | |",
+        warm.state_one
+    );
     println!(
         "| Q1 one property, one twin, one hour (median of 50) | {:.1} us | <= 5.6 us (issue 4) |",
-        q1
+        warm.q1
     );
     println!(
         "| Q2 one twin, 1-minute avg/min/max/count over a day (raw scan + client buckets, median of 50) | {:.1} us | <= 22 us (issue 4) |",
-        q2
+        warm.q2
     );
     println!(
         "| Q3 hourly avg Temperature over all thermostats (raw scan + client buckets) | {:.1} ms | < 20.5 ms (issue 4) |",
-        q3 / 1000.0
+        warm.q3 / 1000.0
     );
     println!(
         "| Q4 latest values of 100 twins (median of 20) | {:.1} us | <= 44 us (issue 4) |",
-        q4
+        warm.q4
     );
+    println!();
+    println!("Cold tier (after a full flush):\n");
+    println!("| figure | twinstore | target |");
+    println!("|---|---|---|");
+    println!("| flush of the whole warm tier | {flush_secs:.2} s | |");
+    println!(
+        "| disk bytes per point, whole store directory | {:.2} ({} bytes, {} files) | <= 1.9 |",
+        cold_stats.bytes_per_point(),
+        cold_stats.disk_bytes,
+        cold_stats.files
+    );
+    println!(
+        "| share of segment bytes: timestamps / values / presence / index | {:.0} % / {:.0} % / {:.0} % / {:.0} % ({:.2} / {:.2} / {:.2} / {:.2} bytes per point) | |",
+        share(sizes.timestamps, &sizes),
+        share(sizes.values, &sizes),
+        share(sizes.presence, &sizes),
+        share(sizes.index, &sizes),
+        sizes.timestamps as f64 / cold_points,
+        sizes.values as f64 / cold_points,
+        sizes.presence as f64 / cold_points,
+        sizes.index as f64 / cold_points,
+    );
+    println!(
+        "| Payerne station data ({} points), disk bytes per point | {:.2} (timestamps / values / presence / index {:.2} / {:.2} / {:.2} / {:.2}) | <= 1.05 |",
+        station.points,
+        station.bytes_per_point,
+        station.sizes.timestamps as f64 / station.points as f64,
+        station.sizes.values as f64 / station.points as f64,
+        station.sizes.presence as f64 / station.points as f64,
+        station.sizes.index as f64 / station.points as f64,
+    );
+    println!("| open the flushed medium store | {:.0} ms | |", open_secs * 1000.0);
+    println!(
+        "| open a store of 100,000 twins in 1,000 files (built in {many_build:.1} s) | {:.0} ms | < 1000 ms |",
+        many_open * 1000.0
+    );
+    println!(
+        "| RSS: store closed / after open / after all queries | {rss_closed:.0} / {rss_open:.0} / {rss_queried:.0} MiB | little beyond the page cache |"
+    );
+    println!("| Q1 cold (median of 50) | {:.1} us | < 20 us |", cold.q1);
+    println!("| Q2 cold (raw scan + client buckets) | {:.1} us | |", cold.q2);
+    println!("| Q3 cold (raw scan + client buckets) | {:.1} ms | |", cold.q3 / 1000.0);
+    println!("| Q4 cold (median of 20) | {:.1} us | |", cold.q4);
+    println!("| latest values of one twin, cold | {:.1} us | |", cold.latest_one);
+    println!("| state of one twin at an instant, cold | {:.1} us | |", cold.state_one);
     println!();
     println!("In the layout of ../shared/WORKLOAD.md (warm tier; load = NDJSON to a durable store, {cores} cores):\n");
     println!("| peer | NDJSON load s | records/s | bytes/point on disk | Q1 ms | Q2 ms | Q3 ms | Q4 ms |");
@@ -220,10 +226,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         all.secs,
         all.records as f64 / all.secs / 1e6,
         stats.disk_bytes as f64 / points,
-        q1 / 1000.0,
-        q2 / 1000.0,
-        q3 / 1000.0,
-        q4 / 1000.0
+        warm.q1 / 1000.0,
+        warm.q2 / 1000.0,
+        warm.q3 / 1000.0,
+        warm.q4 / 1000.0
+    );
+    println!(
+        "| twinstore cold tier (this run, after flush and reopen) | | | {:.2} | {:.4} | {:.4} | {:.1} | {:.3} |",
+        cold_stats.bytes_per_point(),
+        cold.q1 / 1000.0,
+        cold.q2 / 1000.0,
+        cold.q3 / 1000.0,
+        cold.q4 / 1000.0
     );
     for row in [
         "| DuckDB 2.0 | 10.6 | 880 k | 7.91 | 4.2 | 4.6 | 20.5 | 17.7 |",
@@ -330,6 +344,181 @@ fn minute_buckets(store: &Store, twin: &str, from: Timestamp, to: Timestamp) -> 
         .iter()
         .map(|&(s, lo, hi, n)| (s / n.max(1) as f64, lo, hi, n))
         .collect()
+}
+
+/// Latencies of the query kinds, in microseconds (medians).
+struct QueryFigures {
+    q1: f64,
+    q2: f64,
+    q3: f64,
+    q4: f64,
+    latest_one: f64,
+    state_one: f64,
+}
+
+/// Runs each query kind on `store` (the same random choices for every call).
+fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<dyn Error>> {
+    let store = store.clone();
+    let thermostats: Vec<&String> = twins.iter().filter(|t| t.starts_with("thermostat")).collect();
+    let (day_start, day_end) = day_span(&store);
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+
+    let q1 = median_micros(50, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let props = store.schema(twin).unwrap_or_default();
+        let prop = props
+            .get(rng.random_range(0..props.len().max(1)))
+            .map(|p| p.name.to_string())
+            .unwrap_or_default();
+        let hour = rng.random_range(0..23i64);
+        let from = day_start.saturating_add_nanos(hour * 3_600_000_000_000);
+        let q = EventsQuery::new(twin.as_str())
+            .from(from)
+            .to(from.saturating_add_nanos(3_600_000_000_000))
+            .properties([prop]);
+        let t = Instant::now();
+        let n = store.events(&q).map(|e| e.len()).unwrap_or(0);
+        std::hint::black_box(n);
+        t.elapsed()
+    });
+    let q2 = median_micros(50, || {
+        let twin = thermostats[rng.random_range(0..thermostats.len())].as_str();
+        let t = Instant::now();
+        let buckets = minute_buckets(&store, twin, day_start, day_end);
+        std::hint::black_box(buckets);
+        t.elapsed()
+    });
+    let q3 = median_micros(3, || {
+        let t = Instant::now();
+        let mut hours = [(0.0f64, 0u64); 24];
+        for twin in &thermostats {
+            let q = EventsQuery::new(twin.as_str()).properties(["Temperature"]);
+            for e in store.events(&q).unwrap_or_default() {
+                let h = ((e.ts.as_nanos() - day_start.as_nanos()) / 3_600_000_000_000).clamp(0, 23) as usize;
+                if let Some(v) = e.values[0].1.as_f64() {
+                    hours[h].0 += v;
+                    hours[h].1 += 1;
+                }
+            }
+        }
+        std::hint::black_box(hours);
+        t.elapsed()
+    });
+    let q4 = median_micros(20, || {
+        let picks: Vec<&String> = (0..100).map(|_| &twins[rng.random_range(0..twins.len())]).collect();
+        let t = Instant::now();
+        for twin in picks {
+            std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
+        }
+        t.elapsed()
+    });
+    let latest_one = median_micros(200, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let t = Instant::now();
+        std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
+        t.elapsed()
+    });
+    let state_one = median_micros(200, || {
+        let twin = &twins[rng.random_range(0..twins.len())];
+        let at = day_start.saturating_add_nanos(rng.random_range(0..86_400i64) * 1_000_000_000);
+        let t = Instant::now();
+        std::hint::black_box(store.state_at(twin, at).map(|s| s.properties.len()).unwrap_or(0));
+        t.elapsed()
+    });
+
+    Ok(QueryFigures {
+        q1,
+        q2,
+        q3,
+        q4,
+        latest_one,
+        state_one,
+    })
+}
+
+/// The real station data in ../shared/fixtures.
+const STATION: &str = "../shared/fixtures/payerne-bsrn-2016-06.ndjson.zst";
+
+struct Station {
+    points: u64,
+    bytes_per_point: f64,
+    sizes: twinstore::SizeBreakdown,
+}
+
+/// Loads the station data, flushes, and measures its size on disk.
+fn station_figures(path: &str) -> Result<Station, Box<dyn Error>> {
+    let compressed = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let input = zstd::decode_all(&compressed[..])?;
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), Options::default().background_maintenance(false))?;
+    store.ingest_ndjson(&input)?;
+    store.flush()?;
+    let stats = store.stats();
+    Ok(Station {
+        points: stats.points,
+        bytes_per_point: stats.bytes_per_point(),
+        sizes: store.cold_size_breakdown()?,
+    })
+}
+
+/// Builds a store of 100,000 twins spread over 1,000 segment files (100 twins per flush,
+/// ten records each), closes it, and times opening it. Returns (build s, open s).
+fn many_files() -> Result<(f64, f64), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    {
+        let options = Options::default()
+            .durability(Durability::NoSync)
+            .background_maintenance(false);
+        let store = Store::open(dir.path(), options)?;
+        for file in 0..1000 {
+            let records: Vec<Record> = (0..100)
+                .flat_map(|t| {
+                    let twin = format!("twin-{:06}", file * 100 + t);
+                    (0..10).map(move |i| {
+                        Record::new(
+                            twin.clone(),
+                            Timestamp::from_nanos(1_767_225_600_000_000_000 + i * 60_000_000_000),
+                        )
+                        .with("Temperature", 20.0 + i as f64 / 10.0)
+                        .with("Mode", "auto")
+                    })
+                })
+                .collect();
+            store.write(&records)?;
+            store.flush()?;
+        }
+    }
+    let build = started.elapsed().as_secs_f64();
+    let opens: Vec<f64> = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let store = Store::open(dir.path(), Options::default().background_maintenance(false));
+            let secs = started.elapsed().as_secs_f64();
+            drop(store);
+            secs
+        })
+        .collect();
+    let mut sorted = opens;
+    sorted.sort_by(f64::total_cmp);
+    Ok((build, sorted[1]))
+}
+
+fn share(part: u64, sizes: &twinstore::SizeBreakdown) -> f64 {
+    let total = sizes.timestamps + sizes.values + sizes.presence + sizes.index;
+    100.0 * part as f64 / total.max(1) as f64
+}
+
+/// Resident memory of this process, MiB (Linux; 0 elsewhere).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The workload's day: from the earliest event, 24 hours.

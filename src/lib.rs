@@ -91,6 +91,35 @@ mod wal;
 mod warm;
 
 pub use cold::segment::SizeBreakdown;
+
+/// The cold tier's block codecs, for the codec benchmarks and the bench report. Not a
+/// stable API.
+#[doc(hidden)]
+pub mod codecs {
+    /// Encodes nanosecond timestamps into a block.
+    pub fn encode_timestamps(ts: &[i64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::cold::codec::encode_timestamps(ts, &mut out);
+        out
+    }
+
+    /// Decodes `n` timestamps, appending to `out`.
+    pub fn decode_timestamps(bytes: &[u8], n: usize, out: &mut Vec<i64>) -> Result<(), String> {
+        crate::cold::codec::decode_timestamps(bytes, n, out).map_err(|e| e.0)
+    }
+
+    /// Encodes doubles into a block.
+    pub fn encode_doubles(values: &[f64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::cold::codec::encode_doubles(values, &mut out);
+        out
+    }
+
+    /// Decodes `n` doubles, appending to `out`.
+    pub fn decode_doubles(bytes: &[u8], n: usize, out: &mut Vec<f64>) -> Result<(), String> {
+        crate::cold::codec::decode_doubles(bytes, n, out).map_err(|e| e.0)
+    }
+}
 pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};

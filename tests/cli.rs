@@ -571,7 +571,7 @@ fn every_command_has_help_with_an_example() {
     let out = run(&["--help"]);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("digital twins"), "{}", stdout(&out));
-    for sub in ["ingest", "events", "latest", "stats"] {
+    for sub in ["ingest", "events", "latest", "stats", "flush", "delete"] {
         let out = run(&[sub, "--help"]);
         assert_code(&out, 0);
         let help = stdout(&out);
@@ -579,4 +579,59 @@ fn every_command_has_help_with_an_example() {
         assert!(help.contains(&format!("twinstore {sub} --db")), "{sub}: {help}");
         assert!(help.contains("--db <DIR>"), "{sub}: {help}");
     }
+}
+
+#[test]
+fn flush_moves_everything_cold_and_events_stay_the_same() {
+    let (_dir, db) = adt_store();
+    let before = stdout(&run(&["events", "--db", &db, "--twin", "room-12"]));
+    let out = run(&["flush", "--db", &db]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("flushed: 6 records, 13 points in 1 files"),
+        "{}",
+        stderr(&out)
+    );
+    let stats: Value = serde_json::from_slice(&run(&["stats", "--db", &db, "--json"]).stdout).expect("JSON");
+    assert_eq!(stats["files"], 1);
+    assert_eq!(stats["warm_bytes"], 0);
+    assert_eq!(stats["records"], 6);
+    assert_eq!(stats["points"], 13);
+    assert!(stats["cold_bytes"].as_u64().is_some_and(|b| b > 0), "{stats}");
+    // Every WAL frame is in the segment file: the log is gone.
+    let wal = Path::new(&db).join("wal");
+    assert_eq!(std::fs::read_dir(&wal).expect("wal dir").count(), 0);
+    assert_eq!(stdout(&run(&["events", "--db", &db, "--twin", "room-12"])), before);
+}
+
+#[test]
+fn delete_removes_a_range_then_the_whole_twin() {
+    let (_dir, db) = adt_store();
+    // thermostat67 has events at 08:00:00 and 08:01:00.5 (the fixture).
+    let out = run(&[
+        "delete",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--from",
+        "2026-01-01T08:01:00Z",
+    ]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("deleted 1 records of thermostat67"),
+        "{}",
+        stderr(&out)
+    );
+    let events = ndjson(&run(&["events", "--db", &db, "--twin", "thermostat67"]));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Temperature"], json!(20.5));
+    let out = run(&["delete", "--db", &db, "--twin", "thermostat67"]);
+    assert_code(&out, 0);
+    assert!(ndjson(&run(&["events", "--db", &db, "--twin", "thermostat67"])).is_empty());
+    // Other twins are untouched.
+    assert_eq!(ndjson(&run(&["events", "--db", &db, "--twin", "room-12"])).len(), 3);
+    let out = run(&["delete", "--db", &db, "--twin", "nobody"]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
 }

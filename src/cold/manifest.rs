@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::ValueType;
 
 pub(crate) const MANIFEST_FILE: &str = "MANIFEST";
-const MANIFEST_TMP: &str = "MANIFEST.tmp";
+pub(crate) const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const MAGIC: &[u8; 8] = b"TWINMAN\0";
 pub(crate) const MANIFEST_VERSION: u32 = 1;
 const HEADER_LEN: usize = 24;

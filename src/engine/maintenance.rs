@@ -83,6 +83,13 @@ pub(crate) fn import_catalog(catalog: &Catalog, twins: &[TwinDef]) -> std::resul
 pub(crate) fn open_files(inner_dir: &std::path::Path, manifest: &Manifest) -> Result<Vec<Arc<ColdFile>>> {
     let cold_dir = inner_dir.join(COLD_DIR);
     std::fs::create_dir_all(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?;
+    // A manifest write interrupted before its rename: the old manifest is the valid one.
+    let tmp = inner_dir.join(cold::manifest::MANIFEST_TMP);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&tmp, e)),
+    }
     let live: BTreeSet<u64> = manifest.files.iter().map(|f| f.id).collect();
     for entry in std::fs::read_dir(&cold_dir)
         .map_err(|e| Error::io(&cold_dir, e))?
@@ -174,29 +181,37 @@ fn write_manifest(inner: &Inner, state: &MaintenanceState, checkpoint: u64, file
 /// the WAL.
 pub(crate) fn flush(inner: &Inner) -> Result<()> {
     let mut state = inner.maintenance.lock();
-    // A flush that failed after the swap left its tables frozen: write those first.
-    let retry = inner.cold.read().frozen.clone();
-    let (frozen, seq, wal_cut) = match (retry, state.pending_wal_cut) {
-        (Some(frozen), Some((seq, cut))) => (frozen, seq, cut),
-        _ => {
-            let _gate = inner.gate.write();
-            let seq = inner.wal.last_seq();
-            let mut cold = inner.cold.write();
-            let mut tables = foldhash::HashMap::default();
-            for entry in inner.catalog.all() {
-                let mut table = entry.table.write();
-                if table.rows() > 0 {
-                    tables.insert(entry.id, Arc::new(std::mem::take(&mut *table)));
-                }
+    // A flush that failed after its swap left its tables frozen: finish that one first,
+    // then flush what was written since.
+    if state.pending_wal_cut.is_some() {
+        flush_frozen(inner, &mut state)?;
+    }
+    {
+        let _gate = inner.gate.write();
+        let seq = inner.wal.last_seq();
+        // Rotate before the swap: if it fails, nothing has moved.
+        let cut = inner.wal.rotate()?;
+        let mut cold = inner.cold.write();
+        let mut tables = foldhash::HashMap::default();
+        for entry in inner.catalog.all() {
+            let mut table = entry.table.write();
+            if table.rows() > 0 {
+                tables.insert(entry.id, Arc::new(std::mem::take(&mut *table)));
             }
-            let cut = inner.wal.rotate()?;
-            let frozen = Arc::new(Frozen { tables });
-            cold.frozen = Some(frozen.clone());
-            inner.warm_estimate.store(0, Ordering::Release);
-            state.pending_wal_cut = Some((seq, cut));
-            (frozen, seq, cut)
         }
+        cold.frozen = Some(Arc::new(Frozen { tables }));
+        inner.warm_estimate.store(0, Ordering::Release);
+        state.pending_wal_cut = Some((seq, cut));
+    }
+    flush_frozen(inner, &mut state)
+}
+
+/// Writes the frozen tables to a segment file, installs it and cuts the WAL.
+fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
+    let Some((seq, wal_cut)) = state.pending_wal_cut else {
+        return Ok(());
     };
+    let frozen = inner.cold.read().frozen.clone().unwrap_or_default();
     if frozen.tables.is_empty() && seq == state.checkpoint {
         inner.cold.write().frozen = None;
         state.pending_wal_cut = None;
@@ -206,12 +221,12 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
     let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
     let file = write_segment(
         inner,
-        &mut state,
+        state,
         twins.into_iter().map(|t| Ok((t, frozen.tables[&t].all_rows()))),
     )?;
     let mut files = inner.cold.read().files.clone();
     files.extend(file);
-    write_manifest(inner, &state, seq, &files)?;
+    write_manifest(inner, state, seq, &files)?;
     {
         let mut cold = inner.cold.write();
         // Compaction does not run concurrently (it holds the maintenance lock too), so the
