@@ -522,6 +522,9 @@ impl Segment {
         if crc32c::crc32c(&trailer[..20]) != le32(&trailer[20..24]) {
             return Err(corrupt(t + 20, "segment trailer checksum mismatch"));
         }
+        if le32(&trailer[16..20]) != SEGMENT_VERSION {
+            return Err(corrupt(t + 16, "segment trailer version differs from the header's"));
+        }
         let footer_offset = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
         let twins = le32(&trailer[8..12]) as usize;
         let footer_end = usize::try_from(footer_offset)

@@ -331,30 +331,41 @@ pub(crate) fn events(view: &TwinView<'_>, query: &EventsQuery) -> Result<Vec<Eve
 /// Per column of a cold chunk, its last value at or before `at`, with its row index.
 fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, usize, Value)>> {
     let mut out = Vec::new();
+    let mut unresolved: Vec<usize> = (0..chunk.columns.len()).collect();
     let mut ts = Vec::new();
-    for slot in 0..chunk.columns.len() {
-        let mut base = chunk.twin_ref.rows as usize;
-        for g in chunk.groups.iter().rev() {
-            base -= g.rows;
-            if g.first_ts > at {
-                continue;
-            }
-            let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else {
+    let mut base = chunk.twin_ref.rows as usize;
+    // Newest group first; each group's timestamps are decoded once for all its columns.
+    for g in chunk.groups.iter().rev() {
+        base -= g.rows;
+        if unresolved.is_empty() {
+            break;
+        }
+        if g.first_ts > at {
+            continue;
+        }
+        let mut decoded = false;
+        let mut still = Vec::with_capacity(unresolved.len());
+        for slot in unresolved {
+            let block = g.blocks.iter().find(|b| b.slot == slot);
+            let Some(b) = block.filter(|b| b.stats.first_ts <= at) else {
+                still.push(slot);
                 continue;
             };
-            if b.stats.first_ts > at {
-                continue;
+            if !decoded {
+                chunk.timestamps(g, &mut ts)?;
+                decoded = true;
             }
-            chunk.timestamps(g, &mut ts)?;
             let (present, values) = chunk.column(g, b)?;
             // Rows are in time order: the last present row at or before `at`.
             let n = present.partition_point(|&r| ts[r as usize] <= at);
-            if n > 0 {
-                let r = present[n - 1] as usize;
-                out.push((chunk.columns[slot].0, ts[r], base + r, values.get(n - 1)));
-                break;
+            if n == 0 {
+                still.push(slot);
+                continue;
             }
+            let r = present[n - 1] as usize;
+            out.push((chunk.columns[slot].0, ts[r], base + r, values.get(n - 1)));
         }
+        unresolved = still;
     }
     Ok(out)
 }
