@@ -68,9 +68,30 @@
 //!
 //! ## Storage
 //!
-//! The store directory holds a `LOCK` file (one process at a time) and the write-ahead log
-//! (`wal/`), replayed on open; a torn last frame left by a crash is cut off, damage anywhere
-//! else fails the open with [`Error::Corruption`]. `docs/FORMAT.md` describes every byte.
+//! The store directory holds a `LOCK` file (one process at a time), the write-ahead log
+//! (`wal/`), the cold tier's segment files (`cold/`) and the `MANIFEST` naming them.
+//!
+//! - Writes go to the WAL and the warm tier. A background thread flushes the warm tier to a
+//!   new segment file when its oldest write is older than [`Options::warm_window`] or it
+//!   passes [`Options::warm_budget_bytes`] (writers are slowed, not failed, past twice the
+//!   budget); [`Store::flush`] does it on demand. Once the file and the manifest are
+//!   durable, the WAL segments it covers are deleted.
+//! - Segment files are immutable and memory-mapped: per twin, groups of up to 2,048 rows,
+//!   a compressed timestamp block and one block per column (presence and values), each with
+//!   a checksum and statistics (count, min, max, sum, first, last). Doubles with few
+//!   decimals are stored as small integers (an ALP-style decimal encoding).
+//! - Queries merge the cold files, the tables a flush is writing and the warm rows by time;
+//!   rows of equal time keep the order they were written in. Late rows go through the warm
+//!   tier and land in a newer file.
+//! - Compaction merges small neighbouring files in the background; replaced files are
+//!   deleted when the last reader lets go of them. [`Options::cold_retention`] drops old
+//!   data; [`Store::delete_twin`] and [`Store::delete_range`] remove rows for good.
+//! - Recovery: a torn last WAL frame left by a crash is cut off; damage anywhere else in the
+//!   WAL fails the open with [`Error::Corruption`]. Files the manifest does not name (an
+//!   interrupted flush or compaction) are removed on open. A damaged block fails the queries
+//!   that read it, with the file and offset, and leaves the rest of the store readable.
+//!
+//! `docs/FORMAT.md` describes every byte.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -118,6 +139,12 @@ pub mod codecs {
     /// Decodes `n` doubles, appending to `out`.
     pub fn decode_doubles(bytes: &[u8], n: usize, out: &mut Vec<f64>) -> Result<(), String> {
         crate::cold::codec::decode_doubles(bytes, n, out).map_err(|e| e.0)
+    }
+
+    /// Runs every block and directory decoder on `data` (the fuzz target's entry point):
+    /// each must return an error or a value, never panic.
+    pub fn decode_everything(data: &[u8]) {
+        crate::cold::segment::fuzz_decoders(data);
     }
 }
 pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};

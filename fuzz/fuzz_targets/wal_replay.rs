@@ -27,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(wal.join("00000000000000000001.wal"), &bytes).is_err() {
         return;
     }
-    if let Ok(store) = Store::open(dir.path(), Options::default().durability(Durability::NoSync)) {
-        for twin in store.twins() {
+    if let Ok(store) = Store::open(dir.path(), Options::default().durability(Durability::NoSync).background_maintenance(false)) {
+        for twin in store.twins().unwrap_or_default() {
             let _ = store.latest(&twin.id);
             let _ = store.events(&twinstore::EventsQuery::new(twin.id.as_str()));
         }

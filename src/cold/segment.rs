@@ -844,6 +844,28 @@ impl Chunk<'_> {
     }
 }
 
+/// Feeds `data` to the directory parser and every block decoder (for the fuzz target).
+pub(crate) fn fuzz_decoders(data: &[u8]) {
+    let Some((&selector, data)) = data.split_first() else {
+        return;
+    };
+    let n = usize::from(selector) * 9 % (GROUP_ROWS + 1);
+    let r = TwinRef {
+        twin: 1,
+        rows: n as u32,
+        ..TwinRef::zeroed()
+    };
+    let _ = parse_directory(data, &r, 0);
+    let _ = codec::decode_timestamps(data, n, &mut Vec::new());
+    let _ = codec::decode_doubles(data, n, &mut Vec::new());
+    let _ = codec::decode_ints(data, n, &mut Vec::new());
+    let _ = codec::decode_strings(data, n, |_| {});
+    for ty in ValueType::ALL {
+        let _ = decode_column(data, n, n / 2, ty);
+        let _ = decode_column(data, n, n, ty);
+    }
+}
+
 /// Bytes of a column block's presence part.
 fn presence_len(bytes: &[u8], rows: usize, count: usize) -> std::result::Result<usize, CodecError> {
     let mut rd = Reader::new(bytes);
