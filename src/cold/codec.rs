@@ -38,8 +38,9 @@ fn bad<T>(reason: impl Into<String>) -> Result<T> {
     Err(CodecError(reason.into()))
 }
 
-/// zstd level for blocks: blocks are small and written once, so a higher level costs little.
-const ZSTD_LEVEL: i32 = 9;
+/// zstd level for blocks. Measured on the medium workload: level 3 flushes in 2.4 s at 2.93
+/// bytes/point, level 9 in 4.8 s at 2.91, level 19 in 15.8 s at 2.88.
+const ZSTD_LEVEL: i32 = 3;
 /// Below this many values zstd's frame overhead (about 10 bytes) rarely pays.
 const ZSTD_MIN_VALUES: usize = 24;
 
