@@ -217,8 +217,16 @@ impl SegmentWriter {
                 put_uvarint(&mut dir, slot as u64);
                 put_block_ref(&mut dir, start, &blocks);
                 let first_ts = ts[local[0] as usize];
-                let last_ts = ts[local[local.len() - 1] as usize];
+                let last_row = local[local.len() - 1];
+                let last_ts = ts[last_row as usize];
                 put_stats(&mut dir, column.ty, values, first_ts - first, last - last_ts);
+                // Where the last value sits, and for text types the value itself: the latest
+                // value of a column needs no block decoding.
+                put_uvarint(&mut dir, last_row as u64);
+                if let Some(Value::String(text) | Value::Dynamic(text)) = values.last() {
+                    put_uvarint(&mut dir, text.len() as u64);
+                    dir.extend_from_slice(text.as_bytes());
+                }
             }
         }
         sizes.index += dir.len() as u64 + TWIN_REF_LEN as u64;
@@ -388,20 +396,20 @@ pub(crate) struct BlockStats {
     pub count: u64,
     pub first_ts: i64,
     pub last_ts: i64,
+    /// Row (within the group) of the last value.
+    pub last_row: usize,
+    /// The last value.
+    pub last: Value,
     pub summary: StatsSummary,
 }
 
 /// The type-specific part of [`BlockStats`].
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum StatsSummary {
-    /// Doubles, longs and date-times (as nanoseconds): min, max, sum, first, last.
-    Numeric {
-        min: f64,
-        max: f64,
-        sum: f64,
-        first: f64,
-        last: f64,
-    },
+    /// Doubles: min, max, sum, first, last.
+    Double { min: f64, max: f64, sum: f64, first: f64, last: f64 },
+    /// Longs and date-times (nanoseconds): min, max, first, last exactly, and the sum.
+    Integer { min: i64, max: i64, sum: f64, first: i64, last: i64 },
     /// Bools: how many are true, the first and the last.
     Bool { trues: u64, first: bool, last: bool },
     /// Strings, dynamic values, removals.
@@ -666,41 +674,66 @@ fn parse_directory(dir: &[u8], r: &TwinRef, data_start: usize) -> std::result::R
             if count == 0 {
                 return Err(CodecError("column block without values".into()));
             }
+            let first_ts_stat = first_ts.wrapping_add(rd.uvarint()? as i64);
+            let last_ts_stat = last_ts.wrapping_sub(rd.uvarint()? as i64);
+            let summary = match ty {
+                ValueType::Double => {
+                    let mut f = [0.0; 5];
+                    for x in &mut f {
+                        *x = get_compact_f64(&mut rd)?;
+                    }
+                    StatsSummary::Double {
+                        min: f[0],
+                        max: f[1],
+                        sum: f[2],
+                        first: f[3],
+                        last: f[4],
+                    }
+                }
+                ValueType::Long | ValueType::DateTime => {
+                    let (min, max, first, last) = (rd.ivarint()?, rd.ivarint()?, rd.ivarint()?, rd.ivarint()?);
+                    StatsSummary::Integer {
+                        min,
+                        max,
+                        sum: get_compact_f64(&mut rd)?,
+                        first,
+                        last,
+                    }
+                }
+                ValueType::Bool => StatsSummary::Bool {
+                    trues: rd.len(count)? as u64,
+                    first: rd.u8()? != 0,
+                    last: rd.u8()? != 0,
+                },
+                _ => StatsSummary::None,
+            };
+            let last_row = rd.len(rows - 1)?;
+            let last = match (&summary, ty) {
+                (StatsSummary::Double { last, .. }, _) => Value::Double(*last),
+                (StatsSummary::Integer { last, .. }, ValueType::DateTime) => {
+                    Value::DateTime(Timestamp::from_nanos(*last))
+                }
+                (StatsSummary::Integer { last, .. }, _) => Value::Long(*last),
+                (StatsSummary::Bool { last, .. }, _) => Value::Bool(*last),
+                (StatsSummary::None, ValueType::String | ValueType::Dynamic) => {
+                    let len = rd.len(dir.len())?;
+                    let text = std::str::from_utf8(rd.bytes_n(len)?)
+                        .map_err(|e| CodecError(format!("last value is not UTF-8: {e}")))?;
+                    if ty == ValueType::String {
+                        Value::String(text.into())
+                    } else {
+                        Value::Dynamic(text.into())
+                    }
+                }
+                (StatsSummary::None, _) => Value::Removed,
+            };
             let bstats = BlockStats {
                 count: count as u64,
-                first_ts: first_ts.wrapping_add(rd.uvarint()? as i64),
-                last_ts: last_ts.wrapping_sub(rd.uvarint()? as i64),
-                summary: match ty {
-                    ValueType::Double => {
-                        let mut f = [0.0; 5];
-                        for x in &mut f {
-                            *x = get_compact_f64(&mut rd)?;
-                        }
-                        StatsSummary::Numeric {
-                            min: f[0],
-                            max: f[1],
-                            sum: f[2],
-                            first: f[3],
-                            last: f[4],
-                        }
-                    }
-                    ValueType::Long | ValueType::DateTime => {
-                        let (min, max, first, last) = (rd.ivarint()?, rd.ivarint()?, rd.ivarint()?, rd.ivarint()?);
-                        StatsSummary::Numeric {
-                            min: min as f64,
-                            max: max as f64,
-                            sum: get_compact_f64(&mut rd)?,
-                            first: first as f64,
-                            last: last as f64,
-                        }
-                    }
-                    ValueType::Bool => StatsSummary::Bool {
-                        trues: rd.len(count)? as u64,
-                        first: rd.u8()? != 0,
-                        last: rd.u8()? != 0,
-                    },
-                    _ => StatsSummary::None,
-                },
+                first_ts: first_ts_stat,
+                last_ts: last_ts_stat,
+                last_row,
+                last,
+                summary,
             };
             blocks.push(ColumnBlock {
                 slot,
@@ -1047,8 +1080,10 @@ mod tests {
         assert_eq!(stats.last_ts, a.ts[2047]);
         // Values cycle 20.0..24.9 by 0.1: 40 full cycles plus 48 values in the first group.
         let expected_sum: f64 = (0..2048).map(|i| 20.0 + f64::from(i % 50) / 10.0).sum();
+        assert_eq!(stats.last_row, 2047);
+        assert_eq!(stats.last, Value::Double(20.0 + f64::from(2047 % 50) / 10.0));
         match &stats.summary {
-            StatsSummary::Numeric {
+            StatsSummary::Double {
                 min,
                 max,
                 sum,

@@ -351,6 +351,12 @@ fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, us
                 still.push(slot);
                 continue;
             };
+            if b.stats.last_ts <= at {
+                // The block's last value is the one: it is in the directory.
+                let s = &b.stats;
+                out.push((chunk.columns[slot].0, s.last_ts, base + s.last_row, s.last.clone()));
+                continue;
+            }
             if !decoded {
                 chunk.timestamps(g, &mut ts)?;
                 decoded = true;
