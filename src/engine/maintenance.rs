@@ -39,8 +39,11 @@ pub(crate) struct MaintenanceState {
 
 /// Segment files below this size are merged by compaction.
 const COMPACT_BELOW_BYTES: u64 = 256 << 20;
-/// Background compaction starts when this many small files follow each other.
+/// Background compaction starts when this many small files of similar size follow each
+/// other...
 const COMPACT_MIN_RUN: usize = 4;
+/// ... within this factor of each other's size.
+const COMPACT_SIZE_RATIO: u64 = 4;
 
 /// The catalog as the manifest stores it.
 pub(crate) fn export_catalog(catalog: &Catalog) -> Vec<TwinDef> {
@@ -245,16 +248,28 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
 }
 
 /// Which files a compaction merges: the longest run of consecutive small files (merging
-/// only neighbours keeps the order of rows of equal time, which follows file order).
-fn pick_run(files: &[Arc<ColdFile>], min_run: usize) -> Option<(usize, usize)> {
+/// only neighbours keeps the order of rows of equal time, which follows file order). With
+/// `max_ratio`, a run only holds files within that factor of each other's size (tiered:
+/// a merged file waits for peers of its size instead of being rewritten at every merge).
+fn pick_run(files: &[Arc<ColdFile>], min_run: usize, max_ratio: Option<u64>) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize)> = None;
-    let mut start = 0;
-    for i in 0..=files.len() {
-        if i == files.len() || files[i].meta.bytes >= COMPACT_BELOW_BYTES {
-            if i - start >= min_run.max(2) && best.is_none_or(|(a, b)| i - start > b - a) {
-                best = Some((start, i));
+    for start in 0..files.len() {
+        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        let mut end = start;
+        while end < files.len() {
+            let bytes = files[end].meta.bytes.max(1);
+            if bytes >= COMPACT_BELOW_BYTES {
+                break;
             }
-            start = i + 1;
+            let (l, h) = (lo.min(bytes), hi.max(bytes));
+            if max_ratio.is_some_and(|r| h > l.saturating_mul(r)) {
+                break;
+            }
+            (lo, hi) = (l, h);
+            end += 1;
+        }
+        if end - start >= min_run.max(2) && best.is_none_or(|(a, b)| end - start > b - a) {
+            best = Some((start, end));
         }
     }
     best
@@ -303,11 +318,12 @@ fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
     }
 }
 
-/// Merges runs of small files. `min_run` is how many consecutive small files it takes.
-pub(crate) fn compact(inner: &Inner, min_run: usize) -> Result<bool> {
+/// Merges runs of small files. `min_run` is how many consecutive small files it takes;
+/// `max_ratio` bounds the size spread within a run (see [`pick_run`]).
+pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> Result<bool> {
     let mut state = inner.maintenance.lock();
     let files = inner.cold.read().files.clone();
-    let Some(run) = pick_run(&files, min_run) else {
+    let Some(run) = pick_run(&files, min_run, max_ratio) else {
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
@@ -405,7 +421,7 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
                     if due {
                         flush(&inner)?;
                     }
-                    compact(&inner, COMPACT_MIN_RUN)?;
+                    compact(&inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
                     apply_retention(&inner)
                 })();
                 if let Err(e) = result {
@@ -452,8 +468,14 @@ mod tests {
         };
         let big = COMPACT_BELOW_BYTES;
         let files: Vec<_> = [1, 1, big, 1, 1, 1, big, 1].into_iter().map(file).collect();
-        assert_eq!(pick_run(&files, 2), Some((3, 6)));
-        assert_eq!(pick_run(&files, 4), None);
-        assert_eq!(pick_run(&files[..2], 2), Some((0, 2)));
+        assert_eq!(pick_run(&files, 2, None), Some((3, 6)));
+        assert_eq!(pick_run(&files, 4, None), None);
+        assert_eq!(pick_run(&files[..2], 2, None), Some((0, 2)));
+        // Tiered: a merged file of 400 does not join a run of 10s; four 10s do merge.
+        let files: Vec<_> = [400, 10, 12, 10, 11].into_iter().map(file).collect();
+        assert_eq!(pick_run(&files, 4, Some(4)), Some((1, 5)));
+        assert_eq!(pick_run(&files, 2, None), Some((0, 5)));
+        let files: Vec<_> = [400, 100, 10, 10, 10].into_iter().map(file).collect();
+        assert_eq!(pick_run(&files, 4, Some(4)), None);
     }
 }

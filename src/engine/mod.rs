@@ -232,9 +232,9 @@ impl Store {
     }
 
     /// Merges consecutive small segment files into one (the background thread does this
-    /// when four or more accumulate). Returns whether files were merged.
+    /// when four or more of similar size accumulate). Returns whether files were merged.
     pub fn compact(&self) -> Result<bool> {
-        maintenance::compact(&self.inner, 2)
+        maintenance::compact(&self.inner, 2, None)
     }
 
     /// Deletes every row of `twin` written before the call, from every tier, for good:
