@@ -1099,6 +1099,29 @@ mod tests {
     }
 
     #[test]
+    fn a_retired_file_is_deleted_when_its_last_reader_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.seg");
+        let mut w = SegmentWriter::create(&path).unwrap();
+        w.add(&sample_rows(1, 10)).unwrap();
+        w.finish().unwrap();
+        let live = Segment::open(&path).unwrap();
+        let reader = live.clone(); // a query in progress
+        live.retire();
+        drop(live);
+        assert!(path.exists(), "deleted under a reader");
+        assert_eq!(reader.chunk(1).unwrap().unwrap().twin_ref.rows, 10);
+        drop(reader);
+        assert!(!path.exists(), "the last reader's drop deletes it");
+        // A file that is not retired stays.
+        let mut w = SegmentWriter::create(&path).unwrap();
+        w.add(&sample_rows(1, 10)).unwrap();
+        w.finish().unwrap();
+        drop(Segment::open(&path).unwrap());
+        assert!(path.exists());
+    }
+
+    #[test]
     fn damage_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("1.seg");
