@@ -306,6 +306,7 @@ fn put_block_ref(dir: &mut Vec<u8>, start: usize, blocks: &[u8]) {
 const PRESENCE_ALL: u8 = 0;
 const PRESENCE_ROWS: u8 = 1;
 const PRESENCE_BITMAP: u8 = 2;
+const PRESENCE_RUNS: u8 = 3;
 
 /// Which of a group's `n` rows have a value: all of them, their row numbers, or a 0/1 per
 /// row, whichever is smallest.
@@ -322,7 +323,29 @@ fn encode_presence(rows: &[i64], n: usize, out: &mut Vec<u8>) {
     }
     let mut bitmap = vec![PRESENCE_BITMAP];
     codec::encode_ints(&bits, &mut bitmap);
-    out.extend_from_slice(if bitmap.len() < list.len() { &bitmap } else { &list });
+    // Alternating run lengths, absent first (a leading run may be 0): sparse updates come
+    // in stretches (a sensor quiet at night, a setpoint held for hours).
+    let mut runs = Vec::new();
+    let mut current = 0i64;
+    let mut length = 0i64;
+    for &b in &bits {
+        if b == current {
+            length += 1;
+        } else {
+            runs.push(length);
+            current = b;
+            length = 1;
+        }
+    }
+    runs.push(length);
+    let mut run_bytes = vec![PRESENCE_RUNS];
+    put_uvarint(&mut run_bytes, runs.len() as u64);
+    codec::encode_ints(&runs, &mut run_bytes);
+    let best = [list, bitmap, run_bytes]
+        .into_iter()
+        .min_by_key(Vec::len)
+        .unwrap_or_default();
+    out.extend_from_slice(&best);
 }
 
 fn encode_values(ty: ValueType, values: &[Value], out: &mut Vec<u8>) {
@@ -407,9 +430,21 @@ pub(crate) struct BlockStats {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum StatsSummary {
     /// Doubles: min, max, sum, first, last.
-    Double { min: f64, max: f64, sum: f64, first: f64, last: f64 },
+    Double {
+        min: f64,
+        max: f64,
+        sum: f64,
+        first: f64,
+        last: f64,
+    },
     /// Longs and date-times (nanoseconds): min, max, first, last exactly, and the sum.
-    Integer { min: i64, max: i64, sum: f64, first: i64, last: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+        sum: f64,
+        first: i64,
+        last: i64,
+    },
     /// Bools: how many are true, the first and the last.
     Bool { trues: u64, first: bool, last: bool },
     /// Strings, dynamic values, removals.
@@ -899,29 +934,15 @@ pub(crate) fn fuzz_decoders(data: &[u8]) {
     }
 }
 
-/// Bytes of a column block's presence part.
-fn presence_len(bytes: &[u8], rows: usize, count: usize) -> std::result::Result<usize, CodecError> {
-    let mut rd = Reader::new(bytes);
-    let form = rd.u8()?;
-    let rest = rd.rest();
-    let mut scratch = Vec::new();
-    Ok(1 + match form {
-        PRESENCE_ALL => 0,
-        PRESENCE_ROWS => codec::decode_ints(rest, count, &mut scratch)?,
-        _ => codec::decode_ints(rest, rows, &mut scratch)?,
-    })
-}
-
-fn decode_column(
-    bytes: &[u8],
+/// A column block's presence (after its form byte): the rows with a value, and the bytes
+/// it took.
+fn decode_presence(
+    rest: &[u8],
+    form: u8,
     rows: usize,
     count: usize,
-    ty: ValueType,
-) -> std::result::Result<(Vec<u32>, Values), CodecError> {
-    let mut rd = Reader::new(bytes);
-    let form = rd.u8()?;
-    let rest = rd.rest();
-    let (present, used) = match form {
+) -> std::result::Result<(Vec<u32>, usize), CodecError> {
+    Ok(match form {
         PRESENCE_ALL if count == rows => ((0..rows as u32).collect(), 0),
         PRESENCE_ROWS => {
             let mut list = Vec::with_capacity(count);
@@ -934,6 +955,32 @@ fn decode_column(
                 prev = r;
             }
             (list.into_iter().map(|r| r as u32).collect(), used)
+        }
+        PRESENCE_RUNS => {
+            let mut rd = Reader::new(rest);
+            let nruns = rd.len(rows.max(1))?;
+            let head = rest.len() - rd.rest().len();
+            let mut runs = Vec::with_capacity(nruns);
+            let used = codec::decode_ints(&rest[head..], nruns, &mut runs)?;
+            let mut present = Vec::with_capacity(count);
+            let mut row = 0usize;
+            for (i, &len) in runs.iter().enumerate() {
+                let len = usize::try_from(len).ok().filter(|&l| row + l <= rows);
+                let Some(len) = len else {
+                    return Err(CodecError("presence run past the group's end".into()));
+                };
+                if i % 2 == 1 {
+                    present.extend(row as u32..(row + len) as u32);
+                }
+                row += len;
+            }
+            if row != rows || present.len() != count {
+                return Err(CodecError(format!(
+                    "presence runs cover {row} rows with {} values; expected {rows} and {count}",
+                    present.len()
+                )));
+            }
+            (present, head + used)
         }
         PRESENCE_BITMAP => {
             let mut bits = Vec::with_capacity(rows);
@@ -952,7 +999,27 @@ fn decode_column(
                 "unknown presence form {f} for {count} of {rows} rows"
             )));
         }
-    };
+    })
+}
+
+/// Bytes of a column block's presence part.
+fn presence_len(bytes: &[u8], rows: usize, count: usize) -> std::result::Result<usize, CodecError> {
+    let mut rd = Reader::new(bytes);
+    let form = rd.u8()?;
+    let rest = rd.rest();
+    Ok(1 + decode_presence(rest, form, rows, count)?.1)
+}
+
+fn decode_column(
+    bytes: &[u8],
+    rows: usize,
+    count: usize,
+    ty: ValueType,
+) -> std::result::Result<(Vec<u32>, Values), CodecError> {
+    let mut rd = Reader::new(bytes);
+    let form = rd.u8()?;
+    let rest = rd.rest();
+    let (present, used) = decode_presence(rest, form, rows, count)?;
     let body = rest.get(used..).unwrap_or_default();
     let values = match ty {
         ValueType::Double => {
@@ -1095,6 +1162,39 @@ mod tests {
                 assert!((sum - expected_sum).abs() < 1e-6);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_presence_form_round_trips_and_the_smallest_is_kept() {
+        let n = 2048;
+        // (rows, the form that must win; None: a random half, where a row list and a bitmap
+        // cost about the same)
+        let patterns: Vec<(Vec<i64>, Option<u8>)> = vec![
+            ((0..n as i64).collect(), Some(PRESENCE_ALL)),
+            (vec![5, 900], Some(PRESENCE_ROWS)),
+            ((0..n as i64).filter(|r| (r / 300) % 2 == 1).collect(), Some(PRESENCE_RUNS)),
+            (
+                (0..n as i64)
+                    .filter(|&r| (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) % 2 == 0)
+                    .collect(),
+                None,
+            ),
+            ((1..n as i64).collect(), None),
+        ];
+        for (rows, form) in patterns {
+            let mut bytes = Vec::new();
+            encode_presence(&rows, n, &mut bytes);
+            assert!(form.is_none_or(|f| f == bytes[0]), "form {} for {} rows", bytes[0], rows.len());
+            let form = bytes[0];
+            let (present, used) = decode_presence(&bytes[1..], bytes[0], n, rows.len()).unwrap();
+            assert_eq!(used + 1, bytes.len());
+            assert_eq!(present, rows.iter().map(|&r| r as u32).collect::<Vec<_>>());
+            // A count that disagrees is corruption (a row list holds no count of its own:
+            // its count comes from the checksummed directory).
+            if form != PRESENCE_ROWS {
+                assert!(decode_presence(&bytes[1..], bytes[0], n, rows.len() + 1).is_err());
+            }
         }
     }
 
