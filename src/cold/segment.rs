@@ -1173,10 +1173,18 @@ mod tests {
         let patterns: Vec<(Vec<i64>, Option<u8>)> = vec![
             ((0..n as i64).collect(), Some(PRESENCE_ALL)),
             (vec![5, 900], Some(PRESENCE_ROWS)),
-            ((0..n as i64).filter(|r| (r / 300) % 2 == 1).collect(), Some(PRESENCE_RUNS)),
+            (
+                (0..n as i64).filter(|r| (r / 300) % 2 == 1).collect(),
+                Some(PRESENCE_RUNS),
+            ),
             (
                 (0..n as i64)
-                    .filter(|&r| (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) % 2 == 0)
+                    .filter(|&r| {
+                        (r as u64)
+                            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                            .rotate_left(17)
+                            .is_multiple_of(2)
+                    })
                     .collect(),
                 None,
             ),
@@ -1185,7 +1193,12 @@ mod tests {
         for (rows, form) in patterns {
             let mut bytes = Vec::new();
             encode_presence(&rows, n, &mut bytes);
-            assert!(form.is_none_or(|f| f == bytes[0]), "form {} for {} rows", bytes[0], rows.len());
+            assert!(
+                form.is_none_or(|f| f == bytes[0]),
+                "form {} for {} rows",
+                bytes[0],
+                rows.len()
+            );
             let form = bytes[0];
             let (present, used) = decode_presence(&bytes[1..], bytes[0], n, rows.len()).unwrap();
             assert_eq!(used + 1, bytes.len());
