@@ -16,10 +16,11 @@
 //! fail with `Error::Corruption` while other twins still answer; a truncated or missing
 //! segment file makes `Store::open` fail (not panic).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -168,24 +169,12 @@ impl Rng {
 /// Runs one child from batch `start`, waits for its first acknowledgement, kills it
 /// `delay` later and returns what it reported.
 fn crash_child(dir: &Path, mode: &str, start: u64, delay: Duration) -> ChildLog {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_writer",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(ENV_DIR, dir)
-        .env(ENV_START, start.to_string())
-        .env(ENV_MODE, mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the child");
+    let env = [
+        (ENV_DIR, dir.display().to_string()),
+        (ENV_START, start.to_string()),
+        (ENV_MODE, mode.to_string()),
+    ];
+    let mut child = common::spawn_child("child_writer", &env);
     let stdout = child.stdout.take().expect("child stdout");
     let mut stderr = child.stderr.take().expect("child stderr");
     let (first_ack, first_ack_rx) = mpsc::channel();

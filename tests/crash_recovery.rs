@@ -12,10 +12,11 @@
 //! writes some more itself; several rounds continue the same store, so each recovery runs on
 //! top of earlier ones. `TWINSTORE_CRASH_SEED` replays a run's kill delays.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -168,24 +169,12 @@ fn stored_numbers(store: &Store) -> BTreeMap<u64, usize> {
 /// Runs one child until it has acknowledged at least one call, kills it after `delay`, and
 /// returns the calls it acknowledged.
 fn crash_child(dir: &Path, mode: &str, start: u64, delay: Duration) -> Vec<(u64, u64)> {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_writer",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(ENV_DIR, dir)
-        .env(ENV_START, start.to_string())
-        .env(ENV_MODE, mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the child");
+    let env = [
+        (ENV_DIR, dir.display().to_string()),
+        (ENV_START, start.to_string()),
+        (ENV_MODE, mode.to_string()),
+    ];
+    let mut child = common::spawn_child("child_writer", &env);
     let stdout = child.stdout.take().expect("child stdout");
     let mut stderr = child.stderr.take().expect("child stderr");
     let (tx, rx) = mpsc::channel();

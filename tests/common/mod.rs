@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use twinstore::{Event, Options, Store, Timestamp, TwinState, Value};
 
@@ -97,4 +98,27 @@ pub fn s(text: &str) -> Value {
 /// A Dynamic value.
 pub fn dynamic(text: &str) -> Value {
     Value::Dynamic(text.into())
+}
+
+/// Starts this test binary again as a child running only the ignored test `child_test`,
+/// with `env` set and stdout/stderr piped: the crash tests' writer, which the parent kills.
+pub fn spawn_child(child_test: &str, env: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            child_test,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().expect("spawn the child")
 }
