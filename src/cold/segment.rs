@@ -1213,7 +1213,7 @@ mod tests {
         file.extend_from_slice(&dir);
         file.extend_from_slice(ts_block);
         file.extend_from_slice(column_block);
-        while file.len() % 8 != 0 {
+        while !file.len().is_multiple_of(8) {
             file.push(0);
         }
         let footer_offset = file.len() as u64;
