@@ -4,7 +4,9 @@
 //! call's batch id, to two private twins and one twin shared by all writers, some rows out
 //! of time order); reader threads query at the same time. A reader must never see part of a
 //! call's rows for a twin, row counts seen by one reader never shrink, the latest value is
-//! never older than what an earlier query returned, and at the end every row is there.
+//! never older than what an earlier query returned, and at the end every row is there. The
+//! second test runs the same with flushes and compactions racing the readers: rows moving
+//! from the warm tier to segment files must never be seen twice or not at all.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,8 +39,21 @@ fn batches(store: &Store, twin: &str) -> Option<BTreeMap<i64, u64>> {
 
 #[test]
 fn readers_never_see_half_a_batch() {
+    run(Options::default().durability(Durability::NoSync), false);
+}
+
+#[test]
+fn readers_never_see_half_a_batch_while_rows_move_to_the_cold_tier() {
+    // A 64 KiB warm budget: the background thread flushes every few calls.
+    let options = Options::default()
+        .durability(Durability::NoSync)
+        .warm_budget_bytes(64 << 10);
+    run(options, true);
+}
+
+fn run(options: Options, compactor: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path(), Options::default().durability(Durability::NoSync)).expect("open");
+    let store = Store::open(dir.path(), options).expect("open");
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
 
@@ -108,11 +123,31 @@ fn readers_never_see_half_a_batch() {
         })
         .collect();
 
+    // Explicit flushes and compactions besides the background ones.
+    let maintainer = compactor.then(|| {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                store.flush().expect("flush");
+                store.compact().expect("compact");
+                rounds += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            rounds
+        })
+    });
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(1500) {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);
+    if let Some(m) = maintainer {
+        let rounds = m.join().expect("maintainer");
+        assert!(rounds > 0);
+        assert!(store.stats().files >= 1, "rows reached the cold tier");
+        assert_eq!(store.maintenance_error(), None);
+    }
     let calls: u64 = writers.into_iter().map(|w| w.join().expect("writer")).sum();
     let queries: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
     assert!(calls > 0 && queries > 0, "calls {calls}, queries {queries}");
