@@ -1,4 +1,4 @@
-//! Arbitrary bytes through the cold tier's decoders: the twin directory parser and every
+//! Arbitrary bytes through the cold tier's decoders: the manifest, the twin directory parser and every
 //! block decoder (timestamps, integers, doubles, strings, column blocks of each type). Each
 //! must return a value or an error, never panic or allocate without bound.
 #![no_main]

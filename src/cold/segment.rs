@@ -912,7 +912,8 @@ impl Chunk<'_> {
     }
 }
 
-/// Feeds `data` to the directory parser and every block decoder (for the fuzz target).
+/// Feeds `data` to the directory parser, every block decoder and the manifest parser (for
+/// the fuzz target).
 pub(crate) fn fuzz_decoders(data: &[u8]) {
     let Some((&selector, data)) = data.split_first() else {
         return;
@@ -932,6 +933,7 @@ pub(crate) fn fuzz_decoders(data: &[u8]) {
         let _ = decode_column(data, n, n / 2, ty);
         let _ = decode_column(data, n, n, ty);
     }
+    let _ = super::Manifest::decode(Path::new("MANIFEST"), data);
 }
 
 /// A column block's presence (after its form byte): the rows with a value, and the bytes
