@@ -151,5 +151,8 @@ pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
-pub use query::{Event, EventsQuery, Order, PropertyInfo, PropertyValue, TwinInfo, TwinState};
+pub use query::{
+    AggregateQuery, Aggregation, BucketRow, Event, EventsQuery, MAX_BUCKETS, Order, PropertyInfo, PropertyValue,
+    TwinInfo, TwinState,
+};
 pub use wal::Durability;

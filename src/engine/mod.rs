@@ -353,6 +353,12 @@ impl Store {
         self.read(&entry, |view| query::events(view, query))
     }
 
+    /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`]).
+    pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<Vec<crate::BucketRow>> {
+        let entry = self.twin(&query.twin)?;
+        self.read(&entry, |view| query::aggregate(view, query))
+    }
+
     /// The latest value of each property of `twin` (removed properties left out).
     pub fn latest(&self, twin: &str) -> Result<TwinState> {
         let entry = self.twin(twin)?;

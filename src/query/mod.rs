@@ -1,6 +1,11 @@
 //! Queries over one twin: raw events in a range, the latest values, the state at an instant,
 //! the schema. They read a consistent snapshot (see `engine::snapshot`).
 
+mod aggregate;
+
+pub(crate) use aggregate::aggregate;
+pub use aggregate::{AggregateQuery, Aggregation, BucketRow, MAX_BUCKETS};
+
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
