@@ -152,7 +152,7 @@ pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{
-    AggregateQuery, Aggregation, BucketRow, Event, EventsQuery, MAX_BUCKETS, Order, PropertyInfo, PropertyValue,
+    AggregateQuery, Aggregation, Event, EventsQuery, MAX_BUCKETS, Order, PropertyInfo, PropertyValue, SeriesResult,
     TwinInfo, TwinState,
 };
 pub use wal::Durability;

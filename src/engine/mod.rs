@@ -354,7 +354,7 @@ impl Store {
     }
 
     /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`]).
-    pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<Vec<crate::BucketRow>> {
+    pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<crate::SeriesResult> {
         let entry = self.twin(&query.twin)?;
         self.read(&entry, |view| query::aggregate(view, query))
     }

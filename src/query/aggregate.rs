@@ -16,7 +16,7 @@
 use crate::catalog::ColumnId;
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, ValueType};
-use crate::warm::ScanRange;
+use crate::warm::RowPos;
 
 use super::TwinView;
 
@@ -107,14 +107,25 @@ impl AggregateQuery {
     }
 }
 
-/// One bucket of an aggregate query.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BucketRow {
-    /// The bucket's left edge.
-    pub start: Timestamp,
-    /// One value per requested aggregation, in order; `None` for an empty bucket (`Count`:
-    /// `Some(0.0)`).
-    pub values: Vec<Option<f64>>,
+/// The answer to an aggregate query, by column as TSI returns it: the buckets' left edges,
+/// and per requested aggregation one value per bucket (`None` for an empty bucket; `Count`
+/// gives 0 there).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SeriesResult {
+    /// Left edge of each bucket.
+    pub timestamps: Vec<Timestamp>,
+    /// Per requested aggregation, in order: its value in each bucket.
+    pub columns: Vec<(Aggregation, Vec<Option<f64>>)>,
+}
+
+impl SeriesResult {
+    /// The values of `aggregation`, if it was requested.
+    pub fn column(&self, aggregation: Aggregation) -> Option<&[Option<f64>]> {
+        self.columns
+            .iter()
+            .find(|(a, _)| *a == aggregation)
+            .map(|(_, v)| v.as_slice())
+    }
 }
 
 /// Running state of one bucket.
@@ -124,9 +135,9 @@ struct Acc {
     sum: f64,
     min: f64,
     max: f64,
-    /// (time, source, position) and value of the earliest and latest values.
-    first: Option<((i64, usize, usize), f64)>,
-    last: Option<((i64, usize, usize), f64)>,
+    /// (time, source, place in the source) and value of the earliest and latest values.
+    first: Option<(Key, f64)>,
+    last: Option<(Key, f64)>,
     values: Vec<f64>,
 }
 
@@ -144,8 +155,11 @@ impl Default for Acc {
     }
 }
 
+/// Where a value sits in the order of all rows: time, source (oldest first), place.
+type Key = (i64, usize, RowPos);
+
 impl Acc {
-    fn add(&mut self, key: (i64, usize, usize), v: f64, keep: bool) {
+    fn add(&mut self, key: Key, v: f64, keep: bool) {
         self.count += 1;
         self.sum += v;
         self.min = self.min.min(v);
@@ -241,7 +255,7 @@ impl Buckets {
     }
 }
 
-pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<Vec<BucketRow>> {
+pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<SeriesResult> {
     if !matches!(query.value_type, ValueType::Double | ValueType::Long) {
         return Err(Error::InvalidArgument(format!(
             "{} is not numeric: aggregations take Double or Long",
@@ -265,30 +279,24 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<V
         for (source, chunk) in chunks.iter().enumerate() {
             fold_chunk(chunk, column, source, &buckets, keep, &mut accs)?;
         }
-        let range = ScanRange {
-            from: buckets.from,
-            to: buckets.to,
-            descending: false,
-        };
         for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
-            let mut pos = 0usize;
-            table.scan(range, Some(&[column]), view.snapshot, |ts, values| {
-                if let (Some(b), Some(v)) = (buckets.of(ts.as_nanos()), values.first().and_then(|(_, v)| v.as_f64())) {
-                    accs[b].add((ts.as_nanos(), source, pos), v, keep);
+            table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
+                if let Some(b) = buckets.of(t) {
+                    accs[b].add((t, source, pos), v, keep);
                 }
-                pos += 1;
-                std::ops::ControlFlow::Continue(())
             });
         }
     }
-    Ok(accs
-        .iter_mut()
-        .enumerate()
-        .map(|(i, acc)| BucketRow {
-            start: Timestamp::from_nanos(buckets.first_start + i as i64 * buckets.interval),
-            values: query.aggregations.iter().map(|&a| acc.result(a)).collect(),
-        })
-        .collect())
+    Ok(SeriesResult {
+        timestamps: (0..buckets.count)
+            .map(|i| Timestamp::from_nanos(buckets.first_start + i as i64 * buckets.interval))
+            .collect(),
+        columns: query
+            .aggregations
+            .iter()
+            .map(|&a| (a, accs.iter_mut().map(|acc| acc.result(a)).collect()))
+            .collect(),
+    })
 }
 
 /// Folds one cold chunk's values of `column` into the buckets.
@@ -343,11 +351,11 @@ fn fold_chunk(
             acc.sum += sum;
             acc.min = acc.min.min(min);
             acc.max = acc.max.max(max);
-            let first_key = (s.first_ts, source, group_base);
+            let first_key = (s.first_ts, source, RowPos::main(group_base));
             if acc.first.is_none_or(|(k, _)| first_key < k) {
                 acc.first = Some((first_key, first));
             }
-            let last_key = (s.last_ts, source, group_base + s.last_row);
+            let last_key = (s.last_ts, source, RowPos::main(group_base + s.last_row));
             if acc.last.is_none_or(|(k, _)| last_key > k) {
                 acc.last = Some((last_key, last));
             }
@@ -363,7 +371,7 @@ fn fold_chunk(
                 crate::cold::segment::Values::Long(v) => v[i] as f64,
                 _ => continue,
             };
-            accs[bucket].add((t, source, group_base + r as usize), v, keep);
+            accs[bucket].add((t, source, RowPos::main(group_base + r as usize)), v, keep);
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 mod aggregate;
 
 pub(crate) use aggregate::aggregate;
-pub use aggregate::{AggregateQuery, Aggregation, BucketRow, MAX_BUCKETS};
+pub use aggregate::{AggregateQuery, Aggregation, MAX_BUCKETS, SeriesResult};
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;

@@ -199,6 +199,15 @@ impl ColumnData {
         }
     }
 
+    /// The value with packed index `index` as a double, for numeric columns.
+    pub(crate) fn numeric(&self, index: usize) -> Option<f64> {
+        match &self.values {
+            Values::Double(v) => Some(v.get(index)),
+            Values::Long(v) => Some(v.get(index) as f64),
+            _ => None,
+        }
+    }
+
     /// The value at `row`, if the row has one.
     pub(crate) fn value_at_row(&self, row: usize) -> Option<Value> {
         self.presence.get(row).then(|| self.value(self.presence.rank(row)))

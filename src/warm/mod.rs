@@ -60,7 +60,9 @@ pub(crate) struct RowPos {
 }
 
 impl RowPos {
-    fn main(row: usize) -> Self {
+    /// The place of main row `row` (also used for a cold chunk's row `row`: rows of one
+    /// source compare only with each other).
+    pub(crate) fn main(row: usize) -> Self {
         RowPos {
             gap: row,
             is_main: true,
@@ -402,6 +404,50 @@ impl WarmTable {
             };
             if has_values && visit(Timestamp::from_nanos(ts), &row_values).is_break() {
                 break;
+            }
+        }
+    }
+
+    /// Calls `visit(time, place, value)` for each visible value of numeric `column` with a
+    /// time in `[from, to)`, main rows first, then late rows (the place orders them). Reads
+    /// the column directly, without building rows: the aggregation path.
+    pub(crate) fn fold_numeric(
+        &self,
+        from: i64,
+        to: i64,
+        column: ColumnId,
+        snapshot: u64,
+        mut visit: impl FnMut(i64, RowPos, f64),
+    ) {
+        let Some(data) = self.columns.get(column as usize) else {
+            return;
+        };
+        let lo = self.ts.partition_point(|t| t < from);
+        let hi = self.ts.partition_point(|t| t < to);
+        let mut rank = if lo < hi { data.presence.rank(lo) } else { 0 };
+        for row in lo..hi {
+            if !data.presence.get(row) {
+                continue;
+            }
+            let index = rank;
+            rank += 1;
+            if row >= self.settled && !self.main_visible(row, snapshot) {
+                continue;
+            }
+            if let Some(v) = data.numeric(index) {
+                visit(self.ts.get(row), RowPos::main(row), v);
+            }
+        }
+        let late_lo = self.late.partition_point(|r| r.ts < from);
+        let late_hi = self.late.partition_point(|r| r.ts < to);
+        for row in &self.late[late_lo..late_hi] {
+            if row.seq > snapshot {
+                continue;
+            }
+            if let Some((_, v)) = row.values.iter().find(|(c, _)| *c == column)
+                && let Some(v) = v.as_f64()
+            {
+                visit(row.ts, RowPos::late(row), v);
             }
         }
     }
