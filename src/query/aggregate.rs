@@ -46,13 +46,6 @@ pub enum Aggregation {
     Median,
 }
 
-impl Aggregation {
-    /// Needs every value, not just running totals (no answer from block statistics).
-    fn needs_values(self) -> bool {
-        matches!(self, Aggregation::Stdev | Aggregation::Median)
-    }
-}
-
 /// A bucketed aggregate query over one property of one twin.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregateQuery {
@@ -128,81 +121,150 @@ impl SeriesResult {
     }
 }
 
-/// Running state of one bucket.
-#[derive(Clone, Debug)]
-struct Acc {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    /// (time, source, place in the source) and value of the earliest and latest values.
-    first: Option<(Key, f64)>,
-    last: Option<(Key, f64)>,
-    values: Vec<f64>,
-}
-
-impl Default for Acc {
-    fn default() -> Self {
-        Acc {
-            count: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            first: None,
-            last: None,
-            values: Vec::new(),
-        }
-    }
-}
-
 /// Where a value sits in the order of all rows: time, source (oldest first), place.
 type Key = (i64, usize, RowPos);
 
-impl Acc {
-    fn add(&mut self, key: Key, v: f64, keep: bool) {
-        self.count += 1;
-        self.sum += v;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        if self.first.is_none_or(|(k, _)| key < k) {
-            self.first = Some((key, v));
-        }
-        if self.last.is_none_or(|(k, _)| key > k) {
-            self.last = Some((key, v));
-        }
-        if keep {
-            self.values.push(v);
+/// Running state of every bucket, by column: only the arrays the requested aggregations
+/// need are kept (a day of 1-minute buckets is more buckets than a twin has values).
+struct Accumulators {
+    count: Vec<u64>,
+    sum: Option<Vec<f64>>,
+    min: Option<Vec<f64>>,
+    max: Option<Vec<f64>>,
+    first: Option<Vec<Option<(Key, f64)>>>,
+    last: Option<Vec<Option<(Key, f64)>>>,
+    /// Every value, for stdev and median.
+    values: Option<Vec<Vec<f64>>>,
+}
+
+impl Accumulators {
+    fn new(buckets: usize, aggregations: &[Aggregation]) -> Self {
+        use Aggregation::*;
+        let wants = |list: &[Aggregation]| aggregations.iter().any(|a| list.contains(a));
+        Accumulators {
+            count: vec![0; buckets],
+            sum: wants(&[Sum, Avg]).then(|| vec![0.0; buckets]),
+            min: wants(&[Min]).then(|| vec![f64::INFINITY; buckets]),
+            max: wants(&[Max]).then(|| vec![f64::NEG_INFINITY; buckets]),
+            first: wants(&[First]).then(|| vec![None; buckets]),
+            last: wants(&[Last]).then(|| vec![None; buckets]),
+            values: wants(&[Stdev, Median]).then(|| vec![Vec::new(); buckets]),
         }
     }
 
-    fn result(&mut self, aggregation: Aggregation) -> Option<f64> {
-        if self.count == 0 {
-            return (aggregation == Aggregation::Count).then_some(0.0);
+    /// Whether only running totals are kept (whole blocks can come from their statistics).
+    fn totals_only(&self) -> bool {
+        self.values.is_none()
+    }
+
+    fn add(&mut self, b: usize, key: Key, v: f64) {
+        self.count[b] += 1;
+        if let Some(sum) = &mut self.sum {
+            sum[b] += v;
         }
-        let n = self.count as f64;
-        Some(match aggregation {
-            Aggregation::Count => n,
-            Aggregation::Min => self.min,
-            Aggregation::Max => self.max,
-            Aggregation::Sum => self.sum,
-            Aggregation::Avg => self.sum / n,
-            Aggregation::First => self.first?.1,
-            Aggregation::Last => self.last?.1,
-            Aggregation::Stdev => {
-                if self.count < 2 {
-                    0.0
+        if let Some(min) = &mut self.min {
+            min[b] = min[b].min(v);
+        }
+        if let Some(max) = &mut self.max {
+            max[b] = max[b].max(v);
+        }
+        if let Some(first) = &mut self.first
+            && first[b].is_none_or(|(k, _)| key < k)
+        {
+            first[b] = Some((key, v));
+        }
+        if let Some(last) = &mut self.last
+            && last[b].is_none_or(|(k, _)| key > k)
+        {
+            last[b] = Some((key, v));
+        }
+        if let Some(values) = &mut self.values {
+            values[b].push(v);
+        }
+    }
+
+    /// Folds a whole block's statistics into bucket `b`.
+    #[allow(clippy::too_many_arguments)]
+    fn add_block(&mut self, b: usize, count: u64, sum: f64, min: f64, max: f64, first: (Key, f64), last: (Key, f64)) {
+        self.count[b] += count;
+        if let Some(s) = &mut self.sum {
+            s[b] += sum;
+        }
+        if let Some(m) = &mut self.min {
+            m[b] = m[b].min(min);
+        }
+        if let Some(m) = &mut self.max {
+            m[b] = m[b].max(max);
+        }
+        if let Some(f) = &mut self.first
+            && f[b].is_none_or(|(k, _)| first.0 < k)
+        {
+            f[b] = Some(first);
+        }
+        if let Some(l) = &mut self.last
+            && l[b].is_none_or(|(k, _)| last.0 > k)
+        {
+            l[b] = Some(last);
+        }
+    }
+
+    /// The values of `aggregation` in every bucket.
+    fn column(&mut self, aggregation: Aggregation) -> Vec<Option<f64>> {
+        let count = &self.count;
+        let nonempty = |b: usize| count[b] > 0;
+        let from = |v: &Option<Vec<f64>>| -> Vec<Option<f64>> {
+            let v = v.as_deref().unwrap_or_default();
+            (0..count.len()).map(|b| nonempty(b).then(|| v[b])).collect()
+        };
+        match aggregation {
+            Aggregation::Count => count.iter().map(|&n| Some(n as f64)).collect(),
+            Aggregation::Sum => from(&self.sum),
+            Aggregation::Min => from(&self.min),
+            Aggregation::Max => from(&self.max),
+            Aggregation::Avg => {
+                let sum = self.sum.as_deref().unwrap_or_default();
+                (0..count.len())
+                    .map(|b| nonempty(b).then(|| sum[b] / count[b] as f64))
+                    .collect()
+            }
+            Aggregation::First | Aggregation::Last => {
+                let ends = if aggregation == Aggregation::First {
+                    &self.first
                 } else {
-                    // Two passes over the kept values: exact enough, and no cancellation.
-                    let mean = self.values.iter().sum::<f64>() / n;
-                    let squares: f64 = self.values.iter().map(|v| (v - mean) * (v - mean)).sum();
-                    (squares / (n - 1.0)).sqrt()
-                }
+                    &self.last
+                };
+                let ends = ends.as_deref().unwrap_or_default();
+                (0..count.len())
+                    .map(|b| ends.get(b).copied().flatten().map(|(_, v)| v))
+                    .collect()
+            }
+            Aggregation::Stdev => {
+                let values = self.values.as_deref().unwrap_or_default();
+                values
+                    .iter()
+                    .map(|v| match v.len() {
+                        0 => None,
+                        1 => Some(0.0),
+                        n => {
+                            // Two passes: exact enough, and no cancellation.
+                            let mean = v.iter().sum::<f64>() / n as f64;
+                            let squares: f64 = v.iter().map(|x| (x - mean) * (x - mean)).sum();
+                            Some((squares / (n as f64 - 1.0)).sqrt())
+                        }
+                    })
+                    .collect()
             }
             Aggregation::Median => {
-                self.values.sort_by(f64::total_cmp);
-                self.values[(self.values.len() - 1) / 2]
+                let values = self.values.as_deref_mut().unwrap_or_default();
+                values
+                    .iter_mut()
+                    .map(|v| {
+                        v.sort_by(f64::total_cmp);
+                        v.get(v.len().wrapping_sub(1) / 2).copied()
+                    })
+                    .collect()
             }
-        })
+        }
     }
 }
 
@@ -250,8 +312,10 @@ impl Buckets {
 
     /// The bucket of time `t`, if `t` is in the span.
     fn of(&self, t: i64) -> Option<usize> {
+        // t >= from >= first_start, so the difference is exact as a u64 (a 64-bit division:
+        // the 128-bit one costs several times more, on every value).
         (t >= self.from && t < self.to)
-            .then(|| ((i128::from(t) - i128::from(self.first_start)) / i128::from(self.interval)) as usize)
+            .then(|| (t.wrapping_sub(self.first_start) as u64 / self.interval as u64) as usize)
     }
 }
 
@@ -263,8 +327,7 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
         )));
     }
     let buckets = Buckets::new(query)?;
-    let mut accs = vec![Acc::default(); buckets.count];
-    let keep = query.aggregations.iter().any(|a| a.needs_values());
+    let mut accs = Accumulators::new(buckets.count, &query.aggregations);
     let column: Option<ColumnId> = {
         let meta = view.entry.meta.lock();
         meta.columns
@@ -277,12 +340,12 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
     {
         let chunks = view.cold.chunks(view.entry.id, buckets.from, buckets.to)?;
         for (source, chunk) in chunks.iter().enumerate() {
-            fold_chunk(chunk, column, source, &buckets, keep, &mut accs)?;
+            fold_chunk(chunk, column, source, &buckets, &mut accs)?;
         }
         for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
             table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
                 if let Some(b) = buckets.of(t) {
-                    accs[b].add((t, source, pos), v, keep);
+                    accs.add(b, (t, source, pos), v);
                 }
             });
         }
@@ -291,11 +354,7 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
         timestamps: (0..buckets.count)
             .map(|i| Timestamp::from_nanos(buckets.first_start + i as i64 * buckets.interval))
             .collect(),
-        columns: query
-            .aggregations
-            .iter()
-            .map(|&a| (a, accs.iter_mut().map(|acc| acc.result(a)).collect()))
-            .collect(),
+        columns: query.aggregations.iter().map(|&a| (a, accs.column(a))).collect(),
     })
 }
 
@@ -305,8 +364,7 @@ fn fold_chunk(
     column: ColumnId,
     source: usize,
     buckets: &Buckets,
-    keep: bool,
-    accs: &mut [Acc],
+    accs: &mut Accumulators,
 ) -> Result<()> {
     use crate::cold::segment::StatsSummary;
     let Some(slot) = chunk.columns.iter().position(|&(c, _)| c == column) else {
@@ -325,7 +383,7 @@ fn fold_chunk(
             continue;
         }
         // The whole block in one bucket: its statistics answer, unless values are needed.
-        if !keep
+        if accs.totals_only()
             && let (Some(first_bucket), Some(last_bucket)) = (buckets.of(s.first_ts), buckets.of(s.last_ts))
             && first_bucket == last_bucket
         {
@@ -346,19 +404,17 @@ fn fold_chunk(
                 } => (min as f64, max as f64, sum, first as f64, last as f64),
                 _ => continue,
             };
-            let acc = &mut accs[first_bucket];
-            acc.count += s.count;
-            acc.sum += sum;
-            acc.min = acc.min.min(min);
-            acc.max = acc.max.max(max);
             let first_key = (s.first_ts, source, RowPos::main(group_base));
-            if acc.first.is_none_or(|(k, _)| first_key < k) {
-                acc.first = Some((first_key, first));
-            }
             let last_key = (s.last_ts, source, RowPos::main(group_base + s.last_row));
-            if acc.last.is_none_or(|(k, _)| last_key > k) {
-                acc.last = Some((last_key, last));
-            }
+            accs.add_block(
+                first_bucket,
+                s.count,
+                sum,
+                min,
+                max,
+                (first_key, first),
+                (last_key, last),
+            );
             continue;
         }
         chunk.timestamps(g, &mut ts)?;
@@ -371,7 +427,7 @@ fn fold_chunk(
                 crate::cold::segment::Values::Long(v) => v[i] as f64,
                 _ => continue,
             };
-            accs[bucket].add((t, source, RowPos::main(group_base + r as usize)), v, keep);
+            accs.add(bucket, (t, source, RowPos::main(group_base + r as usize)), v);
         }
     }
     Ok(())
