@@ -30,6 +30,20 @@
 //! let state = store.state_at("thermostat67", at)?;
 //! assert_eq!(state.get("Temperature"), Some(&Value::Double(20.5)));
 //! assert_eq!(state.get("Mode"), Some(&Value::String("heat".into())));
+//!
+//! // Bucketed aggregates (epoch-aligned buckets, here of one minute).
+//! use twinstore::{AggregateQuery, Aggregation};
+//! let day = Timestamp::parse("2026-01-01T08:00:00Z").unwrap();
+//! let q = AggregateQuery::new("thermostat67", "Temperature", day, day.saturating_add_nanos(120_000_000_000),
+//!     std::time::Duration::from_secs(60))
+//!     .aggregations([Aggregation::Avg, Aggregation::Count]);
+//! let series = store.aggregate(&q)?;
+//! assert_eq!(series.timestamps.len(), 2);
+//! assert_eq!(series.column(Aggregation::Avg), Some(&[Some(20.5), Some(21.0)][..]));
+//!
+//! // Everything warm to the compressed cold tier (a background thread does this on its own).
+//! store.flush()?;
+//! assert_eq!(store.events(&EventsQuery::new("thermostat67"))?.len(), 2);
 //! # Ok(())
 //! # }
 //! ```
