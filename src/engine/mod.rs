@@ -353,7 +353,7 @@ impl Store {
         self.read(&entry, |view| query::events(view, query))
     }
 
-    /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`]).
+    /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`](crate::AggregateQuery)).
     pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<crate::SeriesResult> {
         let entry = self.twin(&query.twin)?;
         self.read(&entry, |view| query::aggregate(view, query))
