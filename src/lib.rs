@@ -161,12 +161,25 @@ pub mod codecs {
         crate::cold::segment::fuzz_decoders(data);
     }
 }
+
+/// The TSX expression language, for its fuzz target. Not a stable API.
+#[doc(hidden)]
+pub mod tsx_fuzz {
+    /// Parses arbitrary text as TSX and, when it parses, re-parses its printed form,
+    /// type-checks it in every context and evaluates it on sample rows: each step must return
+    /// a value or an error, never panic, hang or exhaust memory.
+    pub fn parse_and_check(text: &str) {
+        crate::query::tsx::fuzz_parse_and_check(text);
+    }
+}
 pub use engine::{Clock, IngestOptions, IngestReport, Options, Stats, Store};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{
-    AggregateQuery, Aggregation, Event, EventsQuery, MAX_BUCKETS, Order, PropertyInfo, PropertyValue, SeriesResult,
-    TwinInfo, TwinState,
+    AggregateQuery, AggregateSeriesQuery, Aggregation, Availability, Category, DEFAULT_TAKE, Event, EventsQuery, Frame,
+    FrameColumn, GetEventsQuery, GetSeriesQuery, Interpolation, InterpolationSpec, MAX_BUCKETS, MAX_TAKE,
+    MAX_VARIABLES, Order, PAGE_VALUES, PropertyInfo, PropertyValue, SchemaProperty, SeriesResult, TwinFrame, TwinInfo,
+    TwinSelector, TwinState, Variable,
 };
 pub use wal::Durability;

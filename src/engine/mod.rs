@@ -359,6 +359,103 @@ impl Store {
         self.read(&entry, |view| query::aggregate(view, query))
     }
 
+    /// TSI `getEvents`: raw events of one twin with a TSX filter, a projection and `take`,
+    /// one page at a time (see [`GetEventsQuery`](crate::GetEventsQuery)).
+    pub fn get_events(&self, query: &crate::GetEventsQuery) -> Result<crate::Frame> {
+        let entry = self.twin(&query.twin)?;
+        self.read(&entry, |view| query::series::get_events(view, query))
+    }
+
+    /// TSI `getSeries`: variables computed at each event of one twin.
+    pub fn get_series(&self, query: &crate::GetSeriesQuery) -> Result<crate::Frame> {
+        let entry = self.twin(&query.twin)?;
+        self.read(&entry, |view| query::series::get_series(view, query))
+    }
+
+    /// TSI `aggregateSeries`: variables over epoch-aligned buckets, for one twin, many, or a
+    /// merged fleet. One frame per selected twin, or one with `twin: None` when merged.
+    pub fn aggregate_series(&self, query: &crate::AggregateSeriesQuery) -> Result<Vec<crate::TwinFrame>> {
+        let twins = self.select(&query.twins)?;
+        self.read_store(|store| query::series::aggregate_series(store, &twins, query))
+    }
+
+    /// Event counts over time (TSI `availability`) of the selected twins: over `span`
+    /// (inclusive; `None`: everything) in buckets of `interval` (`None`: a width giving at
+    /// most 200 buckets).
+    pub fn availability(
+        &self,
+        twins: &crate::TwinSelector,
+        span: Option<(Timestamp, Timestamp)>,
+        interval: Option<std::time::Duration>,
+    ) -> Result<crate::Availability> {
+        let entries = self.select(twins)?;
+        // TSI's availability range is inclusive at both ends.
+        let span = span.map(|(a, b)| (a, b.saturating_add_nanos(1)));
+        self.read_store(|store| query::series::availability(store, &entries, span, interval))
+    }
+
+    /// The properties and types seen in `[from, to)` (TSI `eventSchema`) of the selected twins.
+    pub fn event_schema(
+        &self,
+        twins: &crate::TwinSelector,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<crate::SchemaProperty>> {
+        let entries = self.select(twins)?;
+        self.read_store(|store| query::series::event_schema(store, &entries, from, to))
+    }
+
+    /// The "last known value" of property `name` (any type) at the left edge of each bucket
+    /// of `[from, to)`: the step series twin users want more than raw events. `None` before
+    /// the first value and after a removal.
+    pub fn last_known(
+        &self,
+        twin: &str,
+        name: &str,
+        from: Timestamp,
+        to: Timestamp,
+        interval: std::time::Duration,
+    ) -> Result<Vec<(Timestamp, Option<crate::Value>)>> {
+        let entry = self.twin(twin)?;
+        self.read(&entry, |view| query::series::last_known(view, name, from, to, interval))
+    }
+
+    /// Answers a TSI Query API request body (`getEvents`, `getSeries`, `aggregateSeries`,
+    /// and the extensions `availability` and `eventSchema`) with TSI's response JSON.
+    pub fn query_json(&self, body: &[u8]) -> Result<serde_json::Value> {
+        use query::tsi::{self, Request};
+        let (request, store_type) = tsi::parse(body)?;
+        // WarmStore: only what is younger than the warm window.
+        let warm_from = (store_type.as_deref() == Some("warmstore")).then(|| {
+            let window = i64::try_from(self.inner.options.warm_window.as_nanos()).unwrap_or(i64::MAX);
+            Timestamp::from_nanos(self.inner.options.clock.now().as_nanos().saturating_sub(window))
+        });
+        let clamp = |from: &mut Timestamp, to: &Timestamp| {
+            if let Some(w) = warm_from {
+                *from = (*from).max(w).min(*to);
+            }
+        };
+        Ok(match request {
+            Request::Events(mut q) => {
+                clamp(&mut q.from, &q.to);
+                serde_json::Value::Object(tsi::frame_json(&self.get_events(&q)?))
+            }
+            Request::Series(mut q) => {
+                clamp(&mut q.from, &q.to);
+                serde_json::Value::Object(tsi::frame_json(&self.get_series(&q)?))
+            }
+            Request::Aggregate(mut q) => {
+                clamp(&mut q.from, &q.to);
+                let single = q.merge || matches!(&q.twins, crate::TwinSelector::Ids(ids) if ids.len() == 1);
+                tsi::series_json(&self.aggregate_series(&q)?, single)
+            }
+            Request::Availability { twins, span, interval } => {
+                tsi::availability_json(&self.availability(&twins, span, interval)?)
+            }
+            Request::Schema { twins, from, to } => tsi::schema_json(&self.event_schema(&twins, from, to)?),
+        })
+    }
+
     /// The latest value of each property of `twin` (removed properties left out).
     pub fn latest(&self, twin: &str) -> Result<TwinState> {
         let entry = self.twin(twin)?;
@@ -408,6 +505,41 @@ impl Store {
             snapshot: snapshot.seq,
         };
         f(&view)
+    }
+
+    /// Runs `f` on a consistent view of the whole store (one snapshot for every twin).
+    fn read_store<T>(&self, f: impl FnOnce(&query::series::StoreView<'_>) -> Result<T>) -> Result<T> {
+        let cold = self.inner.cold.read();
+        let snapshot = self.inner.snapshots.begin();
+        let view = query::series::StoreView {
+            cold: &cold,
+            snapshot: snapshot.seq,
+        };
+        f(&view)
+    }
+
+    /// The twins a selector names: unknown ids are an error; a prefix or model matching
+    /// nothing selects nothing.
+    fn select(&self, selector: &crate::TwinSelector) -> Result<Vec<Arc<TwinEntry>>> {
+        use crate::TwinSelector;
+        Ok(match selector {
+            TwinSelector::Ids(ids) => ids.iter().map(|id| self.twin(id)).collect::<Result<_>>()?,
+            TwinSelector::Prefix(p) => self
+                .inner
+                .catalog
+                .all()
+                .into_iter()
+                .filter(|e| e.name.starts_with(p.as_str()))
+                .collect(),
+            TwinSelector::Model(m) => self
+                .inner
+                .catalog
+                .all()
+                .into_iter()
+                .filter(|e| e.meta.lock().model.as_deref() == Some(m.as_str()))
+                .collect(),
+            TwinSelector::All => self.inner.catalog.all(),
+        })
     }
 
     /// Store sizes.

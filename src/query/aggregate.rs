@@ -122,11 +122,11 @@ impl SeriesResult {
 }
 
 /// Where a value sits in the order of all rows: time, source (oldest first), place.
-type Key = (i64, usize, RowPos);
+pub(super) type Key = (i64, usize, RowPos);
 
 /// Running state of every bucket, by column: only the arrays the requested aggregations
 /// need are kept (a day of 1-minute buckets is more buckets than a twin has values).
-struct Accumulators {
+pub(super) struct Accumulators {
     count: Vec<u64>,
     sum: Option<Vec<f64>>,
     min: Option<Vec<f64>>,
@@ -138,7 +138,7 @@ struct Accumulators {
 }
 
 impl Accumulators {
-    fn new(buckets: usize, aggregations: &[Aggregation]) -> Self {
+    pub(super) fn new(buckets: usize, aggregations: &[Aggregation]) -> Self {
         use Aggregation::*;
         let wants = |list: &[Aggregation]| aggregations.iter().any(|a| list.contains(a));
         Accumulators {
@@ -157,7 +157,7 @@ impl Accumulators {
         self.values.is_none()
     }
 
-    fn add(&mut self, b: usize, key: Key, v: f64) {
+    pub(super) fn add(&mut self, b: usize, key: Key, v: f64) {
         self.count[b] += 1;
         if let Some(sum) = &mut self.sum {
             sum[b] += v;
@@ -181,6 +181,39 @@ impl Accumulators {
         if let Some(values) = &mut self.values {
             values[b].push(v);
         }
+    }
+
+    /// Adds `other`'s buckets (same bucket count and aggregations) into these: the fleet
+    /// merge, and the join of per-thread partial results.
+    pub(super) fn merge(&mut self, other: Accumulators) {
+        fn zip<T>(a: &mut Option<Vec<T>>, b: Option<Vec<T>>, f: impl Fn(&mut T, T)) {
+            if let (Some(a), Some(b)) = (a.as_mut(), b) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    f(x, y);
+                }
+            }
+        }
+        for (x, y) in self.count.iter_mut().zip(other.count) {
+            *x += y;
+        }
+        zip(&mut self.sum, other.sum, |x, y| *x += y);
+        zip(&mut self.min, other.min, |x, y| *x = x.min(y));
+        zip(&mut self.max, other.max, |x, y| *x = x.max(y));
+        zip(&mut self.first, other.first, |x, y| {
+            if let Some((k, v)) = y
+                && x.is_none_or(|(xk, _)| k < xk)
+            {
+                *x = Some((k, v));
+            }
+        });
+        zip(&mut self.last, other.last, |x, y| {
+            if let Some((k, v)) = y
+                && x.is_none_or(|(xk, _)| k > xk)
+            {
+                *x = Some((k, v));
+            }
+        });
+        zip(&mut self.values, other.values, |x, y| x.extend(y));
     }
 
     /// Folds a whole block's statistics into bucket `b`.
@@ -209,7 +242,7 @@ impl Accumulators {
     }
 
     /// The values of `aggregation` in every bucket.
-    fn column(&mut self, aggregation: Aggregation) -> Vec<Option<f64>> {
+    pub(super) fn column(&mut self, aggregation: Aggregation) -> Vec<Option<f64>> {
         let count = &self.count;
         let nonempty = |b: usize| count[b] > 0;
         let from = |v: &Option<Vec<f64>>| -> Vec<Option<f64>> {
@@ -269,24 +302,27 @@ impl Accumulators {
 }
 
 /// Epoch-aligned buckets of `[from, to)`.
-struct Buckets {
-    first_start: i64,
-    interval: i64,
-    from: i64,
-    to: i64,
-    count: usize,
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Buckets {
+    pub first_start: i64,
+    pub interval: i64,
+    pub from: i64,
+    pub to: i64,
+    pub count: usize,
 }
 
 impl Buckets {
-    fn new(query: &AggregateQuery) -> Result<Self> {
-        let (from, to, interval) = (query.from.as_nanos(), query.to.as_nanos(), query.interval_nanos);
+    /// The buckets of `[from, to)` of width `interval` (nanoseconds), or an error for a
+    /// reversed span, a non-positive interval or more than [`MAX_BUCKETS`] buckets.
+    pub(super) fn new(from: Timestamp, to: Timestamp, interval: i64) -> Result<Self> {
+        let (query_from, query_to) = (from, to);
+        let (from, to) = (from.as_nanos(), to.as_nanos());
         if interval <= 0 {
             return Err(Error::InvalidArgument("the interval must be positive".into()));
         }
         if from > to {
             return Err(Error::InvalidArgument(format!(
-                "the search span is reversed: from {} is after to {}",
-                query.from, query.to
+                "the search span is reversed: from {query_from} is after to {query_to}"
             )));
         }
         let first_start = from - from.rem_euclid(interval);
@@ -297,8 +333,7 @@ impl Buckets {
         };
         if count > i128::from(MAX_BUCKETS) {
             return Err(Error::InvalidArgument(format!(
-                "{count} buckets of {interval} ns between {} and {}: the limit is {MAX_BUCKETS}",
-                query.from, query.to
+                "{count} buckets of {interval} ns between {query_from} and {query_to}: the limit is {MAX_BUCKETS}"
             )));
         }
         Ok(Buckets {
@@ -310,8 +345,15 @@ impl Buckets {
         })
     }
 
+    /// The left edge of every bucket.
+    pub(super) fn starts(&self) -> Vec<Timestamp> {
+        (0..self.count)
+            .map(|i| Timestamp::from_nanos(self.first_start + i as i64 * self.interval))
+            .collect()
+    }
+
     /// The bucket of time `t`, if `t` is in the span.
-    fn of(&self, t: i64) -> Option<usize> {
+    pub(super) fn of(&self, t: i64) -> Option<usize> {
         // t >= from >= first_start, so the difference is exact as a u64 (a 64-bit division:
         // the 128-bit one costs several times more, on every value).
         (t >= self.from && t < self.to)
@@ -326,13 +368,29 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
             query.value_type.name()
         )));
     }
-    let buckets = Buckets::new(query)?;
+    let buckets = Buckets::new(query.from, query.to, query.interval_nanos)?;
     let mut accs = Accumulators::new(buckets.count, &query.aggregations);
+    fold_property(view, &query.property, query.value_type, &buckets, &mut accs)?;
+    Ok(SeriesResult {
+        timestamps: buckets.starts(),
+        columns: query.aggregations.iter().map(|&a| (a, accs.column(a))).collect(),
+    })
+}
+
+/// Folds every value of the `value_type` column of `property` in the buckets' span into
+/// `accs`, from every source of the twin.
+pub(super) fn fold_property(
+    view: &TwinView<'_>,
+    property: &str,
+    value_type: ValueType,
+    buckets: &Buckets,
+    accs: &mut Accumulators,
+) -> Result<()> {
     let column: Option<ColumnId> = {
         let meta = view.entry.meta.lock();
         meta.columns
             .iter()
-            .position(|c| *c.name == *query.property && c.ty == query.value_type)
+            .position(|c| *c.name == *property && c.ty == value_type)
             .map(|c| c as ColumnId)
     };
     if let Some(column) = column
@@ -340,7 +398,7 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
     {
         let chunks = view.cold.chunks(view.entry.id, buckets.from, buckets.to)?;
         for (source, chunk) in chunks.iter().enumerate() {
-            fold_chunk(chunk, column, source, &buckets, &mut accs)?;
+            fold_chunk(chunk, column, source, buckets, accs)?;
         }
         for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
             table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
@@ -350,12 +408,7 @@ pub(crate) fn aggregate(view: &TwinView<'_>, query: &AggregateQuery) -> Result<S
             });
         }
     }
-    Ok(SeriesResult {
-        timestamps: (0..buckets.count)
-            .map(|i| Timestamp::from_nanos(buckets.first_start + i as i64 * buckets.interval))
-            .collect(),
-        columns: query.aggregations.iter().map(|&a| (a, accs.column(a))).collect(),
-    })
+    Ok(())
 }
 
 /// Folds one cold chunk's values of `column` into the buckets.

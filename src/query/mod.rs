@@ -2,9 +2,18 @@
 //! the schema. They read a consistent snapshot (see `engine::snapshot`).
 
 mod aggregate;
+pub(crate) mod interpolate;
+pub(crate) mod series;
+pub(crate) mod tsi;
+pub(crate) mod tsx;
 
 pub(crate) use aggregate::aggregate;
 pub use aggregate::{AggregateQuery, Aggregation, MAX_BUCKETS, SeriesResult};
+pub use interpolate::Interpolation;
+pub use series::{
+    AggregateSeriesQuery, Availability, Category, DEFAULT_TAKE, Frame, FrameColumn, GetEventsQuery, GetSeriesQuery,
+    InterpolationSpec, MAX_TAKE, MAX_VARIABLES, PAGE_VALUES, SchemaProperty, TwinFrame, TwinSelector, Variable,
+};
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -155,7 +164,7 @@ pub struct TwinInfo {
 }
 
 /// Column names of a twin, indexed by column id.
-fn column_names(entry: &TwinEntry) -> Vec<(Arc<str>, ValueType)> {
+pub(crate) fn column_names(entry: &TwinEntry) -> Vec<(Arc<str>, ValueType)> {
     entry
         .meta
         .lock()
@@ -177,7 +186,7 @@ pub(crate) struct TwinView<'a> {
 }
 
 /// A row of one source.
-type SourceRow = (i64, Vec<(ColumnId, Value)>);
+pub(crate) type SourceRow = (i64, Vec<(ColumnId, Value)>);
 
 /// A value's place among all sources: by source, then within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -295,6 +304,25 @@ fn merge_sources(sources: Vec<Vec<SourceRow>>, descending: bool, limit: usize) -
     out
 }
 
+/// The rows of a twin in `range` from every source, merged in order, with the values of the
+/// `wanted` columns (all when `None`; rows without any of them are left out), at most `limit`.
+pub(crate) fn merged_rows(
+    view: &TwinView<'_>,
+    range: ScanRange,
+    wanted: Option<&[ColumnId]>,
+    limit: usize,
+) -> Result<Vec<SourceRow>> {
+    let mut sources = Vec::new();
+    for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
+        sources.push(cold_scan(&chunk, range, wanted, limit)?);
+    }
+    if let Some(frozen) = view.frozen {
+        sources.push(warm_scan(frozen, range, wanted, view.snapshot, limit));
+    }
+    sources.push(warm_scan(view.warm, range, wanted, view.snapshot, limit));
+    Ok(merge_sources(sources, range.descending, limit))
+}
+
 pub(crate) fn events(view: &TwinView<'_>, query: &EventsQuery) -> Result<Vec<Event>> {
     // Read names after the tables: every column in them is already in the catalog.
     let names = column_names(view.entry);
@@ -312,16 +340,7 @@ pub(crate) fn events(view: &TwinView<'_>, query: &EventsQuery) -> Result<Vec<Eve
     if limit == 0 || range.from >= range.to {
         return Ok(Vec::new());
     }
-    let wanted = projection.as_deref();
-    let mut sources = Vec::new();
-    for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
-        sources.push(cold_scan(&chunk, range, wanted, limit)?);
-    }
-    if let Some(frozen) = view.frozen {
-        sources.push(warm_scan(frozen, range, wanted, view.snapshot, limit));
-    }
-    sources.push(warm_scan(view.warm, range, wanted, view.snapshot, limit));
-    Ok(merge_sources(sources, range.descending, limit)
+    Ok(merged_rows(view, range, projection.as_deref(), limit)?
         .into_iter()
         .map(|(ts, values)| Event {
             ts: Timestamp::from_nanos(ts),
