@@ -19,6 +19,9 @@ pub(crate) type TwinId = u32;
 /// Dense id of a column within one twin.
 pub(crate) type ColumnId = u32;
 
+/// `(name, type)` of every column of a twin, indexed by column id.
+pub(crate) type ColumnNames = Arc<[(Arc<str>, ValueType)]>;
+
 /// A column's identity.
 #[derive(Clone, Debug)]
 pub(crate) struct ColumnMeta {
@@ -48,9 +51,19 @@ pub(crate) struct TwinMeta {
     /// `(hash of name, type)` of each column, for the linear lookup.
     keys: Vec<(u64, ValueType)>,
     by_name: HashMap<Arc<str>, Vec<(ValueType, ColumnId)>>,
+    /// `(name, type)` of every column, built on first use after a column is added: readers
+    /// take one reference instead of cloning every name.
+    names: Option<ColumnNames>,
 }
 
 impl TwinMeta {
+    /// `(name, type)` of every column, indexed by column id.
+    pub(crate) fn names(&mut self) -> ColumnNames {
+        self.names
+            .get_or_insert_with(|| self.columns.iter().map(|c| (c.name.clone(), c.ty)).collect())
+            .clone()
+    }
+
     /// The column for `(name, ty)`, created when new; the flag says whether its definition
     /// still has to be logged.
     pub(crate) fn resolve(&mut self, name: &str, ty: ValueType) -> (ColumnId, bool) {
@@ -106,6 +119,7 @@ impl TwinMeta {
     }
 
     fn insert(&mut self, id: ColumnId, name: Arc<str>, ty: ValueType, logged: bool) {
+        self.names = None;
         self.keys.push((name_hash(&name), ty));
         self.columns.push(ColumnMeta {
             name: name.clone(),
@@ -125,6 +139,21 @@ pub(crate) struct TwinEntry {
     pub logged: AtomicBool,
     pub meta: Mutex<TwinMeta>,
     pub table: RwLock<WarmTable>,
+    /// The newest value of each column in the cold files, for the cold generation it was
+    /// computed at (see `query::state_at`).
+    pub cold_latest: Mutex<Option<Arc<ColdLatest>>>,
+}
+
+/// Per column, the newest value the cold files hold: (column, time, source, row, value).
+#[derive(Debug)]
+pub(crate) struct ColdLatest {
+    pub generation: u64,
+    /// How many cold chunks the twin had (warm sources are numbered after them).
+    pub sources: usize,
+    pub values: Vec<(ColumnId, i64, usize, usize, crate::model::Value)>,
+    /// The whole latest state, when it was computed with no warm rows (then it is the
+    /// answer as long as the twin has none).
+    pub state: parking_lot::Mutex<Option<crate::query::TwinState>>,
 }
 
 /// Number of shards of the name index; writers of different twins rarely meet on one.
@@ -209,6 +238,7 @@ impl Catalog {
             logged: AtomicBool::new(logged),
             meta: Mutex::default(),
             table: RwLock::default(),
+            cold_latest: Mutex::default(),
         });
         shard.insert(name, entry.clone());
         let mut by_id = self.by_id.write();

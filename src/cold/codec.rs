@@ -433,7 +433,15 @@ pub(crate) fn decode_ints(bytes: &[u8], n: usize, out: &mut Vec<i64>) -> Result<
         LAYOUT_PACKED => {
             let rest = r.rest();
             let used = (count * bits as usize).div_ceil(8);
-            unpack(rest, count, bits, |u| out.push(lo.wrapping_add(u as i64)))?;
+            // Into a sized slice: no capacity check per value.
+            let base = out.len();
+            out.resize(base + count, lo);
+            let mut slots = out[base..].iter_mut();
+            unpack(rest, count, bits, |u| {
+                if let Some(slot) = slots.next() {
+                    *slot = lo.wrapping_add(u as i64);
+                }
+            })?;
             bytes.len() - rest.len() + used
         }
         LAYOUT_PLANES => {

@@ -8,6 +8,7 @@
 //! the warm tables being written out ([`ColdState`]), and the row-level helpers flush and
 //! compaction use to move rows between tiers.
 
+pub(crate) mod cache;
 pub(crate) mod codec;
 pub(crate) mod manifest;
 pub(crate) mod segment;
@@ -54,6 +55,10 @@ pub(crate) struct ColdState {
     /// Oldest first.
     pub files: Vec<Arc<ColdFile>>,
     pub frozen: Option<Arc<Frozen>>,
+    /// Decoded blocks, shared by every state of one store.
+    pub cache: Arc<cache::BlockCache>,
+    /// Bumped whenever `files` changes: keys per-twin caches of what the files hold.
+    pub generation: u64,
 }
 
 impl ColdState {
@@ -69,7 +74,9 @@ impl ColdState {
                 && r.max_ts >= from
                 && r.min_ts < to
             {
-                out.push(f.segment.chunk_of(&r)?);
+                let mut chunk = f.segment.chunk_of(&r)?;
+                chunk.file_id = f.meta.id;
+                out.push(chunk);
             }
         }
         Ok(out)

@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytemuck::{Pod, Zeroable};
 
+use super::cache::{BlockCache, NumericBlock};
 use super::codec::{self, CodecError, Reader, put_ivarint, put_uvarint};
 use crate::catalog::{ColumnId, TwinId};
 use crate::error::{Error, Result};
@@ -667,6 +668,7 @@ impl Segment {
             .map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
             .map(|(columns, groups)| Chunk {
                 segment: self,
+                file_id: 0,
                 twin_ref: *r,
                 columns,
                 groups,
@@ -871,6 +873,8 @@ impl Values {
 /// One twin's directory in a segment, ready to decode blocks.
 pub(crate) struct Chunk<'s> {
     segment: &'s Segment,
+    /// The file's id in the manifest (0 when read outside a store): the block cache key.
+    pub file_id: u64,
     pub twin_ref: TwinRef,
     /// `(column id, type)` of each column the chunk holds.
     pub columns: Vec<(ColumnId, ValueType)>,
@@ -910,6 +914,127 @@ impl Chunk<'_> {
         let ty = self.columns[b.slot].1;
         decode_column(bytes, g.rows, b.stats.count as usize, ty).map_err(|e| self.segment.corrupt(b.block.start, e.0))
     }
+}
+
+/// Reusable buffers for reading numeric column blocks (the aggregation path): no
+/// allocation per block once warmed up.
+#[derive(Default)]
+pub(crate) struct NumericScratch {
+    /// Timestamps of the group.
+    pub ts: Vec<i64>,
+    /// Row (within the group) of each value; unused when `all_rows`.
+    pub rows: Vec<u32>,
+    /// Every row has a value: value `i` is row `i`.
+    pub all_rows: bool,
+    /// The values, widened to f64.
+    pub values: Vec<f64>,
+    ints: Vec<i64>,
+}
+
+impl Chunk<'_> {
+    /// The group's timestamps, from `cache` or decoded (and cached).
+    pub(crate) fn cached_timestamps(&self, g: &Group, cache: &BlockCache) -> Result<Arc<[i64]>> {
+        let decode = || {
+            let mut ts = Vec::with_capacity(g.rows);
+            self.timestamps(g, &mut ts).map(|()| ts)
+        };
+        if self.file_id == 0 {
+            // Not read through a store's file list: no key to cache it under.
+            return decode().map(Into::into);
+        }
+        cache.timestamps((self.file_id, g.ts_block.start), decode)
+    }
+
+    /// Numeric column block `b` of group `g` with the time of each value, from `cache` or
+    /// decoded (and cached).
+    pub(crate) fn cached_numeric(&self, g: &Group, b: &ColumnBlock, cache: &BlockCache) -> Result<Arc<NumericBlock>> {
+        let key = (self.file_id, b.block.start);
+        let decode = || {
+            let mut s = NumericScratch::default();
+            self.timestamps(g, &mut s.ts)?;
+            self.numeric_column(g, b, &mut s)?;
+            let ts = if s.all_rows {
+                s.ts
+            } else {
+                s.rows.iter().map(|&r| s.ts[r as usize]).collect()
+            };
+            Ok(NumericBlock {
+                all_rows: s.all_rows,
+                rows: s.rows,
+                ts,
+                values: s.values,
+            })
+        };
+        if self.file_id == 0 {
+            return decode().map(Arc::new);
+        }
+        cache.numeric(key, decode)
+    }
+
+    /// Decodes numeric (Double or Long) column block `b` of group `g` into `s` (rows and
+    /// values; the group's timestamps are read separately). Other types are refused.
+    pub(crate) fn numeric_column(&self, g: &Group, b: &ColumnBlock, s: &mut NumericScratch) -> Result<()> {
+        let bytes = self.block(&b.block)?;
+        let ty = self.columns[b.slot].1;
+        decode_numeric(bytes, g.rows, b.stats.count as usize, ty, s)
+            .map_err(|e| self.segment.corrupt(b.block.start, e.0))
+    }
+}
+
+fn decode_numeric(
+    bytes: &[u8],
+    rows: usize,
+    count: usize,
+    ty: ValueType,
+    s: &mut NumericScratch,
+) -> std::result::Result<(), CodecError> {
+    let mut rd = Reader::new(bytes);
+    let form = rd.u8()?;
+    let rest = rd.rest();
+    s.rows.clear();
+    s.values.clear();
+    s.all_rows = false;
+    let used = match form {
+        PRESENCE_ALL if count == rows => {
+            s.all_rows = true;
+            0
+        }
+        PRESENCE_BITMAP => {
+            s.ints.clear();
+            let used = codec::decode_ints(rest, rows, &mut s.ints)?;
+            // Branch-free: write every row, advance past the present ones.
+            s.rows.resize(rows + 1, 0);
+            let mut k = 0usize;
+            for (i, &bit) in s.ints.iter().enumerate() {
+                s.rows[k] = i as u32;
+                k += usize::from(bit != 0);
+            }
+            s.rows.truncate(k);
+            if k != count {
+                return Err(CodecError(format!("presence has {k} rows, stats say {count}")));
+            }
+            used
+        }
+        _ => {
+            let (present, used) = decode_presence(rest, form, rows, count)?;
+            s.rows = present;
+            used
+        }
+    };
+    let body = rest.get(used..).unwrap_or_default();
+    match ty {
+        ValueType::Double => codec::decode_doubles(body, count, &mut s.values)?,
+        ValueType::Long => {
+            s.ints.clear();
+            codec::decode_ints(body, count, &mut s.ints)?;
+            s.values.extend(s.ints.iter().map(|&v| v as f64));
+        }
+        other => return Err(CodecError(format!("{other} is not numeric"))),
+    }
+    if s.values.len() != count {
+        return Err(CodecError("value count mismatch".into()));
+    }
+    Ok(())
 }
 
 /// Feeds `data` to the directory parser, every block decoder and the manifest parser (for
@@ -987,7 +1112,15 @@ fn decode_presence(
         PRESENCE_BITMAP => {
             let mut bits = Vec::with_capacity(rows);
             let used = codec::decode_ints(rest, rows, &mut bits)?;
-            let present: Vec<u32> = (0..rows as u32).filter(|&i| bits[i as usize] != 0).collect();
+            // Branch-free (present rows are unpredictable): write every row, advance past
+            // the present ones.
+            let mut present = vec![0u32; rows + 1];
+            let mut k = 0usize;
+            for (i, &bit) in bits.iter().enumerate() {
+                present[k] = i as u32;
+                k += usize::from(bit != 0);
+            }
+            present.truncate(k);
             if present.len() != count {
                 return Err(CodecError(format!(
                     "presence has {} rows, stats say {count}",

@@ -234,7 +234,12 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
         let mut cold = inner.cold.write();
         // Compaction does not run concurrently (it holds the maintenance lock too), so the
         // file list is the one read above.
-        *cold = ColdState { files, frozen: None };
+        *cold = ColdState {
+            files,
+            frozen: None,
+            cache: cold.cache.clone(),
+            generation: cold.generation + 1,
+        };
     }
     state.checkpoint = seq;
     state.pending_wal_cut = None;
@@ -312,6 +317,7 @@ fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
     {
         let mut cold = inner.cold.write();
         cold.files = files;
+        cold.generation += 1;
     }
     for f in old {
         f.segment.retire();

@@ -188,13 +188,19 @@ impl Store {
             .iter()
             .map(|e| e.table.read().heap_bytes() as u64)
             .sum::<u64>();
+        let block_cache_bytes = usize::try_from(options.block_cache_bytes).unwrap_or(usize::MAX);
         let inner = Arc::new(Inner {
             dir,
             options,
             catalog,
             wal,
             snapshots,
-            cold: RwLock::new(ColdState { files, frozen: None }),
+            cold: RwLock::new(ColdState {
+                files,
+                frozen: None,
+                cache: Arc::new(crate::cold::cache::BlockCache::new(block_cache_bytes)),
+                generation: 0,
+            }),
             gate: RwLock::new(()),
             maintenance: Mutex::new(maintenance::MaintenanceState {
                 checkpoint,
@@ -460,6 +466,20 @@ impl Store {
     pub fn latest(&self, twin: &str) -> Result<TwinState> {
         let entry = self.twin(twin)?;
         self.read(&entry, |view| query::state_at(view, None))
+    }
+
+    /// The latest value of each property of each of `twins`, at one snapshot.
+    pub fn latest_many<S: AsRef<str>>(&self, twins: &[S]) -> Result<Vec<TwinState>> {
+        let entries = twins
+            .iter()
+            .map(|t| self.twin(t.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        self.read_store(|store| {
+            entries
+                .iter()
+                .map(|e| store.with_twin(e, |view| query::state_at(view, None)))
+                .collect()
+        })
     }
 
     /// The state of `twin` at instant `at`: each property's last value at or before `at`.

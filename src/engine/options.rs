@@ -80,6 +80,9 @@ pub struct Options {
     /// it, only [`Store::flush`](crate::Store::flush) and
     /// [`Store::compact`](crate::Store::compact) move data.
     pub background_maintenance: bool,
+    /// Memory for decoded cold blocks (timestamps and numeric columns), so that repeated
+    /// queries over the same data skip decompression. Default 256 MiB; 0 disables it.
+    pub block_cache_bytes: u64,
 }
 
 impl Default for Options {
@@ -96,6 +99,7 @@ impl Default for Options {
             warm_budget_bytes: 512 << 20,
             cold_retention: None,
             background_maintenance: true,
+            block_cache_bytes: 256 << 20,
         }
     }
 }
@@ -134,6 +138,12 @@ impl Options {
     /// Sets the warm-tier memory budget.
     pub fn warm_budget_bytes(mut self, bytes: u64) -> Self {
         self.warm_budget_bytes = bytes;
+        self
+    }
+
+    /// Sets the decoded-block cache size (0 disables it).
+    pub fn block_cache_bytes(mut self, bytes: u64) -> Self {
+        self.block_cache_bytes = bytes;
         self
     }
 

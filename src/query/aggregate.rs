@@ -152,11 +152,17 @@ impl Accumulators {
         }
     }
 
+    /// Whether first or last is kept (they need each value's place).
+    pub(super) fn needs_keys(&self) -> bool {
+        self.first.is_some() || self.last.is_some()
+    }
+
     /// Whether only running totals are kept (whole blocks can come from their statistics).
     fn totals_only(&self) -> bool {
         self.values.is_none()
     }
 
+    #[inline]
     pub(super) fn add(&mut self, b: usize, key: Key, v: f64) {
         self.count[b] += 1;
         if let Some(sum) = &mut self.sum {
@@ -180,6 +186,37 @@ impl Accumulators {
         }
         if let Some(values) = &mut self.values {
             values[b].push(v);
+        }
+    }
+
+    /// Adds a run of values of bucket `b`, in time order; `first` and `last` are the keys of
+    /// its first and last value.
+    pub(super) fn add_run(&mut self, b: usize, values: &[f64], first: Key, last: Key) {
+        let (Some(&v0), Some(&vn)) = (values.first(), values.last()) else {
+            return;
+        };
+        self.count[b] += values.len() as u64;
+        if let Some(sum) = &mut self.sum {
+            sum[b] += values.iter().sum::<f64>();
+        }
+        if let Some(min) = &mut self.min {
+            min[b] = values.iter().copied().fold(min[b], f64::min);
+        }
+        if let Some(max) = &mut self.max {
+            max[b] = values.iter().copied().fold(max[b], f64::max);
+        }
+        if let Some(f) = &mut self.first
+            && f[b].is_none_or(|(k, _)| first < k)
+        {
+            f[b] = Some((first, v0));
+        }
+        if let Some(l) = &mut self.last
+            && l[b].is_none_or(|(k, _)| last > k)
+        {
+            l[b] = Some((last, vn));
+        }
+        if let Some(all) = &mut self.values {
+            all[b].extend_from_slice(values);
         }
     }
 
@@ -244,10 +281,12 @@ impl Accumulators {
     /// The values of `aggregation` in every bucket.
     pub(super) fn column(&mut self, aggregation: Aggregation) -> Vec<Option<f64>> {
         let count = &self.count;
-        let nonempty = |b: usize| count[b] > 0;
+        // Empty and full buckets alternate unpredictably: select without branching (a
+        // mispredicted branch per bucket cost more than the rest of a 1-minute query).
+        let pick = |n: u64, v: f64| if n > 0 { Some(v) } else { None };
         let from = |v: &Option<Vec<f64>>| -> Vec<Option<f64>> {
             let v = v.as_deref().unwrap_or_default();
-            (0..count.len()).map(|b| nonempty(b).then(|| v[b])).collect()
+            count.iter().zip(v).map(|(&n, &x)| pick(n, x)).collect()
         };
         match aggregation {
             Aggregation::Count => count.iter().map(|&n| Some(n as f64)).collect(),
@@ -256,9 +295,7 @@ impl Accumulators {
             Aggregation::Max => from(&self.max),
             Aggregation::Avg => {
                 let sum = self.sum.as_deref().unwrap_or_default();
-                (0..count.len())
-                    .map(|b| nonempty(b).then(|| sum[b] / count[b] as f64))
-                    .collect()
+                count.iter().zip(sum).map(|(&n, &s)| pick(n, s / n as f64)).collect()
             }
             Aggregation::First | Aggregation::Last => {
                 let ends = if aggregation == Aggregation::First {
@@ -398,7 +435,7 @@ pub(super) fn fold_property(
     {
         let chunks = view.cold.chunks(view.entry.id, buckets.from, buckets.to)?;
         for (source, chunk) in chunks.iter().enumerate() {
-            fold_chunk(chunk, column, source, buckets, accs)?;
+            fold_chunk(chunk, &view.cold.cache, column, source, buckets, accs)?;
         }
         for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
             table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
@@ -414,6 +451,7 @@ pub(super) fn fold_property(
 /// Folds one cold chunk's values of `column` into the buckets.
 fn fold_chunk(
     chunk: &crate::cold::Chunk<'_>,
+    cache: &crate::cold::cache::BlockCache,
     column: ColumnId,
     source: usize,
     buckets: &Buckets,
@@ -423,65 +461,90 @@ fn fold_chunk(
     let Some(slot) = chunk.columns.iter().position(|&(c, _)| c == column) else {
         return Ok(());
     };
-    let mut ts = Vec::new();
-    let mut base = 0usize;
-    for g in &chunk.groups {
-        let group_base = base;
-        base += g.rows;
-        let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else {
-            continue;
-        };
-        let s = &b.stats;
-        if s.last_ts < buckets.from || s.first_ts >= buckets.to {
-            continue;
-        }
-        // The whole block in one bucket: its statistics answer, unless values are needed.
-        if accs.totals_only()
-            && let (Some(first_bucket), Some(last_bucket)) = (buckets.of(s.first_ts), buckets.of(s.last_ts))
-            && first_bucket == last_bucket
-        {
-            let (min, max, sum, first, last) = match s.summary {
-                StatsSummary::Double {
+    {
+        let mut base = 0usize;
+        for g in &chunk.groups {
+            let group_base = base;
+            base += g.rows;
+            let Some(b) = g.blocks.iter().find(|b| b.slot == slot) else {
+                continue;
+            };
+            let st = &b.stats;
+            if st.last_ts < buckets.from || st.first_ts >= buckets.to {
+                continue;
+            }
+            // The whole block in one bucket: its statistics answer, unless values are needed.
+            if accs.totals_only()
+                && let (Some(first_bucket), Some(last_bucket)) = (buckets.of(st.first_ts), buckets.of(st.last_ts))
+                && first_bucket == last_bucket
+            {
+                let (min, max, sum, first, last) = match st.summary {
+                    StatsSummary::Double {
+                        min,
+                        max,
+                        sum,
+                        first,
+                        last,
+                    } => (min, max, sum, first, last),
+                    StatsSummary::Integer {
+                        min,
+                        max,
+                        sum,
+                        first,
+                        last,
+                    } => (min as f64, max as f64, sum, first as f64, last as f64),
+                    _ => continue,
+                };
+                let first_key = (st.first_ts, source, RowPos::main(group_base));
+                let last_key = (st.last_ts, source, RowPos::main(group_base + st.last_row));
+                accs.add_block(
+                    first_bucket,
+                    st.count,
+                    sum,
                     min,
                     max,
-                    sum,
-                    first,
-                    last,
-                } => (min, max, sum, first, last),
-                StatsSummary::Integer {
-                    min,
-                    max,
-                    sum,
-                    first,
-                    last,
-                } => (min as f64, max as f64, sum, first as f64, last as f64),
-                _ => continue,
+                    (first_key, first),
+                    (last_key, last),
+                );
+                continue;
+            }
+            let s = chunk.cached_numeric(g, b, cache)?;
+            let ts = &s.ts;
+            // A group inside the span needs no search (each probe into a cold array is a
+            // cache miss).
+            let inside = g.first_ts >= buckets.from && g.last_ts < buckets.to;
+            let (lo, hi) = if inside {
+                (0, ts.len())
+            } else {
+                (
+                    ts.partition_point(|&t| t < buckets.from),
+                    ts.partition_point(|&t| t < buckets.to),
+                )
             };
-            let first_key = (s.first_ts, source, RowPos::main(group_base));
-            let last_key = (s.last_ts, source, RowPos::main(group_base + s.last_row));
-            accs.add_block(
-                first_bucket,
-                s.count,
-                sum,
-                min,
-                max,
-                (first_key, first),
-                (last_key, last),
-            );
-            continue;
+            // Values are in time order: fold each bucket's run of values at once (one
+            // division per run, running totals in registers, two arrays streamed).
+            let mut i = lo;
+            while i < hi {
+                let Some(bucket) = buckets.of(ts[i]) else { break };
+                let edge = buckets.first_start + (bucket as i64 + 1) * buckets.interval;
+                let mut j = i + 1;
+                while j < hi && ts[j] < edge {
+                    j += 1;
+                }
+                // Rows are read only for first/last: another array, another cache miss.
+                let (first, last) = if accs.needs_keys() {
+                    (
+                        (ts[i], source, RowPos::main(group_base + s.row(i))),
+                        (ts[j - 1], source, RowPos::main(group_base + s.row(j - 1))),
+                    )
+                } else {
+                    let none = (0, 0, RowPos::main(0));
+                    (none, none)
+                };
+                accs.add_run(bucket, &s.values[i..j], first, last);
+                i = j;
+            }
         }
-        chunk.timestamps(g, &mut ts)?;
-        let (present, values) = chunk.column(g, b)?;
-        for (i, &r) in present.iter().enumerate() {
-            let t = ts[r as usize];
-            let Some(bucket) = buckets.of(t) else { continue };
-            let v = match &values {
-                crate::cold::segment::Values::Double(v) => v[i],
-                crate::cold::segment::Values::Long(v) => v[i] as f64,
-                _ => continue,
-            };
-            accs.add(bucket, (t, source, RowPos::main(group_base + r as usize)), v);
-        }
+        Ok(())
     }
-    Ok(())
 }

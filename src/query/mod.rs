@@ -15,12 +15,12 @@ pub use series::{
     InterpolationSpec, MAX_TAKE, MAX_VARIABLES, PAGE_VALUES, SchemaProperty, TwinFrame, TwinSelector, Variable,
 };
 
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::catalog::{ColumnId, TwinEntry};
 use crate::cold::ColdState;
+use crate::cold::cache::BlockCache;
 use crate::cold::segment::{Chunk, Group};
 use crate::error::Result;
 use crate::model::{Timestamp, Value, ValueType};
@@ -164,14 +164,8 @@ pub struct TwinInfo {
 }
 
 /// Column names of a twin, indexed by column id.
-pub(crate) fn column_names(entry: &TwinEntry) -> Vec<(Arc<str>, ValueType)> {
-    entry
-        .meta
-        .lock()
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.ty))
-        .collect()
+pub(crate) fn column_names(entry: &TwinEntry) -> crate::catalog::ColumnNames {
+    entry.meta.lock().names()
 }
 
 /// Everything one query reads of a twin: its cold chunks, the tables a flush is writing
@@ -198,9 +192,14 @@ enum Pos {
 
 /// The rows of a cold chunk in `range`, with values of the `wanted` columns (all when
 /// `None`), in the range's order, at most `limit`.
-fn cold_scan(chunk: &Chunk<'_>, range: ScanRange, wanted: Option<&[ColumnId]>, limit: usize) -> Result<Vec<SourceRow>> {
+fn cold_scan(
+    chunk: &Chunk<'_>,
+    cache: &BlockCache,
+    range: ScanRange,
+    wanted: Option<&[ColumnId]>,
+    limit: usize,
+) -> Result<Vec<SourceRow>> {
     let mut out = Vec::new();
-    let mut ts = Vec::new();
     let groups: Vec<_> = chunk
         .groups
         .iter()
@@ -212,33 +211,46 @@ fn cold_scan(chunk: &Chunk<'_>, range: ScanRange, wanted: Option<&[ColumnId]>, l
         Box::new(groups.iter())
     };
     for g in ordered {
-        chunk.timestamps(g, &mut ts)?;
+        let ts = chunk.cached_timestamps(g, cache)?;
         let lo = ts.partition_point(|&t| t < range.from);
         let hi = ts.partition_point(|&t| t < range.to);
         if lo >= hi {
             continue;
         }
-        let mut rows: Vec<Vec<(ColumnId, Value)>> = vec![Vec::new(); hi - lo];
-        for b in &g.blocks {
+        let blocks: Vec<_> = g
+            .blocks
+            .iter()
+            .filter(|b| wanted.is_none_or(|w| w.contains(&chunk.columns[b.slot].0)))
+            .collect();
+        let mut rows: Vec<SourceRow> = if let [b] = blocks[..] {
+            // One column (a projection): rows straight from its values.
             let column = chunk.columns[b.slot].0;
-            if wanted.is_some_and(|w| !w.contains(&column)) {
-                continue;
-            }
             let (present, values) = chunk.column(g, b)?;
             let first = present.partition_point(|&r| (r as usize) < lo);
-            for (i, &r) in present.iter().enumerate().skip(first) {
-                if r as usize >= hi {
-                    break;
+            let last = present.partition_point(|&r| (r as usize) < hi);
+            (first..last)
+                .map(|i| (ts[present[i] as usize], vec![(column, values.get(i))]))
+                .collect()
+        } else {
+            let mut per_row: Vec<Vec<(ColumnId, Value)>> = vec![Vec::new(); hi - lo];
+            for b in blocks {
+                let column = chunk.columns[b.slot].0;
+                let (present, values) = chunk.column(g, b)?;
+                let first = present.partition_point(|&r| (r as usize) < lo);
+                for (i, &r) in present.iter().enumerate().skip(first) {
+                    if r as usize >= hi {
+                        break;
+                    }
+                    per_row[r as usize - lo].push((column, values.get(i)));
                 }
-                rows[r as usize - lo].push((column, values.get(i)));
             }
-        }
-        let mut rows: Vec<SourceRow> = rows
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, values)| (ts[lo + i], values))
-            .collect();
+            per_row
+                .into_iter()
+                .enumerate()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(i, values)| (ts[lo + i], values))
+                .collect()
+        };
         if range.descending {
             rows.reverse();
         }
@@ -314,7 +326,7 @@ pub(crate) fn merged_rows(
 ) -> Result<Vec<SourceRow>> {
     let mut sources = Vec::new();
     for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
-        sources.push(cold_scan(&chunk, range, wanted, limit)?);
+        sources.push(cold_scan(&chunk, &view.cold.cache, range, wanted, limit)?);
     }
     if let Some(frozen) = view.frozen {
         sources.push(warm_scan(frozen, range, wanted, view.snapshot, limit));
@@ -412,13 +424,65 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         }
     };
     let limit = at.map_or(i64::MAX, Timestamp::as_nanos);
-    let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
-    for (source, chunk) in chunks.iter().enumerate() {
-        for (c, ts, row, value) in cold_last_values(chunk, limit)? {
-            offer(c, (Timestamp::from_nanos(ts), source, Pos::Cold(row)), value);
-        }
+    // With no warm rows, the latest state is the cold one, cached whole.
+    let cold_only = at.is_none() && view.frozen.is_none() && view.warm.rows() == 0;
+    if cold_only
+        && let Some(cached) = view
+            .entry
+            .cold_latest
+            .lock()
+            .as_ref()
+            .filter(|c| c.generation == view.cold.generation)
+        && let Some(state) = cached.state.lock().as_ref()
+    {
+        return Ok(state.clone());
     }
-    for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
+    let cold_sources = if at.is_none() {
+        // The latest state: the cold part is cached per twin until the files change.
+        let cached = view
+            .entry
+            .cold_latest
+            .lock()
+            .clone()
+            .filter(|c| c.generation == view.cold.generation);
+        let cold = match cached {
+            Some(c) => c,
+            None => {
+                let chunks = view.cold.chunks(view.entry.id, i64::MIN, i64::MAX)?;
+                let mut values = Vec::new();
+                for (source, chunk) in chunks.iter().enumerate() {
+                    for (c, ts, row, value) in cold_last_values(chunk, limit)? {
+                        values.push((c, ts, source, row, value));
+                    }
+                }
+                let computed = Arc::new(crate::catalog::ColdLatest {
+                    generation: view.cold.generation,
+                    sources: chunks.len(),
+                    values,
+                    state: parking_lot::Mutex::new(None),
+                });
+                *view.entry.cold_latest.lock() = Some(computed.clone());
+                computed
+            }
+        };
+        for (c, ts, source, row, value) in &cold.values {
+            offer(
+                *c,
+                (Timestamp::from_nanos(*ts), *source, Pos::Cold(*row)),
+                value.clone(),
+            );
+        }
+        cold.sources
+    } else {
+        let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
+        for (source, chunk) in chunks.iter().enumerate() {
+            for (c, ts, row, value) in cold_last_values(chunk, limit)? {
+                offer(c, (Timestamp::from_nanos(ts), source, Pos::Cold(row)), value);
+            }
+        }
+        chunks.len()
+    };
+    for (source, table) in (cold_sources..).zip(view.frozen.into_iter().chain([view.warm])) {
         let last = match at {
             None => table
                 .latest_values(view.snapshot)
@@ -431,27 +495,38 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
             }
         }
     }
-    // Per name, the newest value over all its typed columns.
-    let mut by_name: BTreeMap<Arc<str>, (Timestamp, usize, Pos, Value)> = BTreeMap::new();
-    for (c, slot) in best.into_iter().enumerate() {
-        let Some((ts, source, pos, value)) = slot else { continue };
-        let name = names[c].0.clone();
-        match by_name.get(&name) {
-            Some((t, s, p, _)) if (*t, *s, *p) >= (ts, source, pos) => {}
-            _ => {
-                by_name.insert(name, (ts, source, pos, value));
-            }
-        }
-    }
-    Ok(TwinState {
+    // Per name, the newest value over all its typed columns (sorted by name).
+    type Found = (Arc<str>, (Timestamp, usize, Pos, Value));
+    let mut found: Vec<Found> = best
+        .into_iter()
+        .enumerate()
+        .filter_map(|(c, slot)| slot.map(|b| (names[c].0.clone(), b)))
+        .collect();
+    found.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| (b.1.0, b.1.1, b.1.2).cmp(&(a.1.0, a.1.1, a.1.2)))
+    });
+    found.dedup_by(|later, first| later.0 == first.0);
+    let state = TwinState {
         twin: view.entry.name.to_string(),
         at,
-        properties: by_name
+        properties: found
             .into_iter()
             .filter(|(_, (_, _, _, v))| *v != Value::Removed)
             .map(|(name, (ts, _, _, value))| PropertyValue { name, value, ts })
             .collect(),
-    })
+    };
+    if cold_only
+        && let Some(cached) = view
+            .entry
+            .cold_latest
+            .lock()
+            .as_ref()
+            .filter(|c| c.generation == view.cold.generation)
+    {
+        *cached.state.lock() = Some(state.clone());
+    }
+    Ok(state)
 }
 
 pub(crate) fn schema(view: &TwinView<'_>) -> Result<Vec<PropertyInfo>> {
@@ -475,12 +550,12 @@ pub(crate) fn schema(view: &TwinView<'_>) -> Result<Vec<PropertyInfo>> {
         }
     }
     let mut out: Vec<PropertyInfo> = names
-        .into_iter()
+        .iter()
         .enumerate()
         .filter(|(_, (_, ty))| *ty != ValueType::Removed)
         .map(|(c, (name, value_type))| PropertyInfo {
-            name,
-            value_type,
+            name: name.clone(),
+            value_type: *value_type,
             count: counts[c],
         })
         .collect();

@@ -508,8 +508,6 @@ fn remap_slots(expr: &mut Expr, map: &[usize]) {
 
 /// One aggregate call of an aggregation expression.
 struct Call {
-    /// Its position in the expression text (identifies it in the tree).
-    pos: usize,
     func: AggFn,
     /// Its argument (`None` for `count()`).
     arg: Option<Expr>,
@@ -517,17 +515,23 @@ struct Call {
     column: Option<(String, ValueType)>,
 }
 
-/// Takes the aggregate calls out of `top`, leaving the arithmetic over them.
+/// Takes the aggregate calls out of `top`, leaving the arithmetic over them: call `k`
+/// becomes a read of slot `k`, so that a bucket's value is `top.eval(results)`.
 fn collect_calls(top: &mut Expr) -> Vec<Call> {
     let mut calls = Vec::new();
     walk_mut(top, &mut |e| {
         if let Expr::Aggregate { func, arg, pos } = e {
             calls.push(Call {
-                pos: *pos,
                 func: *func,
-                arg: arg.as_deref().map(clone_expr),
+                arg: arg.as_deref().cloned(),
                 column: None,
             });
+            *e = Expr::Property {
+                name: String::new(),
+                ty: ValueType::Double,
+                slot: calls.len() - 1,
+                pos: *pos,
+            };
         }
     });
     calls
@@ -538,10 +542,6 @@ fn reads_properties(expr: &Expr) -> bool {
     let mut any = false;
     expr.walk(&mut |e| any |= matches!(e, Expr::Property { .. }));
     any
-}
-
-fn clone_expr(e: &Expr) -> Expr {
-    e.clone()
 }
 
 fn is_interpolated(f: AggFn) -> bool {
@@ -917,21 +917,6 @@ fn merge_state(into: &mut [VarState], from: Vec<VarState>) {
     }
 }
 
-/// Replaces aggregate calls by their results and evaluates what is left.
-fn eval_top(top: &Expr, results: &HashMap<usize, Scalar>) -> Scalar {
-    if let Expr::Aggregate { pos, .. } = top {
-        return results.get(pos).cloned().unwrap_or(Scalar::Null);
-    }
-    let mut e = top.clone();
-    walk_mut(&mut e, &mut |node| {
-        if let Expr::Aggregate { pos, .. } = node {
-            let value = results.get(pos).cloned().unwrap_or(Scalar::Null);
-            *node = Expr::Literal { value, pos: *pos };
-        }
-    });
-    e.eval(&[], 0, &Scalar::Null)
-}
-
 fn scalar_to_value(s: Scalar) -> Option<Value> {
     match s {
         Scalar::Null => None,
@@ -950,8 +935,8 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
     for ((name, var), state) in plan.vars.iter().zip(states) {
         match (var, state) {
             (Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. }, VarState::Calls(s)) => {
-                let mut per_call: Vec<(usize, Vec<Scalar>)> = Vec::new();
-                for (call, state) in calls.iter().zip(s) {
+                let mut per_call: Vec<Vec<Scalar>> = Vec::new();
+                for state in s {
                     let values: Vec<Scalar> = match state {
                         CallState::Acc(mut acc, a) => acc
                             .column(a)
@@ -972,14 +957,18 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
                             })
                             .collect(),
                     };
-                    per_call.push((call.pos, values));
+                    per_call.push(values);
                 }
-                let long = matches!(top, Expr::Aggregate { func: AggFn::Count, .. });
+                // A bare call is its own column; arithmetic reads the calls' results as slots.
+                let long =
+                    calls.len() == 1 && calls[0].func == AggFn::Count && matches!(top, Expr::Property { slot: 0, .. });
+                let mut results = vec![Scalar::Null; calls.len()];
                 let values: Vec<Option<Value>> = (0..buckets)
                     .map(|b| {
-                        let results: HashMap<usize, Scalar> =
-                            per_call.iter().map(|(pos, v)| (*pos, v[b].clone())).collect();
-                        scalar_to_value(eval_top(top, &results))
+                        for (r, column) in results.iter_mut().zip(&per_call) {
+                            *r = column[b].clone();
+                        }
+                        scalar_to_value(top.eval(&results, 0, &Scalar::Null))
                     })
                     .collect();
                 let value_type = if long { ValueType::Long } else { ValueType::Double };

@@ -395,7 +395,9 @@ impl Parser {
             }
             return Parser::node(Expr::Call { func, args, pos }, height);
         }
-        let func = aggregate.unwrap_or(AggFn::Count);
+        let Some(func) = aggregate else {
+            return Err(TsxError::new(pos, format!("unknown function '{name}'")));
+        };
         let mut args = args.into_iter();
         let arg = args.next().map(Box::new);
         match (func, &arg, args.next()) {
