@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("\nthermostat67 at {at}: Temperature = {:?}", state.get("Temperature"));
     let latest = store.latest("room-12")?;
     println!("room-12 latest:");
-    for p in &latest.properties {
+    for p in latest.properties.iter() {
         println!("  {:<18} {:<8} (set {})", p.name, p.value.to_json().to_string(), p.ts);
     }
     let model = store.twin_info("thermostat67")?.model.unwrap_or_default();

@@ -370,7 +370,7 @@ impl Harness {
         match result {
             Ok(state) => {
                 assert!(self.known(twin));
-                assert_eq!(state.twin, twin);
+                assert_eq!(&*state.twin, twin);
                 assert_eq!(state.at, at);
                 assert_eq!(state_view(&state), self.model.state(twin, at), "{twin} at {at:?}");
             }

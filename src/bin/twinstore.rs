@@ -751,7 +751,7 @@ fn latest(args: LatestArgs) -> Result<ExitCode, CliError> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     if args.json {
         let mut properties = serde_json::Map::new();
-        for p in &state.properties {
+        for p in state.properties.iter() {
             let entry = serde_json::json!({
                 "value": p.value.to_json(),
                 "type": p.value.value_type().name(),
@@ -759,7 +759,7 @@ fn latest(args: LatestArgs) -> Result<ExitCode, CliError> {
             });
             properties.insert(p.name.to_string(), entry);
         }
-        let doc = serde_json::json!({ "$dtId": state.twin, "properties": properties });
+        let doc = serde_json::json!({ "$dtId": &*state.twin, "properties": properties });
         writeln!(out, "{doc}")?;
     } else {
         let rows: Vec<[String; 4]> = state

@@ -509,6 +509,9 @@ pub(crate) struct Segment {
     footer_crc: u32,
     /// The footer is checked on first use, not at open: opening a store maps many files.
     footer_checked: OnceLock<std::result::Result<(), String>>,
+    /// Parsed twin directories, by footer index: parsed and checksummed once, then shared by
+    /// every query.
+    dirs: Box<[OnceLock<Arc<Directory>>]>,
     /// Set when the file is no longer part of the store: it is deleted once the last reader
     /// drops it.
     retired: std::sync::atomic::AtomicBool,
@@ -584,6 +587,7 @@ impl Segment {
             footer_crc: le32(&trailer[12..16]),
             map,
             footer_checked: OnceLock::new(),
+            dirs: (0..twins).map(|_| OnceLock::new()).collect(),
             retired: Default::default(),
         }))
     }
@@ -653,6 +657,30 @@ impl Segment {
     }
 
     pub(crate) fn chunk_of(&self, r: &TwinRef) -> Result<Chunk<'_>> {
+        let slot = self
+            .footer()?
+            .binary_search_by_key(&r.twin, |x| x.twin)
+            .ok()
+            .and_then(|i| self.dirs.get(i));
+        let dir = match slot.and_then(OnceLock::get) {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = Arc::new(self.parse_dir(r)?);
+                if let Some(slot) = slot {
+                    let _ = slot.set(dir.clone());
+                }
+                dir
+            }
+        };
+        Ok(Chunk {
+            segment: self,
+            file_id: 0,
+            twin_ref: *r,
+            dir,
+        })
+    }
+
+    fn parse_dir(&self, r: &TwinRef) -> Result<Directory> {
         let start = r.dir_offset as usize;
         let end = start
             .checked_add(r.dir_len as usize)
@@ -666,20 +694,21 @@ impl Segment {
         }
         parse_directory(dir, r, end)
             .map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
-            .map(|(columns, groups)| Chunk {
-                segment: self,
-                file_id: 0,
-                twin_ref: *r,
-                columns,
-                groups,
-            })
+            .map(|(columns, groups)| Directory { columns, groups })
     }
 }
 
 /// A parsed directory: the columns and the groups.
-type Directory = (Vec<(ColumnId, ValueType)>, Vec<Group>);
+#[derive(Debug)]
+pub(crate) struct Directory {
+    /// `(column id, type)` of each column the chunk holds.
+    pub columns: Vec<(ColumnId, ValueType)>,
+    pub groups: Vec<Group>,
+}
 
-fn parse_directory(dir: &[u8], r: &TwinRef, data_start: usize) -> std::result::Result<Directory, CodecError> {
+type ParsedDirectory = (Vec<(ColumnId, ValueType)>, Vec<Group>);
+
+fn parse_directory(dir: &[u8], r: &TwinRef, data_start: usize) -> std::result::Result<ParsedDirectory, CodecError> {
     let mut rd = Reader::new(dir);
     let ncols = rd.len(dir.len())?;
     let mut columns = Vec::with_capacity(ncols);
@@ -876,9 +905,16 @@ pub(crate) struct Chunk<'s> {
     /// The file's id in the manifest (0 when read outside a store): the block cache key.
     pub file_id: u64,
     pub twin_ref: TwinRef,
-    /// `(column id, type)` of each column the chunk holds.
-    pub columns: Vec<(ColumnId, ValueType)>,
-    pub groups: Vec<Group>,
+    /// The parsed directory (shared with the segment's cache of them).
+    dir: Arc<Directory>,
+}
+
+impl std::ops::Deref for Chunk<'_> {
+    type Target = Directory;
+
+    fn deref(&self) -> &Directory {
+        &self.dir
+    }
 }
 
 impl Chunk<'_> {

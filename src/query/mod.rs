@@ -123,11 +123,12 @@ pub struct PropertyValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TwinState {
     /// The twin id.
-    pub twin: String,
+    pub twin: Arc<str>,
     /// The instant (`None`: the latest state).
     pub at: Option<Timestamp>,
-    /// Properties by name.
-    pub properties: Vec<PropertyValue>,
+    /// Properties by name, sorted by name. Shared: a latest state served from the cache is
+    /// not copied.
+    pub properties: Arc<[PropertyValue]>,
 }
 
 impl TwinState {
@@ -413,16 +414,6 @@ fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, us
 }
 
 pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<TwinState> {
-    let names = column_names(view.entry);
-    // Per column: (time, source, position, value) of its newest value at or before `at`.
-    type Best = Option<(Timestamp, usize, Pos, Value)>;
-    let mut best: Vec<Best> = vec![None; names.len()];
-    let mut offer = |c: ColumnId, key: (Timestamp, usize, Pos), value: Value| {
-        let Some(slot) = best.get_mut(c as usize) else { return };
-        if slot.as_ref().is_none_or(|(t, s, p, _)| (*t, *s, *p) < key) {
-            *slot = Some((key.0, key.1, key.2, value));
-        }
-    };
     let limit = at.map_or(i64::MAX, Timestamp::as_nanos);
     // With no warm rows, the latest state is the cold one, cached whole.
     let cold_only = at.is_none() && view.frozen.is_none() && view.warm.rows() == 0;
@@ -437,6 +428,16 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
     {
         return Ok(state.clone());
     }
+    let names = column_names(view.entry);
+    // Per column: (time, source, position, value) of its newest value at or before `at`.
+    type Best = Option<(Timestamp, usize, Pos, Value)>;
+    let mut best: Vec<Best> = vec![None; names.len()];
+    let mut offer = |c: ColumnId, key: (Timestamp, usize, Pos), value: Value| {
+        let Some(slot) = best.get_mut(c as usize) else { return };
+        if slot.as_ref().is_none_or(|(t, s, p, _)| (*t, *s, *p) < key) {
+            *slot = Some((key.0, key.1, key.2, value));
+        }
+    };
     let cold_sources = if at.is_none() {
         // The latest state: the cold part is cached per twin until the files change.
         let cached = view
@@ -508,7 +509,7 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
     });
     found.dedup_by(|later, first| later.0 == first.0);
     let state = TwinState {
-        twin: view.entry.name.to_string(),
+        twin: view.entry.name.clone(),
         at,
         properties: found
             .into_iter()

@@ -76,7 +76,7 @@ pub fn events_view(events: &[Event]) -> Vec<(Timestamp, Vec<(String, Value)>)> {
 /// A twin state as `name -> (value, time set)`.
 pub fn state_view(state: &TwinState) -> BTreeMap<String, (Value, Timestamp)> {
     let mut out = BTreeMap::new();
-    for p in &state.properties {
+    for p in state.properties.iter() {
         let previous = out.insert(p.name.to_string(), (p.value.clone(), p.ts));
         assert!(previous.is_none(), "property {} listed twice in {state:?}", p.name);
     }
