@@ -142,6 +142,10 @@ pub(crate) struct TwinEntry {
     /// The newest value of each column in the cold files, for the cold generation it was
     /// computed at (see `query::state_at`).
     pub cold_latest: Mutex<Option<Arc<ColdLatest>>>,
+    /// The whole latest state and the cold generation it was computed at, when it was
+    /// computed with no warm rows (then it is the answer as long as the twin has none). Kept
+    /// inline: a fleet's latest values are a lookup per twin.
+    pub latest_state: Mutex<Option<(u64, crate::query::TwinState)>>,
 }
 
 /// Per column, the newest value the cold files hold: (column, time, source, row, value).
@@ -151,9 +155,6 @@ pub(crate) struct ColdLatest {
     /// How many cold chunks the twin had (warm sources are numbered after them).
     pub sources: usize,
     pub values: Vec<(ColumnId, i64, usize, usize, crate::model::Value)>,
-    /// The whole latest state, when it was computed with no warm rows (then it is the
-    /// answer as long as the twin has none).
-    pub state: parking_lot::Mutex<Option<crate::query::TwinState>>,
 }
 
 /// Number of shards of the name index; writers of different twins rarely meet on one.
@@ -239,6 +240,7 @@ impl Catalog {
             meta: Mutex::default(),
             table: RwLock::default(),
             cold_latest: Mutex::default(),
+            latest_state: Mutex::default(),
         });
         shard.insert(name, entry.clone());
         let mut by_id = self.by_id.write();

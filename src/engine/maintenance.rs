@@ -409,12 +409,52 @@ fn has_rows_in(segment: &Segment, twin: TwinId, from: i64, to: i64) -> Result<bo
 
 /// The background maintenance thread: flushes on the warm window or memory budget, then
 /// compacts and applies retention. Stops when the store is dropped.
+/// Computes the latest state of every twin whose cached one is older than the cold files
+/// (after an open, a flush, a compaction), so that `latest` is a cache read for every twin,
+/// not only for those asked before. Stops when the files change under it (the next round
+/// starts over).
+pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
+    let generation = inner.cold.read().generation;
+    if inner.latest_done.load(Ordering::Acquire) == generation + 1 {
+        return Ok(());
+    }
+
+    for entry in inner.catalog.all() {
+        let cold = inner.cold.read();
+        if cold.generation != generation {
+            return Ok(());
+        }
+        let fresh = entry
+            .cold_latest
+            .lock()
+            .as_ref()
+            .is_some_and(|c| c.generation == generation);
+        if fresh {
+            continue;
+        }
+        let snapshot = inner.snapshots.begin();
+        let warm = entry.table.read();
+        let view = crate::query::TwinView {
+            entry: &entry,
+            cold: &cold,
+            frozen: cold.frozen_table(entry.id),
+            warm: &warm,
+            snapshot: snapshot.seq,
+        };
+        crate::query::state_at(&view, None)?;
+    }
+    inner.latest_done.store(generation + 1, Ordering::Release);
+    Ok(())
+}
+
 pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("twinstore-maintenance".into())
         .spawn(move || {
+            let mut first = true;
             loop {
-                match wake.recv_timeout(Duration::from_millis(500)) {
+                // The first round runs at once: the latest states of a reopened store.
+                match wake.recv_timeout(Duration::from_millis(if first { 0 } else { 500 })) {
                     Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 }
@@ -430,6 +470,8 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
                     compact(&inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
                     apply_retention(&inner)
                 })();
+                let result = result.and_then(|()| refresh_latest(&inner));
+                first = false;
                 if let Err(e) = result {
                     // Kept for `Store::maintenance_error`; data stays in the warm tier and the
                     // WAL, and the next round retries.

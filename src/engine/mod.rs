@@ -111,6 +111,9 @@ pub(crate) struct Inner {
     pub(crate) maintenance_error: Mutex<Option<String>>,
     /// Estimated bytes written to the warm tier since the last flush.
     pub(crate) warm_estimate: AtomicU64,
+    /// One more than the cold generation whose latest states the background thread has
+    /// computed for every twin (0: none yet).
+    pub(crate) latest_done: AtomicU64,
     /// Signalled after each flush, for writers waiting on the memory budget.
     pub(crate) flushed: Condvar,
     pub(crate) flushed_lock: Mutex<()>,
@@ -210,6 +213,7 @@ impl Store {
             }),
             maintenance_error: Mutex::new(None),
             warm_estimate: AtomicU64::new(warm_estimate),
+            latest_done: AtomicU64::new(0),
             flushed: Condvar::new(),
             flushed_lock: Mutex::new(()),
             wake: background.then(|| wake.clone()),

@@ -157,6 +157,41 @@ impl Accumulators {
         self.first.is_some() || self.last.is_some()
     }
 
+    /// Whether every value is kept (stdev, median).
+    pub(super) fn needs_values(&self) -> bool {
+        self.values.is_some()
+    }
+
+    /// Adds values in time order, all inside `buckets`' span, one at a time (totals only:
+    /// no first, last or kept values).
+    pub(super) fn add_sparse(&mut self, buckets: &Buckets, ts: &[i64], values: &[f64]) {
+        let inverse = 1.0 / buckets.interval as f64;
+        let last = self.count.len().saturating_sub(1);
+        for (&t, &v) in ts.iter().zip(values) {
+            // Offsets within a query span are far below 2^53: the product is within one of
+            // the bucket, and the integer check corrects it.
+            let offset = t.wrapping_sub(buckets.first_start);
+            let mut b = (offset as f64 * inverse) as i64;
+            let start = b.wrapping_mul(buckets.interval);
+            if offset < start {
+                b -= 1;
+            } else if offset >= start + buckets.interval {
+                b += 1;
+            }
+            let b = (b.max(0) as usize).min(last);
+            self.count[b] += 1;
+            if let Some(sum) = &mut self.sum {
+                sum[b] += v;
+            }
+            if let Some(min) = &mut self.min {
+                min[b] = min[b].min(v);
+            }
+            if let Some(max) = &mut self.max {
+                max[b] = max[b].max(v);
+            }
+        }
+    }
+
     /// Whether only running totals are kept (whole blocks can come from their statistics).
     fn totals_only(&self) -> bool {
         self.values.is_none()
@@ -521,6 +556,16 @@ fn fold_chunk(
                     ts.partition_point(|&t| t < buckets.to),
                 )
             };
+            if lo >= hi {
+                continue;
+            }
+            // Fewer values than a few per bucket (1-minute buckets of a slow sensor): one
+            // value at a time, buckets found by multiplication, totals only.
+            let spanned = (ts[hi - 1] - ts[lo]) / buckets.interval + 1;
+            if !accs.needs_keys() && !accs.needs_values() && ((hi - lo) as i64) < 4 * spanned {
+                accs.add_sparse(buckets, &ts[lo..hi], &s.values[lo..hi]);
+                continue;
+            }
             // Values are in time order: fold each bucket's run of values at once (one
             // division per run, running totals in registers, two arrays streamed).
             let mut i = lo;

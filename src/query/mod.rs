@@ -418,13 +418,8 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
     // With no warm rows, the latest state is the cold one, cached whole.
     let cold_only = at.is_none() && view.frozen.is_none() && view.warm.rows() == 0;
     if cold_only
-        && let Some(cached) = view
-            .entry
-            .cold_latest
-            .lock()
-            .as_ref()
-            .filter(|c| c.generation == view.cold.generation)
-        && let Some(state) = cached.state.lock().as_ref()
+        && let Some((generation, state)) = view.entry.latest_state.lock().as_ref()
+        && *generation == view.cold.generation
     {
         return Ok(state.clone());
     }
@@ -460,7 +455,6 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
                     generation: view.cold.generation,
                     sources: chunks.len(),
                     values,
-                    state: parking_lot::Mutex::new(None),
                 });
                 *view.entry.cold_latest.lock() = Some(computed.clone());
                 computed
@@ -517,15 +511,8 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
             .map(|(name, (ts, _, _, value))| PropertyValue { name, value, ts })
             .collect(),
     };
-    if cold_only
-        && let Some(cached) = view
-            .entry
-            .cold_latest
-            .lock()
-            .as_ref()
-            .filter(|c| c.generation == view.cold.generation)
-    {
-        *cached.state.lock() = Some(state.clone());
+    if cold_only {
+        *view.entry.latest_state.lock() = Some((view.cold.generation, state.clone()));
     }
     Ok(state)
 }
