@@ -48,6 +48,51 @@
 //! # }
 //! ```
 //!
+//! ## Time Series Insights queries
+//!
+//! TSI's `getEvents`, `getSeries` and `aggregateSeries` request bodies are answered unchanged
+//! by [`Store::query_json`], and the same engine is open to Rust through
+//! [`Store::get_events`], [`Store::get_series`] and [`Store::aggregate_series`], with TSX
+//! expressions, numeric, categorical and aggregate [`Variable`]s, interpolation, and fleets
+//! (a list of twins, a prefix, a model id; per twin or merged). `docs/QUERIES.md` gives
+//! every rule and every choice made where TSI's documentation is silent.
+//!
+//! ```
+//! use std::time::Duration;
+//! use twinstore::{AggregateSeriesQuery, Interpolation, Options, Store, Timestamp, TwinSelector, Variable};
+//!
+//! # fn main() -> twinstore::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let store = Store::open(dir.path(), Options::default())?;
+//! store.ingest_ndjson(br#"
+//! {"$dtId":"thermostat1","$ts":"2026-01-01T00:00:00Z","Temperature":20.0}
+//! {"$dtId":"thermostat1","$ts":"2026-01-01T00:30:00Z","Temperature":22.0}
+//! {"$dtId":"thermostat2","$ts":"2026-01-01T00:10:00Z","Temperature":18.0}
+//! "#)?;
+//! let from = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+//! let to = Timestamp::parse("2026-01-01T01:00:00Z").unwrap();
+//!
+//! // The hourly average over every thermostat, and the time-weighted average of one.
+//! let fleet = AggregateSeriesQuery::new(TwinSelector::Prefix("thermostat".into()), from, to, Duration::from_secs(3600))
+//!     .variable("avg", Variable::numeric("$event.Temperature.Double", "avg($value)"))
+//!     .merged();
+//! assert_eq!(store.aggregate_series(&fleet)?[0].frame.doubles("avg"), Some(vec![Some(20.0)]));
+//! let one = AggregateSeriesQuery::new("thermostat1", from, to, Duration::from_secs(3600)).variable(
+//!     "twavg",
+//!     Variable::numeric("$event.Temperature.Double", "twavg($value)").interpolation(Interpolation::Step, Duration::ZERO),
+//! );
+//! // 20 for 30 minutes, then 22 (held to the end of the span) for 30 minutes.
+//! assert_eq!(store.aggregate_series(&one)?[0].frame.doubles("twavg"), Some(vec![Some(21.0)]));
+//!
+//! // The same engine behind a TSI request body.
+//! let answer = store.query_json(br#"{"getEvents": {"timeSeriesId": ["thermostat1"],
+//!     "searchSpan": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"},
+//!     "filter": {"tsx": "$event.Temperature.Double > 21"}}}"#)?;
+//! assert_eq!(answer["properties"][0]["values"], serde_json::json!([22.0]));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Semantics in brief
 //!
 //! - Types follow TSI: a JSON integer is a `Long`, a number with a fraction a `Double`, an

@@ -571,7 +571,7 @@ fn every_command_has_help_with_an_example() {
     let out = run(&["--help"]);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("digital twins"), "{}", stdout(&out));
-    for sub in ["ingest", "events", "latest", "stats", "flush", "delete"] {
+    for sub in ["ingest", "events", "latest", "stats", "flush", "delete", "query"] {
         let out = run(&[sub, "--help"]);
         assert_code(&out, 0);
         let help = stdout(&out);
@@ -634,4 +634,87 @@ fn delete_removes_a_range_then_the_whole_twin() {
     let out = run(&["delete", "--db", &db, "--twin", "nobody"]);
     assert_code(&out, 1);
     assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
+}
+
+#[test]
+fn query_answers_tsi_bodies_from_a_file_or_stdin() {
+    let (dir, db) = adt_store();
+    // thermostat67: 20.5 (Double) at 08:00:00.12, 21 (Long) at 08:01:00.5: a variable that
+    // reads both columns averages (20.5 + 21) / 2 = 20.75 in the 08:00 hour.
+    let body = r#"{"aggregateSeries": {"timeSeriesId": ["thermostat67"],
+        "searchSpan": {"from": "2026-01-01T08:00:00Z", "to": "2026-01-01T09:00:00Z"}, "interval": "PT1H",
+        "inlineVariables": {
+          "T": {"kind": "numeric", "value": {"tsx": "coalesce($event.Temperature.Double, toDouble($event.Temperature.Long))"},
+                "aggregation": {"tsx": "avg($value)"}},
+          "n": {"kind": "aggregate", "aggregation": {"tsx": "count()"}}}}}"#;
+    let file = dir.path().join("q.json");
+    std::fs::write(&file, body).expect("write body");
+    let from_file = run(&["query", "--db", &db, &file.display().to_string()]);
+    assert_code(&from_file, 0);
+    let answer: Value = serde_json::from_slice(&from_file.stdout).expect("JSON answer");
+    assert_eq!(
+        answer,
+        json!({
+            "timestamps": ["2026-01-01T08:00:00Z"],
+            "properties": [
+                {"name": "T", "type": "Double", "values": [20.75]},
+                {"name": "n", "type": "Long", "values": [2]}
+            ],
+            "progress": 100.0
+        })
+    );
+    let from_stdin = run_with_stdin(&["query", "--db", &db, "--pretty"], body.as_bytes());
+    assert_code(&from_stdin, 0);
+    assert!(
+        stdout(&from_stdin).contains("\n  \"timestamps\""),
+        "{}",
+        stdout(&from_stdin)
+    );
+    let again: Value = serde_json::from_slice(&from_stdin.stdout).expect("JSON answer");
+    assert_eq!(again, answer);
+
+    // getEvents with a filter: only the Mode event of thermostat67 says "Heat".
+    let out = run_with_stdin(
+        &["query", "--db", &db, "-"],
+        br#"{"getEvents": {"timeSeriesId": ["thermostat67"],
+            "searchSpan": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
+            "filter": {"tsx": "$event.Mode.String = 'Heat'"}, "projectedProperties": [{"name": "Mode", "type": "String"}]}}"#,
+    );
+    assert_code(&out, 0);
+    let events: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(events["timestamps"], json!(["2026-01-01T08:01:00.5Z"]));
+    assert_eq!(
+        events["properties"],
+        json!([{"name": "Mode", "type": "String", "values": ["Heat"]}])
+    );
+}
+
+#[test]
+fn query_errors_exit_with_one_and_say_why() {
+    let (_dir, db) = adt_store();
+    let out = run_with_stdin(&["query", "--db", &db], b"{\"getEvents\": ");
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("malformed query"), "{}", stderr(&out));
+    let out = run_with_stdin(
+        &["query", "--db", &db],
+        br#"{"getEvents": {"timeSeriesId": ["thermostat67"],
+            "searchSpan": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
+            "filter": {"tsx": "$event.Mode.String > 3"}}}"#,
+    );
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("position"), "{}", stderr(&out));
+    let out = run_with_stdin(
+        &["query", "--db", &db],
+        br#"{"getEvents": {"timeSeriesId": ["nobody"],
+            "searchSpan": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}}}"#,
+    );
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("unknown twin"), "{}", stderr(&out));
+    let out = run(&["query", "--db", &db, "/no/such/file.json"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("cannot read /no/such/file.json"),
+        "{}",
+        stderr(&out)
+    );
 }
