@@ -934,6 +934,42 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
     let mut out = Vec::new();
     for ((name, var), state) in plan.vars.iter().zip(states) {
         match (var, state) {
+            (Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. }, VarState::Calls(mut s))
+                if s.len() == 1 && matches!(top, Expr::Property { slot: 0, .. }) =>
+            {
+                // One bare call: its results are the column (no expression to evaluate).
+                let (value_type, values) = match s.pop() {
+                    Some(CallState::Acc(mut acc, a)) => {
+                        let column = acc.column(a);
+                        if a == Aggregation::Count {
+                            let values = column.into_iter().map(|v| v.map(|n| Value::Long(n as i64))).collect();
+                            (ValueType::Long, values)
+                        } else {
+                            (
+                                ValueType::Double,
+                                column.into_iter().map(|v| v.map(Value::Double)).collect(),
+                            )
+                        }
+                    }
+                    Some(CallState::Interp { sum, n, func }) => (
+                        ValueType::Double,
+                        sum.into_iter()
+                            .zip(n)
+                            .map(|(s, n)| match (n, func) {
+                                (0, _) => None,
+                                (_, AggFn::Twsum) => Some(Value::Double(s)),
+                                (n, _) => Some(Value::Double(s / f64::from(n))),
+                            })
+                            .collect(),
+                    ),
+                    None => (ValueType::Double, vec![None; buckets]),
+                };
+                out.push(FrameColumn {
+                    name: name.clone(),
+                    value_type,
+                    values,
+                });
+            }
             (Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. }, VarState::Calls(s)) => {
                 let mut per_call: Vec<Vec<Scalar>> = Vec::new();
                 for state in s {
@@ -1071,6 +1107,135 @@ fn column_slots(slot_cols: &[Option<ColumnId>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// A twin's rows in a range, by column: the time of each row and, per slot, its value
+/// (null when the row has none). Read straight from the decoded blocks and the warm rows,
+/// without a row object per row.
+struct Rows {
+    ts: Vec<i64>,
+    cols: Vec<Vec<Scalar>>,
+}
+
+impl Rows {
+    fn new(slots: usize) -> Self {
+        Rows {
+            ts: Vec::new(),
+            cols: vec![Vec::new(); slots],
+        }
+    }
+
+    /// Appends `n` rows of nulls at `times`.
+    fn extend_times(&mut self, times: &[i64]) -> usize {
+        let base = self.ts.len();
+        self.ts.extend_from_slice(times);
+        for c in &mut self.cols {
+            c.resize(self.ts.len(), Scalar::Null);
+        }
+        base
+    }
+}
+
+/// The value `i` of a decoded cold block.
+fn scalar_at(values: &crate::cold::segment::Values, i: usize) -> Scalar {
+    use crate::cold::segment::Values;
+    match values {
+        Values::Double(v) => Scalar::Double(v[i]),
+        Values::Long(v) => Scalar::Long(v[i]),
+        Values::Bool(v) => Scalar::Bool(v[i]),
+        Values::DateTime(v) => Scalar::DateTime(v[i]),
+        Values::String(v) | Values::Dynamic(v) => Scalar::String(v[i].clone()),
+        Values::Removed(_) => Scalar::Null,
+    }
+}
+
+/// The rows of a twin in `range` (ascending) from every source, merged in order (equal times:
+/// older source first), with the values of the slot columns. `wanted` (`None`: every row)
+/// limits the warm rows to those with a value in one of the columns; cold rows are all
+/// kept (a row without values evaluates to nulls, which no aggregation counts).
+fn gather(
+    view: &TwinView<'_>,
+    range: ScanRange,
+    col_slot: &[Vec<usize>],
+    slots: usize,
+    wanted: Option<&[ColumnId]>,
+) -> Result<Rows> {
+    let mut sources = Vec::new();
+    for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
+        let mut rows = Rows::new(slots);
+        for g in chunk
+            .groups
+            .iter()
+            .filter(|g| g.first_ts < range.to && g.last_ts >= range.from)
+        {
+            let ts = chunk.cached_timestamps(g, &view.cold.cache)?;
+            let lo = ts.partition_point(|&t| t < range.from);
+            let hi = ts.partition_point(|&t| t < range.to);
+            if lo >= hi {
+                continue;
+            }
+            let base = rows.extend_times(&ts[lo..hi]);
+            for b in &g.blocks {
+                let column = chunk.columns[b.slot].0 as usize;
+                let Some(targets) = col_slot.get(column).filter(|t| !t.is_empty()) else {
+                    continue;
+                };
+                let (present, values) = chunk.column(g, b)?;
+                let first = present.partition_point(|&r| (r as usize) < lo);
+                for (i, &r) in present.iter().enumerate().skip(first) {
+                    let r = r as usize;
+                    if r >= hi {
+                        break;
+                    }
+                    let value = scalar_at(&values, i);
+                    for &slot in targets {
+                        rows.cols[slot][base + r - lo] = value.clone();
+                    }
+                }
+            }
+        }
+        sources.push(rows);
+    }
+    for table in view.frozen.into_iter().chain([view.warm]) {
+        let mut rows = Rows::new(slots);
+        table.scan(range, wanted, view.snapshot, |t, values| {
+            let base = rows.extend_times(&[t.as_nanos()]);
+            for (c, v) in values {
+                for &slot in col_slot.get(*c as usize).map(Vec::as_slice).unwrap_or_default() {
+                    rows.cols[slot][base] = Scalar::from_value(v);
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        sources.push(rows);
+    }
+    sources.retain(|s| !s.ts.is_empty());
+    if sources.len() <= 1 {
+        return Ok(sources.pop().unwrap_or_else(|| Rows::new(slots)));
+    }
+    // Merge by time; on equal times the older source first.
+    let total = sources.iter().map(|s| s.ts.len()).sum();
+    let mut out = Rows::new(slots);
+    out.ts.reserve(total);
+    let mut next = vec![0usize; sources.len()];
+    loop {
+        let mut best: Option<(usize, i64)> = None;
+        for (k, s) in sources.iter().enumerate() {
+            if let Some(&t) = s.ts.get(next[k])
+                && best.is_none_or(|(_, b)| t < b)
+            {
+                best = Some((k, t));
+            }
+        }
+        let Some((k, t)) = best else { break };
+        let row = next[k];
+        next[k] += 1;
+        out.ts.push(t);
+        for (o, c) in out.cols.iter_mut().zip(&sources[k].cols) {
+            o.push(c[row].clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Reduces interpolation input to the points the definitions use: those in `[from, to)`,
 /// the last before `from` and the first at or after `to`, within `boundary` of the span.
 fn interpolation_points<T: Copy>(points: &[(i64, T)], from: i64, to: i64, boundary: i64) -> Vec<(i64, T)> {
@@ -1132,15 +1297,16 @@ fn fold_twin(view: &TwinView<'_>, plan: &Plan, buckets: &Buckets, state: &mut [V
         }
         Some(w)
     };
-    let rows = merged_rows(view, range, wanted.as_deref(), usize::MAX)?;
     let col_slot = column_slots(&slot_cols);
+    let rows = gather(view, range, &col_slot, plan.slots.list.len(), wanted.as_deref())?;
     let mut buf = vec![Scalar::Null; plan.slots.list.len()];
     // Interpolation input per (variable, call), and categorical Step input per variable.
     let mut points: HashMap<(usize, usize), Vec<(i64, f64)>> = HashMap::new();
     let mut cat_points: HashMap<usize, Vec<(i64, usize)>> = HashMap::new();
-    for (i, (ts, values)) in rows.iter().enumerate() {
-        let ts = *ts;
-        fill(&mut buf, &col_slot, values);
+    for (i, &ts) in rows.ts.iter().enumerate() {
+        for (slot, column) in buf.iter_mut().zip(&rows.cols) {
+            *slot = column[i].clone();
+        }
         if let Some(f) = &plan.filter
             && !f.matches(&buf, ts, &Scalar::Null)
         {
