@@ -400,6 +400,18 @@ fn pages_follow_continuation_tokens_to_the_end() {
         }
     }
     assert_eq!(pages, 2, "120,001 values in pages of {}", twinstore::PAGE_VALUES);
+    // The iterator follows the same tokens.
+    let query = twinstore::GetEventsQuery::new(
+        "p",
+        twinstore::Timestamp::from_nanos(0),
+        twinstore::Timestamp::from_nanos(i64::MAX - 1),
+    )
+    .take(twinstore::MAX_TAKE);
+    let sizes: Vec<usize> = store
+        .get_events_pages(query)
+        .map(|page| page.unwrap().timestamps.len())
+        .collect();
+    assert_eq!(sizes, [twinstore::PAGE_VALUES, 20_001]);
     assert_eq!(seen.len(), 120_001);
     let mut sorted = seen.clone();
     sorted.sort_unstable();

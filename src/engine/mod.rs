@@ -24,6 +24,32 @@ use crate::model::{Record, Timestamp};
 use crate::query::{self, Event, EventsQuery, PropertyInfo, TwinInfo, TwinState};
 use crate::wal::{self, Wal};
 
+/// The pages of a `getEvents` query ([`Store::get_events_pages`]).
+pub struct EventPages {
+    store: Store,
+    query: crate::GetEventsQuery,
+    done: bool,
+}
+
+impl Iterator for EventPages {
+    type Item = Result<crate::Frame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let page = self.store.get_events(&self.query);
+        match &page {
+            Ok(frame) => match &frame.continuation_token {
+                Some(token) => self.query.continuation = Some(token.clone()),
+                None => self.done = true,
+            },
+            Err(_) => self.done = true,
+        }
+        Some(page)
+    }
+}
+
 /// Per-call ingest settings for [`Store::ingest`].
 #[derive(Clone, Debug, Default)]
 pub struct IngestOptions {
@@ -374,6 +400,16 @@ impl Store {
     pub fn get_events(&self, query: &crate::GetEventsQuery) -> Result<crate::Frame> {
         let entry = self.twin(&query.twin)?;
         self.read(&entry, |view| query::series::get_events(view, query))
+    }
+
+    /// Every page of a `getEvents` query, following the continuation tokens (up to the
+    /// query's `take`).
+    pub fn get_events_pages(&self, query: crate::GetEventsQuery) -> EventPages {
+        EventPages {
+            store: self.clone(),
+            query,
+            done: false,
+        }
     }
 
     /// TSI `getSeries`: variables computed at each event of one twin.
