@@ -512,6 +512,8 @@ pub(crate) struct Segment {
     /// Parsed twin directories, by footer index: parsed and checksummed once, then shared by
     /// every query.
     dirs: Box<[OnceLock<Arc<Directory>>]>,
+    /// The file has been read into memory and its pages mapped (see [`Segment::preload`]).
+    preloaded: std::sync::atomic::AtomicBool,
     /// Set when the file is no longer part of the store: it is deleted once the last reader
     /// drops it.
     retired: std::sync::atomic::AtomicBool,
@@ -588,8 +590,27 @@ impl Segment {
             map,
             footer_checked: OnceLock::new(),
             dirs: (0..twins).map(|_| OnceLock::new()).collect(),
+            preloaded: Default::default(),
             retired: Default::default(),
         }))
+    }
+
+    /// Reads the whole file into memory and maps its pages (once), so that the first query
+    /// touching a twin does not wait for page faults. Best effort: errors are ignored.
+    pub(crate) fn preload(&self) {
+        if self.preloaded.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        let advice = memmap2::Advice::PopulateRead;
+        #[cfg(not(target_os = "linux"))]
+        let advice = memmap2::Advice::WillNeed;
+        let _ = self.map.advise(advice);
+    }
+
+    /// The file's size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
     }
 
     /// Marks the file for deletion when the last reader lets go of it.

@@ -418,6 +418,18 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
     if inner.latest_done.load(Ordering::Acquire) == generation + 1 {
         return Ok(());
     }
+    // The newest files first: recent data is what is asked for most.
+    let files = inner.cold.read().files.clone();
+    let mut budget = inner.options.preload_cold_bytes;
+    for f in files.iter().rev() {
+        let len = f.segment.len() as u64;
+        if len > budget {
+            break;
+        }
+        budget -= len;
+        f.segment.preload();
+    }
+    drop(files);
 
     for entry in inner.catalog.all() {
         let cold = inner.cold.read();
