@@ -580,6 +580,28 @@ fn errors_say_what_is_wrong() {
             "inlineVariables": {{}}, "projectedVariables": ["nope"]}}}}"#
     ));
     assert!(e.contains("nope"), "{e}");
+    // A property read with a type it was never stored with.
+    let e = ask_err(&format!(
+        r#"{{"aggregateSeries": {{"timeSeriesId": ["t1"], "searchSpan": {SPAN}, "interval": "PT1M",
+            "inlineVariables": {{"v": {{"kind": "numeric", "value": {{"tsx": "$event.Count.Double"}},
+            "aggregation": {{"tsx": "avg($value)"}}}}}}}}}}"#
+    ));
+    assert!(e.contains("Count as Double") && e.contains("$event.Count.Long"), "{e}");
+    let e = ask_err(&format!(
+        r#"{{"getEvents": {{"timeSeriesId": ["t1"], "searchSpan": {SPAN}, "filter": {{"tsx": "$event.Mode.Long = 1"}}}}}}"#
+    ));
+    assert!(e.contains("Mode as Long"), "{e}");
+    // A property nobody has is not an error: nothing matches.
+    let (_dir, store) = store();
+    let r = store
+        .query_json(
+            format!(
+                r#"{{"getEvents": {{"timeSeriesId": ["t1"], "searchSpan": {SPAN}, "filter": {{"tsx": "$event.Nobody.Double > 1"}}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r["timestamps"], json!([]));
     let e = ask_err(&format!(
         r#"{{"getEvents": {{"timeSeriesId": ["t1"], "searchSpan": {SPAN}, "take": 250001}}}}"#
     ));

@@ -469,6 +469,53 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// Refuses references to a name none of whose referenced types any of `twins` has, while
+    /// some have the name with another type (`$event.Mode.Double` where Mode is a String):
+    /// almost always a mistake, and TSI's answer (nulls everywhere) would hide it. The idiom
+    /// `coalesce($event.p.Double, toDouble($event.p.Long))` is fine when either exists; a
+    /// name no twin has is fine too (the property may not have been written yet).
+    fn check_types(&self, twins: &[&TwinEntry]) -> Result<()> {
+        let mut checked: Vec<&str> = Vec::new();
+        for (name, _) in &self.list {
+            if checked.contains(&name.as_str()) {
+                continue;
+            }
+            checked.push(name);
+            let asked: Vec<ValueType> = self.list.iter().filter(|(n, _)| n == name).map(|(_, t)| *t).collect();
+            let mut stored: Vec<ValueType> = Vec::new();
+            // Usually the first twin has it: stop at the first that does.
+            let found = twins.iter().any(|twin| {
+                let mut hit = false;
+                for (n, t) in column_names(twin).iter() {
+                    if **n == **name && *t != ValueType::Removed {
+                        hit |= asked.contains(t);
+                        if !stored.contains(t) {
+                            stored.push(*t);
+                        }
+                    }
+                }
+                hit
+            });
+            if found || stored.is_empty() {
+                continue;
+            }
+            stored.sort_unstable();
+            return Err(Error::InvalidArgument(format!(
+                "no twin of the query has {name} as {}: it is stored as {} (write {})",
+                asked.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or "),
+                stored.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and "),
+                stored
+                    .iter()
+                    .map(|t| format!("$event.{name}.{t}"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Calls `f` on every node of `expr`, children first.
 fn walk_mut(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     match expr {
@@ -1494,6 +1541,10 @@ pub(crate) fn aggregate_series(
         query.projected.as_deref(),
         true,
     )?;
+    if !twins.is_empty() {
+        plan.slots
+            .check_types(&twins.iter().map(|t| &**t).collect::<Vec<_>>())?;
+    }
     let timestamps = buckets.starts();
     if !query.merge {
         return twins
@@ -1640,6 +1691,7 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
         .as_deref()
         .map(|f| compile_filter(f, &mut slots))
         .transpose()?;
+    slots.check_types(&[view.entry])?;
     let names = column_names(view.entry);
     // Output columns: the projection (types as asked), else every column but removals.
     let out_cols: Vec<ColumnId> = match &query.projected {
@@ -1768,6 +1820,7 @@ pub(crate) fn get_series(view: &TwinView<'_>, query: &GetSeriesQuery) -> Result<
         query.projected.as_deref(),
         false,
     )?;
+    plan.slots.check_types(&[view.entry])?;
     let cursor = match &query.continuation {
         Some(t) => Cursor::decode(t)?,
         None => Cursor {
