@@ -49,9 +49,6 @@
 //! results, and a category index `>= categories` counts as undefined time (so the shares still
 //! add up to 1).
 
-// Used by the series engine (not wired up yet).
-#![allow(dead_code)]
-
 use std::ops::Range;
 
 /// Nanoseconds per second, to express integrals in value × seconds.

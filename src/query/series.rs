@@ -1658,27 +1658,96 @@ fn check_take(take: usize) -> Result<()> {
     Ok(())
 }
 
-/// Builds a page from rows, `emit` giving each row's values per output column (`None` to
-/// leave the row out). Stops at the take or the page size.
+/// A page being built from rows in order: the values so far, the `take` and page limits,
+/// and the position (time, rows read at that time) the next page starts from.
 struct PageBuilder {
     timestamps: Vec<Timestamp>,
     columns: Vec<Vec<Option<Value>>>,
     values: usize,
+    /// Values this page may hold.
     limit: usize,
+    /// Values the whole answer may still hold (`take` minus earlier pages).
+    remaining: usize,
+    cursor: Cursor,
+    /// Rows at the cursor's time skipped so far (they were on earlier pages).
+    skipped: usize,
     last_ts: Option<i64>,
     rows_at_last_ts: usize,
+    more: bool,
 }
 
+/// Where a page starts: the token's position, or the query's start.
+type Position = (Option<i64>, usize);
+
 impl PageBuilder {
-    fn new(columns: usize, limit: usize) -> Self {
-        PageBuilder {
+    fn new(columns: usize, continuation: Option<&str>, from: Timestamp, take: usize) -> Result<Self> {
+        let cursor = match continuation {
+            Some(t) => Cursor::decode(t)?,
+            None => Cursor {
+                ts: from.as_nanos(),
+                skip: 0,
+                returned: 0,
+            },
+        };
+        let remaining = take.saturating_sub(cursor.returned);
+        Ok(PageBuilder {
             timestamps: Vec::new(),
             columns: vec![Vec::new(); columns],
             values: 0,
-            limit,
+            limit: remaining.min(PAGE_VALUES),
+            remaining,
+            cursor,
+            skipped: 0,
             last_ts: None,
             rows_at_last_ts: 0,
+            more: false,
+        })
+    }
+
+    /// Counts a row read at `ts` (kept or filtered out) in the position; `None` when the row
+    /// was on an earlier page.
+    fn enter(&mut self, ts: i64) -> Option<Position> {
+        if ts == self.cursor.ts && self.skipped < self.cursor.skip {
+            self.skipped += 1;
+            return None;
         }
+        let before = (self.last_ts, self.rows_at_last_ts);
+        if self.last_ts == Some(ts) {
+            self.rows_at_last_ts += 1;
+        } else {
+            self.last_ts = Some(ts);
+            self.rows_at_last_ts = 1 + if ts == self.cursor.ts { self.cursor.skip } else { 0 };
+        }
+        Some(before)
+    }
+
+    /// Adds a row of `n` values (taking them from `row`); false when it does not fit: the
+    /// page ends before it (`before` is the position `enter` returned for it).
+    fn push(&mut self, ts: i64, row: &mut [Option<Value>], n: usize, before: Position) -> bool {
+        if self.values + n > self.limit {
+            (self.last_ts, self.rows_at_last_ts) = before;
+            // Full before `take` is reached: there is a next page.
+            self.more = self.limit < self.remaining || self.values == 0;
+            return false;
+        }
+        self.values += n;
+        self.timestamps.push(Timestamp::from_nanos(ts));
+        for (column, v) in self.columns.iter_mut().zip(row.iter_mut()) {
+            column.push(v.take());
+        }
+        true
+    }
+
+    /// The token of the next page, if there is one.
+    fn token(&self) -> Option<String> {
+        (self.more && self.values > 0).then(|| {
+            Cursor {
+                ts: self.last_ts.unwrap_or(self.cursor.ts),
+                skip: self.rows_at_last_ts,
+                returned: self.cursor.returned + self.values,
+            }
+            .encode()
+        })
     }
 }
 
@@ -1706,19 +1775,9 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
     };
     let slot_cols = slot_columns(view, &slots);
     let col_slot = column_slots(&slot_cols);
-    let cursor = match &query.continuation {
-        Some(t) => Cursor::decode(t)?,
-        None => Cursor {
-            ts: query.from.as_nanos(),
-            skip: 0,
-            returned: 0,
-        },
-    };
-    let remaining = query.take.saturating_sub(cursor.returned);
-    let page_limit = remaining.min(PAGE_VALUES);
-    let mut page = PageBuilder::new(out_cols.len(), page_limit);
-    let mut more = false;
-    if page_limit > 0 && !out_cols.is_empty() && cursor.ts < query.to.as_nanos() {
+    let mut page = PageBuilder::new(out_cols.len(), query.continuation.as_deref(), query.from, query.take)?;
+    let start = page.cursor.ts;
+    if page.limit > 0 && !out_cols.is_empty() && start < query.to.as_nanos() {
         let mut wanted: Vec<ColumnId> = out_cols
             .iter()
             .copied()
@@ -1727,34 +1786,22 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
         wanted.sort_unstable();
         wanted.dedup();
         let range = ScanRange {
-            from: cursor.ts.max(query.from.as_nanos()),
+            from: start.max(query.from.as_nanos()),
             to: query.to.as_nanos(),
             descending: false,
         };
         // Every kept row has a value: without a filter, the page needs at most this many.
         let row_limit = if filter.is_none() {
-            cursor.skip.saturating_add(page_limit).saturating_add(1)
+            page.cursor.skip.saturating_add(page.limit).saturating_add(1)
         } else {
             usize::MAX
         };
         let rows = merged_rows(view, range, Some(&wanted), row_limit)?;
         let mut buf = vec![Scalar::Null; slots.list.len()];
-        let mut skipped = 0;
         let mut row_vals: Vec<Option<Value>> = vec![None; out_cols.len()];
         for (ts, values) in &rows {
             let ts = *ts;
-            if ts == cursor.ts && skipped < cursor.skip {
-                skipped += 1;
-                continue;
-            }
-            // Position bookkeeping counts every row read, kept or filtered out.
-            let position_before = (page.last_ts, page.rows_at_last_ts);
-            if page.last_ts == Some(ts) {
-                page.rows_at_last_ts += 1;
-            } else {
-                page.last_ts = Some(ts);
-                page.rows_at_last_ts = 1 + if ts == cursor.ts { cursor.skip } else { 0 };
-            }
+            let Some(before) = page.enter(ts) else { continue };
             if let Some(f) = &filter {
                 fill(&mut buf, &col_slot, values);
                 if !f.matches(&buf, ts, &Scalar::Null) {
@@ -1769,31 +1816,12 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
                     n += 1;
                 }
             }
-            if n == 0 {
-                continue;
-            }
-            if page.values + n > page.limit {
-                // This row starts the next page.
-                (page.last_ts, page.rows_at_last_ts) = position_before;
-                more = page_limit < remaining || page.values == 0;
+            if n > 0 && !page.push(ts, &mut row_vals, n, before) {
                 break;
-            }
-            page.values += n;
-            page.timestamps.push(Timestamp::from_nanos(ts));
-            for (col, v) in page.columns.iter_mut().zip(row_vals.iter_mut()) {
-                col.push(v.take());
             }
         }
     }
-    let continuation_token = (more && page.values > 0).then(|| {
-        let ts = page.last_ts.unwrap_or(cursor.ts);
-        Cursor {
-            ts,
-            skip: page.rows_at_last_ts,
-            returned: cursor.returned + page.values,
-        }
-        .encode()
-    });
+    let continuation_token = page.token();
     let properties = out_cols
         .iter()
         .zip(page.columns)
@@ -1821,18 +1849,8 @@ pub(crate) fn get_series(view: &TwinView<'_>, query: &GetSeriesQuery) -> Result<
         false,
     )?;
     plan.slots.check_types(&[view.entry])?;
-    let cursor = match &query.continuation {
-        Some(t) => Cursor::decode(t)?,
-        None => Cursor {
-            ts: query.from.as_nanos(),
-            skip: 0,
-            returned: 0,
-        },
-    };
-    let remaining = query.take.saturating_sub(cursor.returned);
-    let page_limit = remaining.min(PAGE_VALUES);
-    let mut page = PageBuilder::new(plan.vars.len(), page_limit);
-    let mut more = false;
+    let mut page = PageBuilder::new(plan.vars.len(), query.continuation.as_deref(), query.from, query.take)?;
+    let start = page.cursor.ts;
     let slot_cols = slot_columns(view, &plan.slots);
     let col_slot = column_slots(&slot_cols);
     let mut wanted: Vec<ColumnId> = slot_cols.iter().flatten().copied().collect();
@@ -1846,29 +1864,18 @@ pub(crate) fn get_series(view: &TwinView<'_>, query: &GetSeriesQuery) -> Result<
             _ => ValueType::Double,
         })
         .collect();
-    if page_limit > 0 && !wanted.is_empty() && cursor.ts < query.to.as_nanos() {
+    if page.limit > 0 && !wanted.is_empty() && start < query.to.as_nanos() {
         let range = ScanRange {
-            from: cursor.ts.max(query.from.as_nanos()),
+            from: start.max(query.from.as_nanos()),
             to: query.to.as_nanos(),
             descending: false,
         };
         let rows = merged_rows(view, range, Some(&wanted), usize::MAX)?;
         let mut buf = vec![Scalar::Null; plan.slots.list.len()];
-        let mut skipped = 0;
         let mut row_vals: Vec<Option<Value>> = vec![None; plan.vars.len()];
         for (ts, values) in &rows {
             let ts = *ts;
-            if ts == cursor.ts && skipped < cursor.skip {
-                skipped += 1;
-                continue;
-            }
-            let position_before = (page.last_ts, page.rows_at_last_ts);
-            if page.last_ts == Some(ts) {
-                page.rows_at_last_ts += 1;
-            } else {
-                page.last_ts = Some(ts);
-                page.rows_at_last_ts = 1 + if ts == cursor.ts { cursor.skip } else { 0 };
-            }
+            let Some(before) = page.enter(ts) else { continue };
             fill(&mut buf, &col_slot, values);
             if let Some(f) = &plan.filter
                 && !f.matches(&buf, ts, &Scalar::Null)
@@ -1904,29 +1911,12 @@ pub(crate) fn get_series(view: &TwinView<'_>, query: &GetSeriesQuery) -> Result<
                 };
                 n += usize::from(slot.is_some());
             }
-            if n == 0 {
-                continue;
-            }
-            if page.values + n > page.limit {
-                (page.last_ts, page.rows_at_last_ts) = position_before;
-                more = page_limit < remaining || page.values == 0;
+            if n > 0 && !page.push(ts, &mut row_vals, n, before) {
                 break;
-            }
-            page.values += n;
-            page.timestamps.push(Timestamp::from_nanos(ts));
-            for (col, v) in page.columns.iter_mut().zip(row_vals.iter_mut()) {
-                col.push(v.take());
             }
         }
     }
-    let continuation_token = (more && page.values > 0).then(|| {
-        Cursor {
-            ts: page.last_ts.unwrap_or(cursor.ts),
-            skip: page.rows_at_last_ts,
-            returned: cursor.returned + page.values,
-        }
-        .encode()
-    });
+    let continuation_token = page.token();
     Ok(Frame {
         timestamps: page.timestamps,
         properties: plan

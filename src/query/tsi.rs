@@ -10,7 +10,6 @@
 //! true` for one series over all of them. A multi-twin answer is `{"series": [{"timeSeriesId":
 //! [id], "timestamps", "properties"}, ...]}`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -620,15 +619,6 @@ pub(crate) fn schema_json(properties: &[SchemaProperty]) -> Json {
         .map(|p| json!({ "name": p.name, "type": p.value_type.name() }))
         .collect();
     json!({ "properties": list })
-}
-
-/// Per twin counts, for callers that want a plain map.
-#[allow(dead_code)]
-pub(crate) fn counts_by_twin(frames: &[TwinFrame]) -> BTreeMap<String, usize> {
-    frames
-        .iter()
-        .map(|f| (f.twin.clone().unwrap_or_default(), f.frame.timestamps.len()))
-        .collect()
 }
 
 #[cfg(test)]
