@@ -157,6 +157,20 @@ impl Accumulators {
         self.first.is_some() || self.last.is_some()
     }
 
+    /// Adds a bucket's running totals (totals only: no first, last or kept values).
+    pub(super) fn add_totals(&mut self, b: usize, count: u64, sum: f64, min: f64, max: f64) {
+        self.count[b] += count;
+        if let Some(s) = &mut self.sum {
+            s[b] += sum;
+        }
+        if let Some(m) = &mut self.min {
+            m[b] = m[b].min(min);
+        }
+        if let Some(m) = &mut self.max {
+            m[b] = m[b].max(max);
+        }
+    }
+
     /// Whether every value is kept (stdev, median).
     pub(super) fn needs_values(&self) -> bool {
         self.values.is_some()
@@ -473,14 +487,113 @@ pub(super) fn fold_property(
             fold_chunk(chunk, &view.cold.cache, column, source, buckets, accs)?;
         }
         for (source, table) in (chunks.len()..).zip(view.frozen.into_iter().chain([view.warm])) {
-            table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
-                if let Some(b) = buckets.of(t) {
-                    accs.add(b, (t, source, pos), v);
+            if accs.needs_keys() || accs.needs_values() {
+                table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
+                    if let Some(b) = buckets.of(t) {
+                        accs.add(b, (t, source, pos), v);
+                    }
+                });
+                continue;
+            }
+            // Totals only: keep the current bucket's totals in locals and fold them in when
+            // the bucket changes (rows come mostly in time order).
+            let mut run = Run::default();
+            table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, _, v| {
+                if !(run.start..run.end).contains(&t) {
+                    run.fold_into(accs);
+                    let Some(b) = buckets.of(t) else { return };
+                    run.bucket = b;
+                    run.start = buckets.first_start + b as i64 * buckets.interval;
+                    run.end = run.start + buckets.interval;
                 }
+                run.add(v);
             });
+            run.fold_into(accs);
         }
     }
     Ok(())
+}
+
+/// Running totals of one bucket (the warm path's fold).
+struct Run {
+    bucket: usize,
+    start: i64,
+    end: i64,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            bucket: 0,
+            start: 0,
+            end: 0,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Run {
+    fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Adds the totals to their bucket and starts empty.
+    fn fold_into(&mut self, accs: &mut Accumulators) {
+        if self.count > 0 {
+            accs.add_totals(self.bucket, self.count, self.sum, self.min, self.max);
+        }
+        *self = Run {
+            bucket: self.bucket,
+            start: self.start,
+            end: self.end,
+            ..Run::default()
+        };
+    }
+}
+
+/// Folds values in time order, all inside `buckets`' span, into `accs`; `key(i)` is value
+/// `i`'s place (read only when first or last is asked for).
+fn fold_sorted(accs: &mut Accumulators, buckets: &Buckets, ts: &[i64], values: &[f64], key: impl Fn(usize) -> Key) {
+    let n = ts.len().min(values.len());
+    if n == 0 {
+        return;
+    }
+    // Fewer values than a few per bucket (1-minute buckets of a slow sensor): one value at a
+    // time, buckets found by multiplication, totals only.
+    let spanned = (ts[n - 1] - ts[0]) / buckets.interval + 1;
+    if !accs.needs_keys() && !accs.needs_values() && (n as i64) < 4 * spanned {
+        accs.add_sparse(buckets, &ts[..n], &values[..n]);
+        return;
+    }
+    // Otherwise fold each bucket's run of values at once (one division per run, running
+    // totals in registers, two arrays streamed).
+    let mut i = 0;
+    while i < n {
+        let Some(bucket) = buckets.of(ts[i]) else { break };
+        let edge = buckets.first_start + (bucket as i64 + 1) * buckets.interval;
+        let mut j = i + 1;
+        while j < n && ts[j] < edge {
+            j += 1;
+        }
+        let (first, last) = if accs.needs_keys() {
+            (key(i), key(j - 1))
+        } else {
+            let none = (0, 0, RowPos::main(0));
+            (none, none)
+        };
+        accs.add_run(bucket, &values[i..j], first, last);
+        i = j;
+    }
 }
 
 /// Folds one cold chunk's values of `column` into the buckets.
@@ -559,36 +672,9 @@ fn fold_chunk(
             if lo >= hi {
                 continue;
             }
-            // Fewer values than a few per bucket (1-minute buckets of a slow sensor): one
-            // value at a time, buckets found by multiplication, totals only.
-            let spanned = (ts[hi - 1] - ts[lo]) / buckets.interval + 1;
-            if !accs.needs_keys() && !accs.needs_values() && ((hi - lo) as i64) < 4 * spanned {
-                accs.add_sparse(buckets, &ts[lo..hi], &s.values[lo..hi]);
-                continue;
-            }
-            // Values are in time order: fold each bucket's run of values at once (one
-            // division per run, running totals in registers, two arrays streamed).
-            let mut i = lo;
-            while i < hi {
-                let Some(bucket) = buckets.of(ts[i]) else { break };
-                let edge = buckets.first_start + (bucket as i64 + 1) * buckets.interval;
-                let mut j = i + 1;
-                while j < hi && ts[j] < edge {
-                    j += 1;
-                }
-                // Rows are read only for first/last: another array, another cache miss.
-                let (first, last) = if accs.needs_keys() {
-                    (
-                        (ts[i], source, RowPos::main(group_base + s.row(i))),
-                        (ts[j - 1], source, RowPos::main(group_base + s.row(j - 1))),
-                    )
-                } else {
-                    let none = (0, 0, RowPos::main(0));
-                    (none, none)
-                };
-                accs.add_run(bucket, &s.values[i..j], first, last);
-                i = j;
-            }
+            fold_sorted(accs, buckets, &ts[lo..hi], &s.values[lo..hi], |i| {
+                (ts[lo + i], source, RowPos::main(group_base + s.row(lo + i)))
+            });
         }
         Ok(())
     }
