@@ -611,3 +611,25 @@ fn errors_say_what_is_wrong() {
     ));
     assert!(e.contains("continuation"), "{e}");
 }
+
+#[test]
+fn get_series_take_and_continuation() {
+    let (_dir, store) = store();
+    let q = |token: Option<&str>, take: usize| {
+        let token = token.map_or(String::new(), |t| format!(r#", "continuationToken": "{t}""#));
+        format!(
+            r#"{{"getSeries": {{"timeSeriesId": ["t1"], "searchSpan": {SPAN}, "take": {take}{token},
+                "inlineVariables": {{"T": {{"kind": "numeric", "value": {{"tsx": "$event.Temperature.Double"}}}}}}}}}}"#
+        )
+    };
+    // Four events carry a Temperature in the span (0, 30, 60, 90 s); take 3 gives the first three.
+    let r = store.query_json(q(None, 3).as_bytes()).unwrap();
+    assert_eq!(column(&r, "T"), [json!(10.0), json!(20.0), json!(30.0)]);
+    assert!(r.get("continuationToken").is_none(), "take ends the answer: {r}");
+    // All four with the default take.
+    let r = store.query_json(q(None, 10_000).as_bytes()).unwrap();
+    assert_eq!(column(&r, "T"), [json!(10.0), json!(20.0), json!(30.0), json!(40.0)]);
+    // A malformed token is an error (pages themselves share getEvents' tested paging).
+    let e = store.query_json(q(Some("tw1.x.0.0"), 10).as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("continuation"), "{e}");
+}
