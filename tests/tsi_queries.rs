@@ -633,3 +633,33 @@ fn get_series_take_and_continuation() {
     let e = store.query_json(q(Some("tw1.x.0.0"), 10).as_bytes()).unwrap_err();
     assert!(e.to_string().contains("continuation"), "{e}");
 }
+
+#[test]
+fn warm_store_type_limits_the_span_to_the_warm_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = twinstore::Timestamp::parse("2026-01-01T01:00:00Z").unwrap();
+    let options = Options::default()
+        .background_maintenance(false)
+        .clock(twinstore::Clock::fixed(now));
+    let store = Store::open(dir.path(), options).unwrap();
+    store
+        .ingest_ndjson(
+            br#"{"$dtId":"w","$ts":"2026-01-01T00:00:00Z","v":1.0}
+{"$dtId":"w","$ts":"2026-01-01T00:50:00Z","v":2.0}
+"#,
+        )
+        .unwrap();
+    let body = |store_type: &str| {
+        format!(
+            r#"{{"getEvents": {{"timeSeriesId": ["w"], "storeType": "{store_type}",
+                "searchSpan": {{"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T02:00:00Z"}}}}}}"#
+        )
+    };
+    // The warm window is 15 minutes: from 00:45 on.
+    let warm = store.query_json(body("WarmStore").as_bytes()).unwrap();
+    assert_eq!(column(&warm, "v"), [json!(2.0)]);
+    let cold = store.query_json(body("ColdStore").as_bytes()).unwrap();
+    assert_eq!(column(&cold, "v"), [json!(1.0), json!(2.0)]);
+    let e = store.query_json(body("HotStore").as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("storeType"), "{e}");
+}
