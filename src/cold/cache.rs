@@ -34,7 +34,7 @@ impl NumericBlock {
 /// A cached decoded block.
 #[derive(Debug)]
 pub(crate) enum Decoded {
-    Timestamps(Arc<[i64]>),
+    Timestamps(Arc<Vec<i64>>),
     Numeric(Arc<NumericBlock>),
 }
 
@@ -139,11 +139,11 @@ impl BlockCache {
         &self,
         key: (u64, usize),
         decode: impl FnOnce() -> Result<Vec<i64>, E>,
-    ) -> Result<Arc<[i64]>, E> {
+    ) -> Result<Arc<Vec<i64>>, E> {
         if let Some(Decoded::Timestamps(t)) = self.get(key) {
             return Ok(t);
         }
-        let t: Arc<[i64]> = decode()?.into();
+        let t = Arc::new(decode()?);
         self.insert(key, Decoded::Timestamps(t.clone()));
         Ok(t)
     }

@@ -990,14 +990,14 @@ pub(crate) struct NumericScratch {
 
 impl Chunk<'_> {
     /// The group's timestamps, from `cache` or decoded (and cached).
-    pub(crate) fn cached_timestamps(&self, g: &Group, cache: &BlockCache) -> Result<Arc<[i64]>> {
+    pub(crate) fn cached_timestamps(&self, g: &Group, cache: &BlockCache) -> Result<Arc<Vec<i64>>> {
         let decode = || {
             let mut ts = Vec::with_capacity(g.rows);
             self.timestamps(g, &mut ts).map(|()| ts)
         };
         if self.file_id == 0 {
             // Not read through a store's file list: no key to cache it under.
-            return decode().map(Into::into);
+            return decode().map(Arc::new);
         }
         cache.timestamps((self.file_id, g.ts_block.start), decode)
     }
@@ -1167,16 +1167,23 @@ fn decode_presence(
             (present, head + used)
         }
         PRESENCE_BITMAP => {
-            let mut bits = Vec::with_capacity(rows);
-            let used = codec::decode_ints(rest, rows, &mut bits)?;
+            thread_local! {
+                static BITS: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
             // Branch-free (present rows are unpredictable): write every row, advance past
-            // the present ones.
+            // the present ones. The bits are decoded into a reused buffer.
             let mut present = vec![0u32; rows + 1];
             let mut k = 0usize;
-            for (i, &bit) in bits.iter().enumerate() {
-                present[k] = i as u32;
-                k += usize::from(bit != 0);
-            }
+            let used = BITS.with(|b| {
+                let mut bits = b.borrow_mut();
+                bits.clear();
+                let used = codec::decode_ints(rest, rows, &mut bits)?;
+                for (i, &bit) in bits.iter().enumerate() {
+                    present[k] = i as u32;
+                    k += usize::from(bit != 0);
+                }
+                Ok::<usize, CodecError>(used)
+            })?;
             present.truncate(k);
             if present.len() != count {
                 return Err(CodecError(format!(
