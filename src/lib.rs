@@ -217,7 +217,7 @@ pub mod tsx_fuzz {
         crate::query::tsx::fuzz_parse_and_check(text);
     }
 }
-pub use engine::{Clock, EventPages, IngestOptions, IngestReport, Options, Stats, Store};
+pub use engine::{Clock, EventPages, IngestOptions, IngestReport, Options, Problem, Stats, Store, VerifyReport};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};

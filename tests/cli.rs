@@ -571,7 +571,9 @@ fn every_command_has_help_with_an_example() {
     let out = run(&["--help"]);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("digital twins"), "{}", stdout(&out));
-    for sub in ["ingest", "events", "latest", "stats", "flush", "delete", "query"] {
+    for sub in [
+        "ingest", "events", "latest", "stats", "flush", "delete", "query", "check",
+    ] {
         let out = run(&[sub, "--help"]);
         assert_code(&out, 0);
         let help = stdout(&out);
@@ -717,4 +719,36 @@ fn query_errors_exit_with_one_and_say_why() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn check_reports_every_problem_and_exits_one() {
+    let (dir, db) = adt_store();
+    let out = run(&["check", "--db", &db]);
+    assert_code(&out, 0);
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+    assert_code(&run(&["flush", "--db", &db]), 0);
+    let seg = std::fs::read_dir(Path::new(&db).join("cold"))
+        .expect("cold dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .expect("a segment file");
+    let mut bytes = std::fs::read(&seg).expect("read segment");
+    bytes[20] ^= 0xff;
+    std::fs::write(&seg, bytes).expect("write segment");
+    let out = run(&["check", "--db", &db]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&seg.display().to_string()) && text.contains("at byte"),
+        "{text}"
+    );
+    assert!(text.contains("DAMAGED") && text.contains("1 problems"), "{text}");
+    let json: Value = serde_json::from_slice(&run(&["check", "--db", &db, "--json"]).stdout).expect("JSON");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["problems"].as_array().map(Vec::len), Some(1));
+    // Not a database at all: an error, exit 1.
+    let out = run(&["check", "--db", &dir.path().join("nothing").display().to_string()]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("no database"), "{}", stderr(&out));
 }

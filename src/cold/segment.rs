@@ -608,6 +608,65 @@ impl Segment {
         let _ = self.map.advise(advice);
     }
 
+    /// Checks every twin directory and block of the file (checksums, full decodes, counts
+    /// against the directory), handing each problem to `problem` and going on; counts the
+    /// blocks read in `blocks`. An unreadable footer ends the check (it is the error).
+    pub(crate) fn verify(&self, blocks: &mut u64, problem: &mut dyn FnMut(Error)) -> Result<()> {
+        let refs = self.footer()?.to_vec();
+        let mut ts = Vec::new();
+        for r in &refs {
+            let chunk = match self.chunk_of(r) {
+                Ok(c) => c,
+                Err(e) => {
+                    problem(e);
+                    continue;
+                }
+            };
+            for g in &chunk.groups {
+                *blocks += 1;
+                match chunk.timestamps(g, &mut ts) {
+                    Err(e) => problem(e),
+                    Ok(()) => {
+                        let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
+                        if ts.len() != g.rows
+                            || !sorted
+                            || ts.first() != Some(&g.first_ts)
+                            || ts.last() != Some(&g.last_ts)
+                        {
+                            problem(self.corrupt(
+                                g.ts_block.start,
+                                format!(
+                                    "timestamp block of twin {} disagrees with its directory (rows, order or range)",
+                                    r.twin
+                                ),
+                            ));
+                        }
+                    }
+                }
+                for b in &g.blocks {
+                    *blocks += 1;
+                    match chunk.column(g, b) {
+                        Err(e) => problem(e),
+                        Ok((present, _)) => {
+                            if present.len() as u64 != b.stats.count {
+                                problem(self.corrupt(
+                                    b.block.start,
+                                    format!(
+                                        "column block of twin {} has {} values, its directory says {}",
+                                        r.twin,
+                                        present.len(),
+                                        b.stats.count
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The file's size in bytes.
     pub(crate) fn len(&self) -> usize {
         self.map.len()

@@ -3,6 +3,7 @@
 mod maintenance;
 mod options;
 mod snapshot;
+mod verify;
 mod write;
 
 use std::fs::{File, OpenOptions};
@@ -15,6 +16,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use options::{Clock, Options};
 use snapshot::Snapshots;
+pub use verify::{Problem, VerifyReport};
 
 use crate::catalog::{Catalog, TwinEntry};
 use crate::cold::{ColdState, Manifest};
@@ -600,6 +602,13 @@ impl Store {
                 .collect(),
             TwinSelector::All => self.inner.catalog.all(),
         })
+    }
+
+    /// Reads every byte the store depends on (the WAL, the manifest, every block of every
+    /// segment file) and reports every problem with its file and offset, without stopping at
+    /// the first. Writers pause while the WAL is read; queries go on. See `twinstore check`.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        verify::verify(&self.inner)
     }
 
     /// Store sizes.

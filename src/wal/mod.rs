@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-pub(crate) use replay::replay;
+pub(crate) use replay::{replay, verify};
 
 use crate::error::{Error, Result};
 
