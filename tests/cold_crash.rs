@@ -324,9 +324,11 @@ fn kill_rounds(mode: &str, rounds: u32) {
     let mut next = 0u64;
     let mut kills_in = BTreeMap::<&str, u32>::new();
     for round in 0..rounds {
-        // 20-400 ms, spread over the range round by round, jittered.
-        let span = 380 / u64::from(rounds.max(1));
-        let delay = Duration::from_millis(20 + span * u64::from(round) + rng.next() % span.max(1));
+        // 20-400 ms, spread over the range round by round (ten positions, repeated on a long
+        // run), jittered.
+        let positions = rounds.clamp(1, 10);
+        let span = 380 / u64::from(positions);
+        let delay = Duration::from_millis(20 + span * u64::from(round % positions) + rng.next() % span.max(1));
         let log = crash_child(dir.path(), mode, next, delay);
         let context = format!("{mode} round {round} (killed after {delay:?}, {ENV_SEED}={seed})");
         // The child acknowledged consecutive batches from where it started.
@@ -405,14 +407,23 @@ fn kill_rounds(mode: &str, rounds: u32) {
     );
 }
 
+/// Kill rounds per test: 10 in CI; `TWINSTORE_CRASH_ROUNDS=N` for a long run (the count of
+/// kills is printed with `--nocapture`).
+fn rounds() -> u32 {
+    std::env::var("TWINSTORE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10)
+}
+
 #[test]
 fn kill_during_manual_flush_and_compaction_keeps_every_acknowledged_batch() {
-    kill_rounds("manual", 10);
+    kill_rounds("manual", rounds());
 }
 
 #[test]
 fn kill_during_background_flush_and_compaction_keeps_every_acknowledged_batch() {
-    kill_rounds("background", 10);
+    kill_rounds("background", rounds());
 }
 
 // ---------------------------------------------------------------------------------------

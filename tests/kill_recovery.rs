@@ -153,14 +153,22 @@ fn kill_rounds(durability: &str, rounds: u64) {
         .expect("write after recovery");
 }
 
+/// `default` rounds in CI; `TWINSTORE_CRASH_ROUNDS=N` for a long run.
+fn rounds(default: u64) -> u64 {
+    std::env::var("TWINSTORE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_with_sync_each_write() {
-    kill_rounds("sync", 6);
+    kill_rounds("sync", rounds(6));
 }
 
 #[test]
 fn acknowledged_writes_survive_kill_with_group_commit() {
     // Group commit hands each frame to the OS before acknowledging: a process kill (not a
     // machine crash) must lose nothing acknowledged.
-    kill_rounds("group", 4);
+    kill_rounds("group", rounds(4));
 }
