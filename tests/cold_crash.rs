@@ -342,6 +342,9 @@ fn kill_rounds(mode: &str, rounds: u32) {
         // nothing; nothing else.
         let store = Store::open(dir.path(), Options::default().background_maintenance(false))
             .unwrap_or_else(|e| panic!("{context}: reopen after the kill: {e}"));
+        // Every byte left behind reads back sound, and nothing stray is left.
+        let report = store.verify().unwrap_or_else(|e| panic!("{context}: verify: {e}"));
+        assert!(report.is_ok() && report.notes.is_empty(), "{context}: {report:?}");
         let seen = stored_numbers(&store);
         let survived = batch_numbers(in_flight).filter(|n| seen.contains_key(n)).count() as u64;
         assert!(

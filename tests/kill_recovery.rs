@@ -69,6 +69,9 @@ fn child_writer() {
 /// Every `n` stored, with how many times it appears.
 fn stored_numbers(dir: &std::path::Path) -> BTreeMap<u64, usize> {
     let store = Store::open(dir, Options::default()).expect("reopen after kill");
+    // What the kill left reads back sound.
+    let report = store.verify().expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
     let mut seen = BTreeMap::new();
     for twin in store.twins().expect("twins") {
         for event in store.events(&EventsQuery::new(twin.id.as_str())).expect("events") {
