@@ -105,6 +105,7 @@ fn kill_rounds(durability: &str, rounds: u64) {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
+        let (first_ack, first_ack_seen) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut acks = Vec::new();
             for line in BufReader::new(stdout).lines() {
@@ -115,13 +116,18 @@ fn kill_rounds(durability: &str, rounds: u64) {
                     let last = parts.next().and_then(|p| p.parse().ok());
                     if let (Some(first), Some(last)) = (first, last) {
                         acks.push((first, last));
+                        if acks.len() == 1 {
+                            let _ = first_ack.send(());
+                        }
                     }
                 }
             }
             acks
         });
-        // Kill at a different moment each round, mid-write most of the time.
-        std::thread::sleep(Duration::from_millis(60 + 37 * (round % 5)));
+        // Once the child writes (opening replays a log that grows round by round), kill it
+        // at a different moment each round, mid-write most of the time.
+        let _ = first_ack_seen.recv_timeout(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20 + 37 * (round % 5)));
         child.kill().expect("SIGKILL the child");
         child.wait().expect("reap the child");
         let acks = reader.join().expect("reader thread");
