@@ -142,6 +142,9 @@
 //! - Queries merge the cold files, the tables a flush is writing and the warm rows by time;
 //!   rows of equal time keep the order they were written in. Late rows go through the warm
 //!   tier and land in a newer file.
+//! - Queries keep decoded blocks in a bounded cache ([`Options::block_cache_bytes`]); after
+//!   an open and after each flush or compaction the background thread computes every twin's
+//!   latest state and maps the newest files into memory ([`Options::preload_cold_bytes`]).
 //! - Compaction merges small neighbouring files in the background; replaced files are
 //!   deleted when the last reader lets go of them. [`Options::cold_retention`] drops old
 //!   data; [`Store::delete_twin`] and [`Store::delete_range`] remove rows for good.
@@ -150,7 +153,8 @@
 //!   interrupted flush or compaction) are removed on open. A damaged block fails the queries
 //!   that read it, with the file and offset, and leaves the rest of the store readable.
 //!
-//! `docs/FORMAT.md` describes every byte.
+//! `docs/FORMAT.md` describes every byte. [`Store::verify`] (and `twinstore check`) reads
+//! every one of them and reports every problem with its file and offset.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
