@@ -213,28 +213,26 @@ impl Accumulators {
 
     #[inline]
     pub(super) fn add(&mut self, b: usize, key: Key, v: f64) {
-        self.count[b] += 1;
-        if let Some(sum) = &mut self.sum {
-            sum[b] += v;
-        }
-        if let Some(min) = &mut self.min {
-            min[b] = min[b].min(v);
-        }
-        if let Some(max) = &mut self.max {
-            max[b] = max[b].max(v);
-        }
-        if let Some(first) = &mut self.first
-            && first[b].is_none_or(|(k, _)| key < k)
-        {
-            first[b] = Some((key, v));
-        }
-        if let Some(last) = &mut self.last
-            && last[b].is_none_or(|(k, _)| key > k)
-        {
-            last[b] = Some((key, v));
-        }
+        self.add_totals(b, 1, v, v, v);
+        self.offer_ends(b, (key, v), (key, v));
         if let Some(values) = &mut self.values {
             values[b].push(v);
+        }
+    }
+
+    /// Keeps `first` and `last` (key and value) when they come before / after what bucket
+    /// `b` holds.
+    #[inline]
+    fn offer_ends(&mut self, b: usize, first: (Key, f64), last: (Key, f64)) {
+        if let Some(f) = &mut self.first
+            && f[b].is_none_or(|(k, _)| first.0 < k)
+        {
+            f[b] = Some(first);
+        }
+        if let Some(l) = &mut self.last
+            && l[b].is_none_or(|(k, _)| last.0 > k)
+        {
+            l[b] = Some(last);
         }
     }
 
@@ -244,26 +242,19 @@ impl Accumulators {
         let (Some(&v0), Some(&vn)) = (values.first(), values.last()) else {
             return;
         };
-        self.count[b] += values.len() as u64;
-        if let Some(sum) = &mut self.sum {
-            sum[b] += values.iter().sum::<f64>();
-        }
-        if let Some(min) = &mut self.min {
-            min[b] = values.iter().copied().fold(min[b], f64::min);
-        }
-        if let Some(max) = &mut self.max {
-            max[b] = values.iter().copied().fold(max[b], f64::max);
-        }
-        if let Some(f) = &mut self.first
-            && f[b].is_none_or(|(k, _)| first < k)
-        {
-            f[b] = Some((first, v0));
-        }
-        if let Some(l) = &mut self.last
-            && l[b].is_none_or(|(k, _)| last > k)
-        {
-            l[b] = Some((last, vn));
-        }
+        let sum = if self.sum.is_some() { values.iter().sum() } else { 0.0 };
+        let min = if self.min.is_some() {
+            values.iter().copied().fold(f64::INFINITY, f64::min)
+        } else {
+            0.0
+        };
+        let max = if self.max.is_some() {
+            values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            0.0
+        };
+        self.add_totals(b, values.len() as u64, sum, min, max);
+        self.offer_ends(b, (first, v0), (last, vn));
         if let Some(all) = &mut self.values {
             all[b].extend_from_slice(values);
         }
@@ -305,26 +296,8 @@ impl Accumulators {
     /// Folds a whole block's statistics into bucket `b`.
     #[allow(clippy::too_many_arguments)]
     fn add_block(&mut self, b: usize, count: u64, sum: f64, min: f64, max: f64, first: (Key, f64), last: (Key, f64)) {
-        self.count[b] += count;
-        if let Some(s) = &mut self.sum {
-            s[b] += sum;
-        }
-        if let Some(m) = &mut self.min {
-            m[b] = m[b].min(min);
-        }
-        if let Some(m) = &mut self.max {
-            m[b] = m[b].max(max);
-        }
-        if let Some(f) = &mut self.first
-            && f[b].is_none_or(|(k, _)| first.0 < k)
-        {
-            f[b] = Some(first);
-        }
-        if let Some(l) = &mut self.last
-            && l[b].is_none_or(|(k, _)| last.0 > k)
-        {
-            l[b] = Some(last);
-        }
+        self.add_totals(b, count, sum, min, max);
+        self.offer_ends(b, first, last);
     }
 
     /// The values of `aggregation` in every bucket.
