@@ -7,7 +7,8 @@
 //! 3. A live stream: a writer thread sends typed records for one minute of simulated time
 //!    while the main thread reads the latest values as they land.
 //! 4. Queries: thermostat67's history, its state at an instant, the latest values, and an
-//!    aggregate over the stream.
+//!    aggregate over the stream; after a flush to the cold tier, the same answers, and a TSI
+//!    `aggregateSeries` request body over the whole fleet.
 //!
 //! Run with `cargo run --release --example thermostats [-- --db DIR]` (a temporary directory
 //! by default).
@@ -161,5 +162,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         stats.files, stats.cold_bytes, stats.warm_bytes
     );
     print(&store)?;
+
+    // 6. The same fleet through a Time Series Insights request body, unchanged from what a
+    // TSI user sends: the time-weighted average Temperature (Step interpolation) and the
+    // event count of every stream thermostat, merged, per 20 s.
+    let body = format!(
+        r#"{{"aggregateSeries": {{"twinPrefix": "stream-thermostat-", "merge": true,
+            "searchSpan": {{"from": "{start}", "to": "{}"}}, "interval": "PT20S",
+            "inlineVariables": {{
+              "twavg": {{"kind": "numeric", "value": {{"tsx": "$event.Temperature.Double"}},
+                        "interpolation": {{"kind": "Step", "boundary": {{"span": "PT1M"}}}},
+                        "aggregation": {{"tsx": "twavg($value)"}}}},
+              "events": {{"kind": "aggregate", "aggregation": {{"tsx": "count()"}}}}}}}}}}"#,
+        start.saturating_add_nanos(60_000_000_000)
+    );
+    println!("\nTSI aggregateSeries over the fleet (twinstore query takes the same body):");
+    println!("  {}", store.query_json(body.as_bytes())?);
     Ok(())
 }
