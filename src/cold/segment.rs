@@ -1115,22 +1115,6 @@ fn decode_numeric(
             s.all_rows = true;
             0
         }
-        PRESENCE_BITMAP => {
-            s.ints.clear();
-            let used = codec::decode_ints(rest, rows, &mut s.ints)?;
-            // Branch-free: write every row, advance past the present ones.
-            s.rows.resize(rows + 1, 0);
-            let mut k = 0usize;
-            for (i, &bit) in s.ints.iter().enumerate() {
-                s.rows[k] = i as u32;
-                k += usize::from(bit != 0);
-            }
-            s.rows.truncate(k);
-            if k != count {
-                return Err(CodecError(format!("presence has {k} rows, stats say {count}")));
-            }
-            used
-        }
         _ => {
             let (present, used) = decode_presence(rest, form, rows, count)?;
             s.rows = present;

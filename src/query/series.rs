@@ -1042,29 +1042,23 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
                     };
                     per_call.push(values);
                 }
-                // A bare call is its own column; arithmetic reads the calls' results as slots.
-                let long =
-                    calls.len() == 1 && calls[0].func == AggFn::Count && matches!(top, Expr::Property { slot: 0, .. });
+                // Arithmetic over calls reads their results as slots; the answer is a Double.
                 let mut results = vec![Scalar::Null; calls.len()];
                 let values: Vec<Option<Value>> = (0..buckets)
                     .map(|b| {
                         for (r, column) in results.iter_mut().zip(&per_call) {
                             *r = column[b].clone();
                         }
-                        scalar_to_value(top.eval(&results, 0, &Scalar::Null))
+                        match scalar_to_value(top.eval(&results, 0, &Scalar::Null)) {
+                            Some(Value::Long(x)) => Some(Value::Double(x as f64)),
+                            other => other,
+                        }
                     })
                     .collect();
-                let value_type = if long { ValueType::Long } else { ValueType::Double };
                 out.push(FrameColumn {
                     name: name.clone(),
-                    value_type,
-                    values: values
-                        .into_iter()
-                        .map(|v| match v {
-                            Some(Value::Long(x)) if !long => Some(Value::Double(x as f64)),
-                            other => other,
-                        })
-                        .collect(),
+                    value_type: ValueType::Double,
+                    values,
                 });
             }
             (
