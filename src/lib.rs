@@ -171,6 +171,7 @@ mod error;
 mod ingest;
 mod model;
 mod query;
+pub mod vfs;
 mod wal;
 mod warm;
 

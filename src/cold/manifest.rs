@@ -6,13 +6,12 @@
 //! the surviving manifest does not name are removed on open. docs/FORMAT.md ("Manifest") has
 //! the bytes.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use super::codec::{Reader, put_ivarint, put_uvarint};
 use crate::error::{Error, Result};
 use crate::model::ValueType;
+use crate::vfs::Vfs;
 
 pub(crate) const MANIFEST_FILE: &str = "MANIFEST";
 pub(crate) const MANIFEST_TMP: &str = "MANIFEST.tmp";
@@ -191,26 +190,45 @@ impl Manifest {
     }
 
     /// Reads the manifest in `dir`, if there is one.
-    pub(crate) fn read(dir: &Path) -> Result<Option<Manifest>> {
+    pub(crate) fn read(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Manifest>> {
         let path = dir.join(MANIFEST_FILE);
-        match std::fs::read(&path) {
+        match vfs.read(&path) {
             Ok(bytes) => Self::decode(&path, &bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&path, e)),
         }
     }
 
-    /// Replaces the manifest in `dir` atomically and durably.
-    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+    /// Replaces the manifest in `dir` atomically and durably: written to a temporary file,
+    /// synced, renamed over the old one, and the directory synced.
+    pub(crate) fn write(&self, vfs: &dyn Vfs, dir: &Path) -> std::result::Result<(), ManifestWriteError> {
         let tmp = dir.join(MANIFEST_TMP);
         let path = dir.join(MANIFEST_FILE);
-        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(&self.encode()).map_err(|e| Error::io(&tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        crate::wal::sync_dir(dir)
+        let written = vfs
+            .create(&tmp)
+            .and_then(|file| {
+                crate::vfs::write_all(&*file, &self.encode())?;
+                file.sync_all()
+            })
+            .map_err(|e| Error::io(&tmp, e))
+            .and_then(|()| vfs.rename(&tmp, &path).map_err(|e| Error::io(&path, e)));
+        if let Err(e) = written {
+            // The old manifest is intact; the temporary file is removed here or on open.
+            let _ = vfs.remove_file(&tmp);
+            return Err(ManifestWriteError::NotWritten(e));
+        }
+        crate::wal::sync_dir(vfs, dir).map_err(ManifestWriteError::NotDurable)
     }
+}
+
+/// How replacing the manifest failed.
+#[derive(Debug)]
+pub(crate) enum ManifestWriteError {
+    /// The old manifest is in place, unchanged.
+    NotWritten(Error),
+    /// The new manifest is in place, but syncing the directory failed: after a machine crash
+    /// either one may be found, so the files of both must be kept.
+    NotDurable(Error),
 }
 
 #[cfg(test)]
@@ -267,12 +285,12 @@ mod tests {
     #[test]
     fn write_replaces_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Manifest::read(dir.path()).unwrap(), None);
+        assert_eq!(Manifest::read(&crate::vfs::StdVfs, dir.path()).unwrap(), None);
         let mut m = sample();
-        m.write(dir.path()).unwrap();
+        m.write(&crate::vfs::StdVfs, dir.path()).unwrap();
         m.checkpoint = 99;
-        m.write(dir.path()).unwrap();
-        assert_eq!(Manifest::read(dir.path()).unwrap(), Some(m));
+        m.write(&crate::vfs::StdVfs, dir.path()).unwrap();
+        assert_eq!(Manifest::read(&crate::vfs::StdVfs, dir.path()).unwrap(), Some(m));
         assert!(!dir.path().join(MANIFEST_TMP).exists());
     }
 }

@@ -35,6 +35,11 @@ pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(COLD_DIR).join(format!("{id:016}.seg"))
 }
 
+/// The id of a segment file, from its name.
+pub(crate) fn segment_file_id(path: &Path) -> Option<u64> {
+    path.file_name()?.to_str()?.strip_suffix(".seg")?.parse().ok()
+}
+
 /// A live segment file.
 #[derive(Debug)]
 pub(crate) struct ColdFile {

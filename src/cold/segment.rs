@@ -15,8 +15,7 @@
 //! The footer is an array of fixed-size [`TwinRef`] sorted by twin id, viewed in place with
 //! `bytemuck`; a lookup is a binary search. docs/FORMAT.md ("Segment files") has every byte.
 
-use std::fs::File;
-use std::io::{BufWriter, Seek, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -27,6 +26,7 @@ use super::codec::{self, CodecError, Reader, put_ivarint, put_uvarint};
 use crate::catalog::{ColumnId, TwinId};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Value, ValueType};
+use crate::vfs::{FileBytes, Vfs, VfsWriter};
 
 /// Magic bytes at the start of a segment file.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"TWINSEG\0";
@@ -120,22 +120,25 @@ pub(crate) struct SegmentSummary {
 /// Writes one segment file. Twins must be added in ascending id order.
 pub(crate) struct SegmentWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<VfsWriter>,
     offset: u64,
     refs: Vec<TwinRef>,
     summary: SegmentSummary,
 }
 
 impl SegmentWriter {
+    /// Creates the file through the real file system.
+    #[cfg(test)]
     pub(crate) fn create(path: &Path) -> Result<Self> {
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        Self::create_in(&crate::vfs::StdVfs, path)
+    }
+
+    /// Creates the file (which must not exist) through `vfs`.
+    pub(crate) fn create_in(vfs: &dyn Vfs, path: &Path) -> Result<Self> {
+        let file = vfs.create_new(path).map_err(|e| Error::io(path, e))?;
         let mut writer = SegmentWriter {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(1 << 20, VfsWriter(file)),
             offset: 0,
             refs: Vec::new(),
             summary: SegmentSummary {
@@ -280,20 +283,13 @@ impl SegmentWriter {
             .out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        file.0.sync_all().map_err(|e| Error::io(&self.path, e))?;
         let mut summary = self.summary;
         summary.bytes = self.offset;
         if summary.twins == 0 {
             summary.min_ts = 0;
             summary.max_ts = 0;
         }
-        debug_assert_eq!(
-            {
-                let mut f = &file;
-                f.stream_position().unwrap_or(0)
-            },
-            self.offset
-        );
         Ok(summary)
     }
 }
@@ -503,7 +499,9 @@ fn decimal_sum(values: &[f64]) -> Option<f64> {
 /// An open segment file.
 pub(crate) struct Segment {
     path: PathBuf,
-    map: memmap2::Mmap,
+    map: FileBytes,
+    /// The file layer, to delete the file once retired.
+    vfs: Arc<dyn Vfs>,
     footer_offset: usize,
     twins: usize,
     footer_crc: u32,
@@ -529,21 +527,21 @@ impl Drop for Segment {
     fn drop(&mut self) {
         if self.retired.load(std::sync::atomic::Ordering::Acquire) {
             // Best effort: a file left behind is removed as an orphan on the next open.
-            let _ = std::fs::remove_file(&self.path);
+            let _ = self.vfs.remove_file(&self.path);
         }
     }
 }
 
 impl Segment {
-    /// Maps `path` and checks its header and trailer.
+    /// Maps `path` through the real file system and checks its header and trailer.
+    #[cfg(test)]
     pub(crate) fn open(path: &Path) -> Result<Arc<Segment>> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: segment files are immutable once written and renamed into the manifest;
-        // twinstore never writes to a mapped file, and the store's LOCK keeps other
-        // twinstore processes out. Another program truncating the file would make reads of
-        // the map fault; that is outside what an embedded store can defend against (every
-        // mmap-based store shares this caveat), and it is documented in docs/FORMAT.md.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Self::open_in(crate::vfs::std_vfs(), path)
+    }
+
+    /// Maps `path` through `vfs` and checks its header and trailer.
+    pub(crate) fn open_in(vfs: Arc<dyn Vfs>, path: &Path) -> Result<Arc<Segment>> {
+        let map = vfs.map(path).map_err(|e| Error::io(path, e))?;
         let corrupt = |offset: usize, reason: &str| Error::corruption(path, offset as u64, reason);
         if map.len() < HEADER_LEN + TRAILER_LEN {
             return Err(corrupt(0, "file shorter than a segment header and trailer"));
@@ -588,6 +586,7 @@ impl Segment {
             twins,
             footer_crc: le32(&trailer[12..16]),
             map,
+            vfs,
             footer_checked: OnceLock::new(),
             dirs: (0..twins).map(|_| OnceLock::new()).collect(),
             preloaded: Default::default(),
@@ -601,11 +600,7 @@ impl Segment {
         if self.preloaded.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
-        #[cfg(target_os = "linux")]
-        let advice = memmap2::Advice::PopulateRead;
-        #[cfg(not(target_os = "linux"))]
-        let advice = memmap2::Advice::WillNeed;
-        let _ = self.map.advise(advice);
+        self.map.populate();
     }
 
     /// Checks every twin directory and block of the file (checksums, full decodes, counts

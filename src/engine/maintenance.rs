@@ -10,6 +10,12 @@
 //! covers are deleted. A crash before the manifest leaves an orphan file (removed on open)
 //! and a WAL that still holds the rows; after it, replay skips frames up to the manifest's
 //! checkpoint, so every row is loaded exactly once.
+//!
+//! A failed step (a full disk, an I/O error) changes nothing a reader sees: the new file is
+//! deleted, the warm rows stay in memory and in the WAL, and the next round retries. The one
+//! ambiguous failure is a manifest renamed into place whose directory sync failed: the new
+//! state is used, but neither the files it replaces nor the WAL it covers are deleted, since
+//! after a machine crash the old manifest may be the one found.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -18,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use super::Inner;
 use crate::catalog::{Catalog, TwinId};
-use crate::cold::manifest::TwinDef;
+use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
     self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Row, Segment, SegmentWriter, chunk_rows,
     merge_rows, to_twin_rows,
 };
 use crate::error::{Error, Result};
+use crate::vfs::Vfs;
 
 /// State owned by the maintenance mutex.
 pub(crate) struct MaintenanceState {
@@ -83,38 +90,33 @@ pub(crate) fn import_catalog(catalog: &Catalog, twins: &[TwinDef]) -> std::resul
 }
 
 /// Opens the files a manifest lists and removes segment files it does not list.
-pub(crate) fn open_files(inner_dir: &std::path::Path, manifest: &Manifest) -> Result<Vec<Arc<ColdFile>>> {
+pub(crate) fn open_files(
+    vfs: &Arc<dyn Vfs>,
+    inner_dir: &std::path::Path,
+    manifest: &Manifest,
+) -> Result<Vec<Arc<ColdFile>>> {
     let cold_dir = inner_dir.join(COLD_DIR);
-    std::fs::create_dir_all(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?;
+    vfs.create_dir_all(&cold_dir).map_err(|e| Error::io(&cold_dir, e))?;
     // A manifest write interrupted before its rename: the old manifest is the valid one.
     let tmp = inner_dir.join(cold::manifest::MANIFEST_TMP);
-    match std::fs::remove_file(&tmp) {
+    match vfs.remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&tmp, e)),
     }
     let live: BTreeSet<u64> = manifest.files.iter().map(|f| f.id).collect();
-    for entry in std::fs::read_dir(&cold_dir)
-        .map_err(|e| Error::io(&cold_dir, e))?
-        .flatten()
-    {
-        let name = entry.file_name();
-        let id = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".seg"))
-            .and_then(|n| n.parse::<u64>().ok());
+    for path in vfs.read_dir(&cold_dir).map_err(|e| Error::io(&cold_dir, e))? {
         // A file of an interrupted flush or compaction: its rows are still in the WAL or in
         // the files it was to replace.
-        if id.is_some_and(|id| !live.contains(&id)) {
-            let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        if cold::segment_file_id(&path).is_some_and(|id| !live.contains(&id)) {
+            vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
     manifest
         .files
         .iter()
         .map(|meta| {
-            let segment = Segment::open(&cold::segment_path(inner_dir, meta.id))?;
+            let segment = Segment::open_in(vfs.clone(), &cold::segment_path(inner_dir, meta.id))?;
             Ok(Arc::new(ColdFile {
                 meta: meta.clone(),
                 segment,
@@ -132,7 +134,8 @@ fn write_segment(
     let id = state.next_file_id;
     state.next_file_id += 1;
     let path = cold::segment_path(&inner.dir, id);
-    let mut writer = SegmentWriter::create(&path)?;
+    let vfs = &inner.options.vfs;
+    let mut writer = SegmentWriter::create_in(&**vfs, &path)?;
     let result = (|| {
         for twin in twins {
             let (twin, rows) = twin?;
@@ -142,19 +145,24 @@ fn write_segment(
         }
         writer.finish()
     })();
-    let summary = match result {
-        Ok(summary) => summary,
+    let opened = result.and_then(|summary| {
+        if summary.twins == 0 {
+            vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            return Ok(None);
+        }
+        crate::wal::sync_dir(&**vfs, &inner.dir.join(COLD_DIR))?;
+        Ok(Some((summary, Segment::open_in(vfs.clone(), &path)?)))
+    });
+    let (summary, segment) = match opened {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return Ok(None),
         Err(e) => {
-            let _ = std::fs::remove_file(&path);
+            // Best effort: a file left behind is not in the manifest, so the next open
+            // removes it.
+            let _ = vfs.remove_file(&path);
             return Err(e);
         }
     };
-    if summary.twins == 0 {
-        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-        return Ok(None);
-    }
-    crate::wal::sync_dir(&inner.dir.join(COLD_DIR))?;
-    let segment = Segment::open(&path)?;
     Ok(Some(Arc::new(ColdFile {
         meta: FileMeta {
             id,
@@ -169,15 +177,34 @@ fn write_segment(
     })))
 }
 
-/// Writes the manifest for `files` and the catalog.
-fn write_manifest(inner: &Inner, state: &MaintenanceState, checkpoint: u64, files: &[Arc<ColdFile>]) -> Result<()> {
-    Manifest {
+/// Writes the manifest for `files` and the catalog. `new` is the file made for this change:
+/// when the old manifest stays in place, it is deleted and the error returned. `Ok(None)`:
+/// the new manifest is durable. `Ok(Some(error))`: it is in place but not known durable
+/// (see the module docs), so the caller installs it but deletes nothing it replaces.
+fn write_manifest(
+    inner: &Inner,
+    state: &MaintenanceState,
+    checkpoint: u64,
+    files: &[Arc<ColdFile>],
+    new: Option<&Arc<ColdFile>>,
+) -> Result<Option<Error>> {
+    let written = Manifest {
         checkpoint,
         next_file_id: state.next_file_id,
         files: files.iter().map(|f| f.meta.clone()).collect(),
         twins: export_catalog(&inner.catalog),
     }
-    .write(&inner.dir)
+    .write(&*inner.options.vfs, &inner.dir);
+    match written {
+        Ok(()) => Ok(None),
+        Err(ManifestWriteError::NotDurable(e)) => Ok(Some(e)),
+        Err(ManifestWriteError::NotWritten(e)) => {
+            if let Some(file) = new {
+                file.segment.retire();
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Moves every warm row written before the call to the cold tier, durably, and truncates
@@ -228,8 +255,8 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
         twins.into_iter().map(|t| Ok((t, frozen.tables[&t].all_rows()))),
     )?;
     let mut files = inner.cold.read().files.clone();
-    files.extend(file);
-    write_manifest(inner, state, seq, &files)?;
+    files.extend(file.clone());
+    let not_durable = write_manifest(inner, state, seq, &files, file.as_ref())?;
     {
         let mut cold = inner.cold.write();
         // Compaction does not run concurrently (it holds the maintenance lock too), so the
@@ -249,7 +276,11 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
         let _waiters = inner.flushed_lock.lock();
         inner.flushed.notify_all();
     }
-    inner.wal.remove_segments_before(wal_cut)
+    match not_durable {
+        // The old manifest may be the one a machine crash leaves: keep the WAL it needs.
+        Some(e) => Err(e),
+        None => inner.wal.remove_segments_before(wal_cut),
+    }
 }
 
 /// Which files a compaction merges: the longest run of consecutive small files (merging
@@ -305,11 +336,11 @@ fn rewrite(
     });
     let file = write_segment(inner, state, merged)?;
     let mut next: Vec<Arc<ColdFile>> = files[..run.0].to_vec();
-    next.extend(file);
+    next.extend(file.clone());
     next.extend_from_slice(&files[run.1..]);
-    write_manifest(inner, state, state.checkpoint, &next)?;
-    install(inner, next, inputs);
-    Ok(())
+    let not_durable = write_manifest(inner, state, state.checkpoint, &next, file.as_ref())?;
+    install(inner, next, if not_durable.is_none() { inputs } else { &[] });
+    not_durable.map_or(Ok(()), Err)
 }
 
 /// Makes `files` the live list and retires `old` (deleted once no reader maps them).
@@ -357,8 +388,11 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     let files = inner.cold.read().files.clone();
     let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
     if !expired.is_empty() {
-        write_manifest(inner, &state, state.checkpoint, &kept)?;
-        install(inner, kept, &expired);
+        let not_durable = write_manifest(inner, &state, state.checkpoint, &kept, None)?;
+        install(inner, kept, if not_durable.is_none() { &expired } else { &[] });
+        if let Some(e) = not_durable {
+            return Err(e);
+        }
     }
     // Files holding some expired rows are rewritten one at a time.
     loop {
@@ -464,17 +498,25 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
         .name("twinstore-maintenance".into())
         .spawn(move || {
             let mut first = true;
+            let mut failures = 0u32;
             loop {
-                // The first round runs at once: the latest states of a reopened store.
-                match wake.recv_timeout(Duration::from_millis(if first { 0 } else { 500 })) {
+                // The first round runs at once: the latest states of a reopened store. After
+                // failures (a full disk), rounds back off up to 8 s.
+                let pause = if first { 0 } else { 500u64 << failures.min(4) };
+                match wake.recv_timeout(Duration::from_millis(pause)) {
                     Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 }
                 let Some(inner) = inner.upgrade() else { return };
                 let estimate = inner.warm_estimate.load(Ordering::Acquire);
                 let window = inner.options.warm_window;
-                let due = estimate > inner.options.warm_budget_bytes
-                    || (estimate > 0 && inner.maintenance.lock().last_flush.elapsed() >= window);
+                let due = {
+                    let state = inner.maintenance.lock();
+                    // A failed flush left frozen tables: retry it without waiting for new rows.
+                    state.pending_wal_cut.is_some()
+                        || estimate > inner.options.warm_budget_bytes
+                        || (estimate > 0 && state.last_flush.elapsed() >= window)
+                };
                 let result = (|| {
                     if due {
                         flush(&inner)?;
@@ -488,8 +530,10 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
                     // Kept for `Store::maintenance_error`; data stays in the warm tier and the
                     // WAL, and the next round retries.
                     *inner.maintenance_error.lock() = Some(e.to_string());
+                    failures = failures.saturating_add(1);
                 } else {
                     inner.maintenance_error.lock().take();
+                    failures = 0;
                 }
             }
         })

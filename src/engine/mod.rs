@@ -183,7 +183,8 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
         let wal_dir = dir.join(WAL_DIR);
-        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
+        let vfs = options.vfs.clone();
+        vfs.create_dir_all(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -197,20 +198,20 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         let catalog = Catalog::default();
-        let manifest = Manifest::read(&dir)?.unwrap_or_default();
+        let manifest = Manifest::read(&*vfs, &dir)?.unwrap_or_default();
         maintenance::import_catalog(&catalog, &manifest.twins)
             .map_err(|reason| Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason))?;
-        let files = maintenance::open_files(&dir, &manifest)?;
+        let files = maintenance::open_files(&vfs, &dir, &manifest)?;
         let checkpoint = manifest.checkpoint;
         // Frames up to the checkpoint are in the cold files already.
-        let outcome = wal::replay(&wal_dir, |seq, payload| {
+        let outcome = wal::replay(&*vfs, &wal_dir, |seq, payload| {
             if seq <= checkpoint {
                 return Ok(());
             }
             write::replay_frame(&catalog, seq, payload)
         })?;
         let next_seq = outcome.next_seq.max(checkpoint + 1);
-        let wal = Wal::create(&wal_dir, options.durability, outcome.next_segment, next_seq)?;
+        let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_segment, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);
         let background = options.background_maintenance;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::ingest::Limits;
 use crate::model::Timestamp;
+use crate::vfs::Vfs;
 use crate::wal::Durability;
 
 /// The clock that stamps records without a timestamp (TSI uses the event source's enqueue
@@ -87,6 +88,9 @@ pub struct Options {
     /// many bytes of the newest segment files into memory and maps their pages, so that first
     /// queries do not wait on page faults. Default 1 GiB; 0 disables it.
     pub preload_cold_bytes: u64,
+    /// The file layer every file operation goes through. Default: the real file system
+    /// ([`StdVfs`](crate::vfs::StdVfs)); tests swap in [`FaultyVfs`](crate::vfs::FaultyVfs).
+    pub vfs: Arc<dyn Vfs>,
 }
 
 impl Default for Options {
@@ -105,6 +109,7 @@ impl Default for Options {
             background_maintenance: true,
             block_cache_bytes: 256 << 20,
             preload_cold_bytes: 1 << 30,
+            vfs: crate::vfs::std_vfs(),
         }
     }
 }
@@ -155,6 +160,12 @@ impl Options {
     /// Sets how many bytes of segment files are preloaded (0 disables it).
     pub fn preload_cold_bytes(mut self, bytes: u64) -> Self {
         self.preload_cold_bytes = bytes;
+        self
+    }
+
+    /// Sets the file layer.
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = vfs;
         self
     }
 

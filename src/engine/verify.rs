@@ -87,7 +87,7 @@ pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
     {
         let _gate = inner.gate.write();
         let wal_dir = inner.dir.join(WAL_DIR);
-        let (frames, problems) = crate::wal::verify(&wal_dir)?;
+        let (frames, problems) = crate::wal::verify(&*inner.options.vfs, &wal_dir)?;
         report.wal_frames = frames;
         report
             .problems
@@ -95,7 +95,7 @@ pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
     }
     // The manifest as it is on disk.
     let manifest_path = inner.dir.join(crate::cold::manifest::MANIFEST_FILE);
-    let named: Vec<u64> = match Manifest::read(&inner.dir) {
+    let named: Vec<u64> = match Manifest::read(&*inner.options.vfs, &inner.dir) {
         Ok(m) => m.map(|m| m.files.iter().map(|f| f.id).collect()).unwrap_or_default(),
         Err(e) => {
             report.problems.push(Problem::from_error(e, &manifest_path));
@@ -115,15 +115,14 @@ pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
     }
     // Files nothing names.
     let cold_dir = inner.dir.join(COLD_DIR);
-    if let Ok(entries) = std::fs::read_dir(&cold_dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let id = name.strip_suffix(".seg").and_then(|n| n.parse::<u64>().ok());
+    if let Ok(entries) = inner.options.vfs.read_dir(&cold_dir) {
+        for path in entries {
+            let id = crate::cold::segment_file_id(&path);
             let live = id.is_some_and(|id| cold.files.iter().any(|f| f.meta.id == id) || named.contains(&id));
             if !live {
                 report
                     .notes
-                    .push(format!("{} is not named by the manifest", entry.path().display()));
+                    .push(format!("{} is not named by the manifest", path.display()));
             }
         }
     }

@@ -282,7 +282,17 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
         // Shared with other writers; a flush takes it exclusively to cut the warm tier at a
         // sequence number, so it must be held from the append until the batch is visible.
         let _gate = inner.gate.read();
-        let seq = inner.wal.append(frame.finish())?;
+        let seq = match inner.wal.append(frame.finish()) {
+            Ok(seq) => seq,
+            Err((seq, e)) => {
+                // A failed frame's number is published empty, so later batches can become
+                // visible; nothing of it reached the warm tier.
+                if let Some(seq) = seq {
+                    inner.snapshots.publish(seq);
+                }
+                return Err(e);
+            }
+        };
         // From here the batch is durable: it must become visible whatever happens.
         let _publish = PublishOnDrop {
             snapshots: &inner.snapshots,
@@ -353,7 +363,15 @@ pub(super) fn write_model(inner: &Inner, twin: &str, model: &str) -> Result<()> 
         model: model.into(),
     });
     let _gate = inner.gate.read();
-    let seq = inner.wal.append(encoder.finish())?;
+    let seq = match inner.wal.append(encoder.finish()) {
+        Ok(seq) => seq,
+        Err((seq, e)) => {
+            if let Some(seq) = seq {
+                inner.snapshots.publish(seq);
+            }
+            return Err(e);
+        }
+    };
     entry.logged.store(true, Ordering::Release);
     entry.meta.lock().set_model(model.into(), seq);
     inner.snapshots.publish(seq);

@@ -10,11 +10,9 @@
 pub(crate) mod codec;
 mod replay;
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,6 +21,7 @@ use parking_lot::Mutex;
 pub(crate) use replay::{replay, verify};
 
 use crate::error::{Error, Result};
+use crate::vfs::{Vfs, VfsFile};
 
 /// Magic bytes at the start of every WAL segment.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"TWINWAL\0";
@@ -83,7 +82,7 @@ struct Queue {
 /// The open segment.
 struct Segment {
     /// Shared so the GroupCommit syncer can sync without holding the writers' lock.
-    file: Arc<File>,
+    file: Arc<dyn VfsFile>,
     path: PathBuf,
     len: u64,
 }
@@ -95,15 +94,61 @@ struct Active {
     next_number: u64,
 }
 
-/// Highest sequence numbers written to the OS and synced, and the first failure.
+/// Highest sequence numbers written to the OS and synced, the frames whose write failed,
+/// and the failure that made the log read-only.
 struct Progress {
     written: AtomicU64,
     synced: AtomicU64,
+    /// Set once `lost` is not empty, so the common path skips its lock.
+    any_lost: AtomicBool,
+    /// Sequence ranges whose write failed (and was cut off the log), with the error: their
+    /// writers get that error even if a later write succeeds before they look.
+    lost: Mutex<Vec<LostFrames>>,
     failure: Mutex<Option<String>>,
+}
+
+/// Frames `first..=last` were not written: `error` says why.
+struct LostFrames {
+    first: u64,
+    last: u64,
+    error: LostError,
+}
+
+/// The error the writers of lost frames get (an [`Error`] is not `Clone`).
+enum LostError {
+    /// The write failed and was cut off the log: it is not stored.
+    Io {
+        path: PathBuf,
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+    /// The write failed and could not be cut off: a reopen may find it, whole.
+    ReadOnly(String),
+}
+
+impl LostError {
+    fn of(e: &Error) -> LostError {
+        match e {
+            Error::Io { path, source } => LostError::Io {
+                path: path.clone(),
+                kind: source.kind(),
+                message: source.to_string(),
+            },
+            other => LostError::ReadOnly(other.to_string()),
+        }
+    }
+
+    fn to_error(&self) -> Error {
+        match self {
+            LostError::Io { path, kind, message } => Error::io(path, std::io::Error::new(*kind, message.clone())),
+            LostError::ReadOnly(reason) => Error::ReadOnly(reason.clone()),
+        }
+    }
 }
 
 /// The log writer.
 pub(crate) struct Wal {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     durability: Durability,
     queue: Mutex<Queue>,
@@ -115,7 +160,13 @@ pub(crate) struct Wal {
 impl Wal {
     /// Opens a writer that starts segment `segment_number` and numbers frames from
     /// `next_seq`.
-    pub(crate) fn create(dir: &Path, durability: Durability, segment_number: u64, next_seq: u64) -> Result<Wal> {
+    pub(crate) fn create(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        durability: Durability,
+        segment_number: u64,
+        next_seq: u64,
+    ) -> Result<Wal> {
         let segment = Arc::new(Mutex::new(Active {
             segment: None,
             next_number: segment_number,
@@ -124,6 +175,8 @@ impl Wal {
         let progress = Arc::new(Progress {
             written: AtomicU64::new(last),
             synced: AtomicU64::new(last),
+            any_lost: AtomicBool::new(false),
+            lost: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
         });
         let syncer = match durability {
@@ -131,6 +184,7 @@ impl Wal {
             _ => None,
         };
         Ok(Wal {
+            vfs,
             dir: dir.to_path_buf(),
             durability,
             queue: Mutex::new(Queue {
@@ -153,13 +207,20 @@ impl Wal {
 
     /// Appends a frame (`FRAME_HEADER_LEN` reserved bytes, then the payload) and waits until
     /// it is as durable as the setting promises. Returns the frame's sequence number.
-    pub(crate) fn append(&self, mut frame: Vec<u8>) -> Result<u64> {
-        self.check_writable()?;
+    ///
+    /// A failure after a sequence number was given out returns that number with the error:
+    /// the caller must still publish it (as an empty batch), so later batches can become
+    /// visible.
+    pub(crate) fn append(&self, mut frame: Vec<u8>) -> std::result::Result<u64, (Option<u64>, Error)> {
+        self.check_writable().map_err(|e| (None, e))?;
         let payload_len = frame.len() - FRAME_HEADER_LEN;
         if payload_len > MAX_FRAME_PAYLOAD {
-            return Err(Error::InvalidArgument(format!(
-                "batch of {payload_len} bytes exceeds the WAL frame limit of {MAX_FRAME_PAYLOAD}; split it"
-            )));
+            return Err((
+                None,
+                Error::InvalidArgument(format!(
+                    "batch of {payload_len} bytes exceeds the WAL frame limit of {MAX_FRAME_PAYLOAD}; split it"
+                )),
+            ));
         }
         // The payload checksum is computed outside the lock and combined with the sequence
         // number's inside it.
@@ -176,7 +237,7 @@ impl Wal {
             queue.frames.push(frame);
             seq
         };
-        self.commit(seq)?;
+        self.commit(seq).map_err(|e| (Some(seq), e))?;
         Ok(seq)
     }
 
@@ -188,17 +249,21 @@ impl Wal {
             p.written.load(Ordering::Acquire) >= seq && (!sync || p.synced.load(Ordering::Acquire) >= seq)
         };
         if done(&self.progress) {
-            return Ok(());
+            return self.check_lost(seq);
         }
         let mut segment = self.segment.lock();
         if done(&self.progress) {
-            return Ok(());
+            return self.check_lost(seq);
         }
+        // Our frame may have been in a group whose write failed while we waited.
+        self.check_lost(seq)?;
         self.check_writable()?;
         let (frames, last) = {
             let mut queue = self.queue.lock();
             (std::mem::take(&mut queue.frames), queue.next_seq - 1)
         };
+        let first = last + 1 - frames.len() as u64;
+        let start = segment.segment.as_ref().map(|s| (s.path.clone(), s.len));
         let result = self.write_frames(&mut segment, &frames, sync);
         match result {
             Ok(()) => {
@@ -208,23 +273,98 @@ impl Wal {
                 }
                 Ok(())
             }
-            Err(e) => {
-                *self.progress.failure.lock() = Some(e.to_string());
-                Err(e)
-            }
+            Err(e) => Err(self.recover_from_failed_write(&mut segment, start, first, last, e)),
         }
+    }
+
+    /// Fails when frame `seq` was in a group whose write failed.
+    fn check_lost(&self, seq: u64) -> Result<()> {
+        if !self.progress.any_lost.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self
+            .progress
+            .lost
+            .lock()
+            .iter()
+            .find(|l| (l.first..=l.last).contains(&seq))
+        {
+            Some(l) => Err(l.error.to_error()),
+            None => Ok(()),
+        }
+    }
+
+    /// After a failed write of frames `first..=last`: cuts the segment back to where the
+    /// write started (a torn frame there would read as corruption once a later segment
+    /// follows it) and closes it, so that the next write starts a new segment; then records
+    /// the frames as lost, with the error their writers get.
+    ///
+    /// If the cut fails, the log goes read-only and the error says that the write may be
+    /// found, whole, after a reopen (whose replay keeps a complete frame and cuts a torn one).
+    fn recover_from_failed_write(
+        &self,
+        active: &mut Active,
+        start: Option<(PathBuf, u64)>,
+        first: u64,
+        last: u64,
+        e: Error,
+    ) -> Error {
+        let e = match active.segment.take() {
+            // Creating the segment failed: `new_segment` removed the file, or says (ReadOnly)
+            // that it could not.
+            None => e,
+            Some(segment) => {
+                let len = match start {
+                    Some((path, len)) if path == segment.path => len,
+                    // This write started the segment (after a rotation, or the first write):
+                    // it holds only the failed frames.
+                    _ => SEGMENT_HEADER_LEN as u64,
+                };
+                let cut = segment
+                    .file
+                    .set_len(len)
+                    .and_then(|()| segment.file.sync_data())
+                    .map_err(|e| Error::io(&segment.path, e));
+                match cut {
+                    Ok(()) => e,
+                    Err(cut) => Error::ReadOnly(format!(
+                        "{e}; cutting the failed write off the log failed too ({cut}), so a reopen \
+                         may find the write, whole"
+                    )),
+                }
+            }
+        };
+        if let Error::ReadOnly(reason) = &e {
+            self.progress.failure.lock().get_or_insert_with(|| reason.clone());
+        }
+        let mut lost = self.progress.lost.lock();
+        // Writers of old groups have long returned; a bounded list is enough.
+        if lost.len() >= 1024 {
+            lost.remove(0);
+        }
+        lost.push(LostFrames {
+            first,
+            last,
+            error: LostError::of(&e),
+        });
+        self.progress.any_lost.store(true, Ordering::Release);
+        e
     }
 
     fn write_frames(&self, active: &mut Active, frames: &[Vec<u8>], sync: bool) -> Result<()> {
         if let Some(full) = active.segment.take_if(|s| s.len >= SEGMENT_TARGET_BYTES) {
-            // Rotation happens between writes, so a frame never spans two segments.
-            sync_file(&full)?;
+            // Rotation happens between writes, so a frame never spans two segments. A failed
+            // sync of acknowledged frames cannot be taken back: read-only.
+            sync_file(&full).inspect_err(|e| self.fail(e))?;
         }
         let segment = match &mut active.segment {
             Some(segment) => segment,
             None => {
-                let segment = new_segment(&self.dir, active.next_number)?;
+                // The number is used up even if the creation fails: a retry must not meet a
+                // half-created file of the same name.
+                let number = active.next_number;
                 active.next_number += 1;
+                let segment = new_segment(&*self.vfs, &self.dir, number)?;
                 active.segment.insert(segment)
             }
         };
@@ -232,13 +372,12 @@ impl Wal {
         let total: usize = frames.iter().map(Vec::len).sum();
         let mut slices = &mut slices[..];
         while !slices.is_empty() {
-            let n = segment
-                .file
-                .write_vectored(slices)
-                .map_err(|e| Error::io(&segment.path, e))?;
-            if n == 0 {
-                return Err(Error::io(&segment.path, std::io::ErrorKind::WriteZero.into()));
-            }
+            let n = match segment.file.write_vectored(slices) {
+                Ok(0) => return Err(Error::io(&segment.path, std::io::ErrorKind::WriteZero.into())),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(&segment.path, e)),
+            };
             std::io::IoSlice::advance_slices(&mut slices, n);
         }
         segment.len += total as u64;
@@ -259,42 +398,42 @@ impl Wal {
     pub(crate) fn rotate(&self) -> Result<u64> {
         let mut active = self.segment.lock();
         if let Some(segment) = active.segment.take() {
-            sync_file(&segment)?;
+            sync_file(&segment).inspect_err(|e| self.fail(e))?;
         }
         Ok(active.next_number)
     }
 
     /// Deletes the segments numbered below `number` (their frames are in the cold tier).
     pub(crate) fn remove_segments_before(&self, number: u64) -> Result<()> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let entries = self.vfs.read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let mut removed = false;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let n = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".wal"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if n.is_some_and(|n| n < number) {
-                let path = entry.path();
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        for path in entries {
+            if segment_number(&path).is_some_and(|n| n < number) {
+                self.vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
                 removed = true;
             }
         }
         if removed {
-            sync_dir(&self.dir)?;
+            sync_dir(&*self.vfs, &self.dir)?;
         }
         Ok(())
     }
 
-    /// Syncs everything written so far.
+    /// Syncs everything written so far. A failure makes the log read-only: writes already
+    /// acknowledged may not be durable, and a later sync cannot be trusted to say so.
     pub(crate) fn sync(&self) -> Result<()> {
         let active = self.segment.lock();
         let written = self.progress.written.load(Ordering::Acquire);
         if let Some(segment) = &active.segment {
-            sync_file(segment)?;
+            sync_file(segment).inspect_err(|e| self.fail(e))?;
         }
         self.progress.synced.fetch_max(written, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Makes the log read-only (the first reason is kept).
+    fn fail(&self, e: &Error) {
+        self.progress.failure.lock().get_or_insert_with(|| e.to_string());
     }
 }
 
@@ -313,30 +452,40 @@ fn sync_file(segment: &Segment) -> Result<()> {
     segment.file.sync_data().map_err(|e| Error::io(&segment.path, e))
 }
 
-/// Creates segment `number` with its header, durably (file and directory entry).
-fn new_segment(dir: &Path, number: u64) -> Result<Segment> {
+/// The number of a WAL segment file, from its name.
+pub(crate) fn segment_number(path: &Path) -> Option<u64> {
+    path.file_name()?.to_str()?.strip_suffix(".wal")?.parse().ok()
+}
+
+/// Creates segment `number` with its header, durably (file and directory entry). On
+/// failure the half-made file is removed (best effort: replay deletes a last segment
+/// shorter than its header, and a failed removal leaves the log read-only).
+fn new_segment(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<Segment> {
     let path = segment_path(dir, number);
-    let mut file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    file.write_all(&segment_header(number))
-        .map_err(|e| Error::io(&path, e))?;
-    file.sync_all().map_err(|e| Error::io(&path, e))?;
-    sync_dir(dir)?;
+    let file = vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
+    let made = crate::vfs::write_all(&*file, &segment_header(number))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&path, e))
+        .and_then(|()| sync_dir(vfs, dir));
+    if let Err(e) = made {
+        drop(file);
+        return match vfs.remove_file(&path) {
+            Ok(()) => Err(e),
+            Err(remove) => Err(Error::ReadOnly(format!(
+                "{e}; removing the half-created segment failed too: {remove}"
+            ))),
+        };
+    }
     Ok(Segment {
-        file: Arc::new(file),
+        file: Arc::from(file),
         path,
         len: SEGMENT_HEADER_LEN as u64,
     })
 }
 
 /// Makes a directory's entries (new or renamed files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// The GroupCommit background thread: syncs what was written, every `interval`, until the

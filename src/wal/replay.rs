@@ -5,11 +5,14 @@
 //! and reported; every complete frame before it is kept. Damage anywhere else is corruption
 //! and fails the open with the file and offset.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
-use super::{FORMAT_VERSION, FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, segment_path};
+use super::{
+    FORMAT_VERSION, FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, segment_number,
+    segment_path,
+};
 use crate::error::{Error, Result};
+use crate::vfs::Vfs;
 
 /// What a replay found.
 #[derive(Debug, Default)]
@@ -25,21 +28,12 @@ pub(crate) struct ReplayOutcome {
 }
 
 /// Replays every segment in `dir` in order, calling `apply(seq, payload)` for each frame.
-pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<ReplayOutcome> {
-    let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(number) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".wal"))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        numbers.push(number);
-    }
-    numbers.sort_unstable();
+pub(crate) fn replay(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<ReplayOutcome> {
+    let numbers = segment_numbers(vfs, dir)?;
     let mut outcome = ReplayOutcome {
         next_seq: 1,
         next_segment: numbers.last().map_or(1, |n| n + 1),
@@ -48,14 +42,14 @@ pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(u64, &[u8]) -> Result<()>
     for (i, &number) in numbers.iter().enumerate() {
         let is_last = i + 1 == numbers.len();
         let path = segment_path(dir, number);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = vfs.read(&path).map_err(|e| Error::io(&path, e))?;
         if let Some((offset, reason)) = replay_segment(&path, number, &bytes, is_last, &mut outcome, &mut apply)? {
             if offset < SEGMENT_HEADER_LEN as u64 {
                 // Not even the header made it: the segment holds nothing.
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                super::sync_dir(dir)?;
+                vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                super::sync_dir(vfs, dir)?;
             } else {
-                truncate(&path, offset)?;
+                vfs.truncate(&path, offset).map_err(|e| Error::io(&path, e))?;
             }
             outcome.torn_tail = Some((path, offset, reason));
         }
@@ -175,33 +169,23 @@ fn next_valid_frame(bytes: &[u8], damage: usize, next_seq: u64) -> Option<usize>
     })
 }
 
-/// Cuts a torn tail off the last segment, durably.
-fn truncate(path: &Path, len: u64) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    file.set_len(len).map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+/// The numbers of the segments in `dir`, ascending.
+fn segment_numbers(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<u64>> {
+    let mut numbers: Vec<u64> = vfs
+        .read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .iter()
+        .filter_map(|p| segment_number(p))
+        .collect();
+    numbers.sort_unstable();
+    Ok(numbers)
 }
 
 /// Reads every segment in `dir` without changing anything and checks every frame (header,
 /// checksum, sequence order, payload structure). Returns the frames checked and, per damaged
 /// segment, the first problem found in it (a torn tail counts: on a live store there is none).
-pub(crate) fn verify(dir: &Path) -> Result<(u64, Vec<Error>)> {
-    let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        if let Some(number) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.strip_suffix(".wal"))
-            .and_then(|n| n.parse::<u64>().ok())
-        {
-            numbers.push(number);
-        }
-    }
-    numbers.sort_unstable();
+pub(crate) fn verify(vfs: &dyn Vfs, dir: &Path) -> Result<(u64, Vec<Error>)> {
+    let numbers = segment_numbers(vfs, dir)?;
     let mut outcome = ReplayOutcome {
         next_seq: 1,
         ..Default::default()
@@ -209,7 +193,7 @@ pub(crate) fn verify(dir: &Path) -> Result<(u64, Vec<Error>)> {
     let mut problems = Vec::new();
     for number in numbers {
         let path = segment_path(dir, number);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match vfs.read(&path) {
             Ok(b) => b,
             Err(e) => {
                 problems.push(Error::io(&path, e));
