@@ -67,9 +67,19 @@ impl TwinMeta {
     /// The column for `(name, ty)`, created when new; the flag says whether its definition
     /// still has to be logged.
     pub(crate) fn resolve(&mut self, name: &str, ty: ValueType) -> (ColumnId, bool) {
+        if let Some(id) = self.find(name, ty) {
+            return (id, !self.columns[id as usize].logged);
+        }
+        let id = self.columns.len() as ColumnId;
+        self.insert(id, name.into(), ty, false);
+        (id, true)
+    }
+
+    /// The column of property `name` with type `ty`, if the twin has one.
+    pub(crate) fn find(&self, name: &str, ty: ValueType) -> Option<ColumnId> {
         // Twins have few columns: a scan of (hash, type) keys held inline beats a map, and
         // touches a name's bytes only to confirm a match.
-        let found = if self.columns.len() <= LINEAR_LOOKUP_MAX {
+        if self.columns.len() <= LINEAR_LOOKUP_MAX {
             let key = (name_hash(name), ty);
             self.keys
                 .iter()
@@ -83,13 +93,12 @@ impl TwinMeta {
                 .get(name)
                 .and_then(|cols| cols.iter().find(|(t, _)| *t == ty))
                 .map(|&(_, id)| id)
-        };
-        if let Some(id) = found {
-            return (id, !self.columns[id as usize].logged);
         }
-        let id = self.columns.len() as ColumnId;
-        self.insert(id, name.into(), ty, false);
-        (id, true)
+    }
+
+    /// Number of properties (distinct name and type) the twin has.
+    pub(crate) fn column_count(&self) -> usize {
+        self.columns.len()
     }
 
     /// Sequence number of the frame that set the model.

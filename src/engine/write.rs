@@ -9,8 +9,10 @@ use super::snapshot::PublishOnDrop;
 use super::{IngestReport, Inner, Options};
 use crate::catalog::{Catalog, ColumnId, TwinEntry, TwinId};
 use crate::error::{Error, Result};
+use crate::ingest::RecordError;
 use crate::ingest::{FieldValue, InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
 use crate::model::Timestamp;
+use crate::model::ValueType;
 use crate::wal::FRAME_HEADER_LEN;
 use crate::wal::codec::{BatchEncoder, Definition, decode_batch};
 
@@ -70,6 +72,8 @@ struct Plan<'p, 'a> {
     twins: Vec<Arc<TwinEntry>>,
     /// Twin slot of each record, in input order (batch by batch).
     slots: Vec<u32>,
+    /// Fields per twin slot in the call: a bound on the properties the call may add.
+    fields: Vec<usize>,
     parts: usize,
 }
 
@@ -80,6 +84,7 @@ impl<'p, 'a> Plan<'p, 'a> {
             HashMap::with_capacity_and_hasher(total.min(1 << 16), Default::default());
         let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
         let mut slots: Vec<u32> = Vec::with_capacity(total);
+        let mut fields: Vec<usize> = Vec::new();
         let mut last: Option<(&str, u32)> = None;
         for batch in batches {
             for record in &batch.records {
@@ -88,19 +93,77 @@ impl<'p, 'a> Plan<'p, 'a> {
                     Some((n, s)) if n == name => s,
                     _ => *slot_by_name.entry(name).or_insert_with(|| {
                         twins.push(catalog.get_or_create(name));
+                        fields.push(0);
                         (twins.len() - 1) as u32
                     }),
                 };
                 last = Some((name, slot));
                 slots.push(slot);
+                fields[slot as usize] += record.fields.len();
             }
         }
         Plan {
             batches,
             twins,
             slots,
+            fields,
             parts: parts.max(1),
         }
+    }
+
+    /// The records that would give their twin more than `limit` properties (distinct name
+    /// and type), as (batch, record) indexes with the error; records are taken in input
+    /// order, so the first ones within the limit are kept. Empty (after one lock per twin)
+    /// unless a twin of the call comes near the limit.
+    fn over_property_limit(&self, limit: usize) -> Vec<(usize, usize, RecordError)> {
+        let near: Vec<bool> = self
+            .twins
+            .iter()
+            .zip(&self.fields)
+            .map(|(entry, fields)| entry.meta.lock().column_count() + fields > limit)
+            .collect();
+        if !near.contains(&true) {
+            return Vec::new();
+        }
+        let mut added: HashMap<u32, HashSet<(&str, ValueType)>> = HashMap::default();
+        let mut over = Vec::new();
+        let mut slots = self.slots.iter();
+        for (b, batch) in self.batches.iter().enumerate() {
+            for (r, record) in batch.records.iter().enumerate() {
+                let Some(&slot) = slots.next() else { break };
+                if !near[slot as usize] {
+                    continue;
+                }
+                let entry = &self.twins[slot as usize];
+                let meta = entry.meta.lock();
+                let added = added.entry(slot).or_default();
+                let mut new: Vec<(&str, ValueType)> = batch
+                    .fields_of(record)
+                    .iter()
+                    .map(|(name, value)| (name.as_ref(), value.value_type()))
+                    .filter(|&(name, ty)| meta.find(name, ty).is_none() && !added.contains(&(name, ty)))
+                    .collect();
+                new.sort_unstable();
+                new.dedup();
+                if meta.column_count() + added.len() + new.len() > limit {
+                    over.push((
+                        b,
+                        r,
+                        RecordError {
+                            line: record.line,
+                            twin: Some(entry.name.to_string()),
+                            field: new.first().map(|(name, _)| name.to_string()),
+                            reason: format!(
+                                "the twin would have more than {limit} properties (Limits::max_properties_per_twin)"
+                            ),
+                        },
+                    ));
+                } else {
+                    added.extend(new);
+                }
+            }
+        }
+        over
     }
 
     /// The partition owning twin `slot`.
@@ -240,7 +303,7 @@ fn run_parts<T: Send>(parts: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> 
 
 /// Writes parsed batches as one WAL frame and one visible unit. Large calls encode and apply
 /// on several threads, each owning a disjoint set of twins.
-pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
+pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
     let mut report = IngestReport::default();
     for batch in &batches {
         report.skipped += batch.skipped;
@@ -252,9 +315,16 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
             errors: std::mem::take(&mut report.rejected),
         });
     }
-    let total: usize = batches.iter().map(|b| b.records.len()).sum();
+    let mut total: usize = batches.iter().map(|b| b.records.len()).sum();
     if total == 0 {
         return Ok(report);
+    }
+    let limits = &inner.options.limits;
+    if total > limits.max_records_per_call {
+        return Err(Error::InvalidArgument(format!(
+            "a write of {total} records exceeds the limit of {} per call (Limits::max_records_per_call); split it",
+            limits.max_records_per_call
+        )));
     }
     inner.wal.check_writable()?;
 
@@ -263,7 +333,34 @@ pub(super) fn write_batches(inner: &Inner, batches: Vec<ParsedBatch<'_>>, strict
     } else {
         1
     };
-    let plan = Plan::new(&inner.catalog, &batches, total, parts);
+    let mut plan = Plan::new(&inner.catalog, &batches, total, parts);
+    let over = plan.over_property_limit(limits.max_properties_per_twin);
+    if !over.is_empty() {
+        let mut dropped: Vec<(usize, usize)> = Vec::with_capacity(over.len());
+        for (b, r, error) in over {
+            report.rejected.push(error);
+            dropped.push((b, r));
+        }
+        report.rejected.sort_by_key(|e| e.line);
+        if strict {
+            return Err(Error::BatchRejected {
+                errors: std::mem::take(&mut report.rejected),
+            });
+        }
+        drop(plan);
+        for (b, batch) in batches.iter_mut().enumerate() {
+            let mut r = 0;
+            batch.records.retain(|_| {
+                r += 1;
+                dropped.binary_search(&(b, r - 1)).is_err()
+            });
+        }
+        total = batches.iter().map(|b| b.records.len()).sum();
+        if total == 0 {
+            return Ok(report);
+        }
+        plan = Plan::new(&inner.catalog, &batches, total, parts);
+    }
     let now = inner.options.clock.now();
     let encoded = run_parts(plan.parts, |part| encode_part(&plan, part, now));
 

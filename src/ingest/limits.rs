@@ -23,6 +23,12 @@ pub struct Limits {
     pub max_value_bytes: usize,
     /// Maximum number of properties in one record.
     pub max_properties_per_record: usize,
+    /// Maximum number of properties (distinct name and type) one twin may have. A record
+    /// that would add properties past it is rejected, naming the twin and the property.
+    pub max_properties_per_twin: usize,
+    /// Maximum number of records one write call may carry (the WAL frame of a call is also
+    /// capped at 1 GiB). A larger call is refused whole, before anything is written: split it.
+    pub max_records_per_call: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +40,8 @@ impl Default for Limits {
             max_record_bytes: 1 << 20,
             max_value_bytes: 256 << 10,
             max_properties_per_record: 1000,
+            max_properties_per_twin: 10_000,
+            max_records_per_call: 10_000_000,
         }
     }
 }

@@ -122,6 +122,8 @@ pub(crate) struct ParsedRecord<'a> {
     /// The twin's model id, when the input carries one (ADT events).
     pub model: Option<Cow<'a, str>>,
     pub fields: Range<usize>,
+    /// 1-based line (or index, for typed records) in the input, for errors found later.
+    pub line: u64,
 }
 
 /// The output of this stage: valid records (field values in one shared arena, so a batch of
@@ -168,6 +170,7 @@ impl<'a> ParsedBatch<'a> {
                 ts,
                 model,
                 fields: start..self.fields.len(),
+                line,
             }),
             Err((field, reason)) => {
                 self.fields.truncate(start);
