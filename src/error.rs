@@ -67,9 +67,12 @@ pub enum Error {
     /// The twin has never been written to this store.
     #[error("unknown twin {0:?}")]
     UnknownTwin(String),
-    /// An earlier write-ahead-log failure left the store unable to accept writes; reads still
-    /// work. Reopen the store to recover.
-    #[error("store is read-only after an earlier write failure: {0}")]
+    /// A write-ahead-log failure the store could not undo (a failed sync of acknowledged
+    /// writes, or a failed write it could not cut off the log) left it unable to accept
+    /// writes; reads still work. Reopening the store recovers it (docs/RELIABILITY.md,
+    /// "Faults"). The call whose own write caused it is told whether a reopen may find that
+    /// write (whole, never in part).
+    #[error("store is read-only after a write failure: {0}")]
     ReadOnly(String),
 }
 

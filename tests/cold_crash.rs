@@ -14,7 +14,8 @@
 //!
 //! Damage: a byte flipped in one segment file's data makes queries of the twin stored there
 //! fail with `Error::Corruption` while other twins still answer; a truncated or missing
-//! segment file makes `Store::open` fail (not panic).
+//! segment file is confined to itself: the store opens, reads that need the file fail naming
+//! it, and `verify` reports it.
 
 mod common;
 
@@ -591,7 +592,7 @@ fn flipped_byte_in_a_segment_fails_only_that_twins_queries() {
 }
 
 #[test]
-fn truncated_or_missing_segment_fails_the_open() {
+fn truncated_or_missing_segment_is_confined_to_its_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let files = store_with_one_file_per_twin(dir.path());
     let victim = &files[1];
@@ -608,28 +609,48 @@ fn truncated_or_missing_segment_fails_the_open() {
         5,
         0,
     ];
+    let options = || Options::default().background_maintenance(false);
+    let writes = std::cell::Cell::new(0u64);
+    let check_confined = |context: &str| {
+        // The store opens; reads that need the damaged file fail naming it (every twin here
+        // shares its time range), reads of other times answer, `verify` reports the file,
+        // and writes go on.
+        let store = Store::open(dir.path(), options()).unwrap_or_else(|e| panic!("{context}: open: {e}"));
+        match store.events(&EventsQuery::new(damage_twin(1))) {
+            Err(Error::Corruption { path, .. }) => assert_eq!(&path, victim, "{context}"),
+            other => panic!("{context}: expected Error::Corruption, got {other:?}"),
+        }
+        let later = Timestamp::from_millis(BASE_MS + 10_000_000).expect("time");
+        let after = EventsQuery::new(damage_twin(0)).from(later);
+        assert_eq!(store.events(&after).expect("a range without the damaged file").len(), 0);
+        let report = store.verify().expect("verify");
+        assert!(
+            report.problems.iter().any(|p| &p.path == victim),
+            "{context}: verify does not name the file: {:?}",
+            report.problems
+        );
+        store.write(&[damage_record(9, writes.get())]).expect("write");
+        writes.set(writes.get() + 1);
+    };
     for cut in cuts {
         std::fs::write(victim, &pristine[..cut]).expect("truncate");
-        match Store::open(dir.path(), Options::default().background_maintenance(false)) {
-            Err(Error::Corruption { path, .. }) => assert_eq!(&path, victim, "cut at {cut}"),
-            Err(Error::Io { .. }) if cut == 0 => {}
-            Err(other) => panic!("cut at {cut} of {len}: expected Error::Corruption, got {other}"),
-            Ok(_) => panic!("cut at {cut} of {len}: the open succeeded"),
-        }
+        check_confined(&format!("cut at {cut} of {len}"));
     }
     std::fs::remove_file(victim).expect("remove");
-    assert!(
-        Store::open(dir.path(), Options::default().background_maintenance(false)).is_err(),
-        "open without a segment file the manifest names"
-    );
-    // The failed opens changed nothing: with the file back, everything is there.
+    check_confined("missing file");
+    // Nothing was changed for good: with the file back, everything is there.
     std::fs::write(victim, &pristine).expect("restore");
-    assert_eq!(seg_files(dir.path()), files);
-    let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("open restored");
+    let store = Store::open(dir.path(), options()).expect("open restored");
     for k in 0..DAMAGE_TWINS {
         check_damage_twin(&store, k);
     }
-    assert_eq!(store.stats().records, DAMAGE_TWINS * DAMAGE_ROWS);
+    assert_eq!(store.stats().records, DAMAGE_TWINS * DAMAGE_ROWS + writes.get());
+    assert_eq!(
+        store.events(&EventsQuery::new(damage_twin(9))).expect("events").len() as u64,
+        writes.get(),
+        "the writes made while the file was damaged"
+    );
+    assert!(store.verify().expect("verify").is_ok());
 }
 
 /// A kill between creating `MANIFEST.tmp` and renaming it over `MANIFEST` leaves the

@@ -502,6 +502,9 @@ pub(crate) struct Segment {
     map: FileBytes,
     /// The file layer, to delete the file once retired.
     vfs: Arc<dyn Vfs>,
+    /// Why the file could not be opened (offset, reason), when the store opened without it:
+    /// every read of it fails with this, and other files stay readable.
+    damage: Option<(u64, String)>,
     footer_offset: usize,
     twins: usize,
     footer_crc: u32,
@@ -587,6 +590,7 @@ impl Segment {
             footer_crc: le32(&trailer[12..16]),
             map,
             vfs,
+            damage: None,
             footer_checked: OnceLock::new(),
             dirs: (0..twins).map(|_| OnceLock::new()).collect(),
             preloaded: Default::default(),
@@ -676,8 +680,40 @@ impl Segment {
         Error::corruption(&self.path, offset as u64, reason)
     }
 
+    /// A file the manifest names but that cannot be opened (its header or trailer is
+    /// damaged, it is cut short, or it is missing): it holds no readable rows, and every read
+    /// of it fails with `error`'s file, offset and reason, so that the rest of the store can
+    /// open and answer. `verify` reports it.
+    pub(crate) fn damaged(vfs: Arc<dyn Vfs>, path: &Path, error: &Error) -> Arc<Segment> {
+        let damage = match error {
+            Error::Corruption { offset, reason, .. } => (*offset, reason.clone()),
+            other => (0, other.to_string()),
+        };
+        Arc::new(Segment {
+            path: path.to_path_buf(),
+            footer_offset: 0,
+            twins: 0,
+            footer_crc: 0,
+            map: FileBytes::from_vec(Vec::new()),
+            vfs,
+            damage: Some(damage),
+            footer_checked: OnceLock::new(),
+            dirs: Box::new([]),
+            preloaded: Default::default(),
+            retired: Default::default(),
+        })
+    }
+
+    /// Whether the file could not be opened (see [`Segment::damaged`]).
+    pub(crate) fn is_damaged(&self) -> bool {
+        self.damage.is_some()
+    }
+
     /// The footer, checksummed on first use.
     pub(crate) fn footer(&self) -> Result<&[TwinRef]> {
+        if let Some((offset, reason)) = &self.damage {
+            return Err(Error::corruption(&self.path, *offset, reason.clone()));
+        }
         let bytes = &self.map[self.footer_offset..self.footer_offset + self.twins * TWIN_REF_LEN];
         let checked = self.footer_checked.get_or_init(|| {
             if crc32c::crc32c(bytes) != self.footer_crc {

@@ -116,7 +116,20 @@ pub(crate) fn open_files(
         .files
         .iter()
         .map(|meta| {
-            let segment = Segment::open_in(vfs.clone(), &cold::segment_path(inner_dir, meta.id))?;
+            let path = cold::segment_path(inner_dir, meta.id);
+            let segment = match Segment::open_in(vfs.clone(), &path) {
+                Ok(segment) => segment,
+                // Damage that a retry cannot fix is confined to the file: the store opens,
+                // reads that need the file fail naming it, `verify` reports it.
+                Err(e @ (Error::Corruption { .. } | Error::UnsupportedVersion { .. })) => {
+                    Segment::damaged(vfs.clone(), &path, &e)
+                }
+                Err(e @ Error::Io { .. }) if matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound) => {
+                    Segment::damaged(vfs.clone(), &path, &e)
+                }
+                // Anything else (EIO, permissions) may pass: the open fails, to be retried.
+                Err(e) => return Err(e),
+            };
             Ok(Arc::new(ColdFile {
                 meta: meta.clone(),
                 segment,
@@ -294,7 +307,8 @@ fn pick_run(files: &[Arc<ColdFile>], min_run: usize, max_ratio: Option<u64>) -> 
         let mut end = start;
         while end < files.len() {
             let bytes = files[end].meta.bytes.max(1);
-            if bytes >= COMPACT_BELOW_BYTES {
+            // A damaged file cannot be read, so runs go around it instead of failing on it.
+            if bytes >= COMPACT_BELOW_BYTES || files[end].segment.is_damaged() {
                 break;
             }
             let (l, h) = (lo.min(bytes), hi.max(bytes));

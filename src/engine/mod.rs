@@ -304,7 +304,9 @@ impl Store {
         Ok(total)
     }
 
-    /// The last error of the background maintenance, if its last round failed.
+    /// The last error of the background maintenance, if its last round failed (a full disk,
+    /// say). Nothing is lost meanwhile: unflushed rows stay in memory and in the WAL, and the
+    /// thread retries, backing off up to 8 s between rounds; a successful round clears it.
     pub fn maintenance_error(&self) -> Option<String> {
         self.inner.maintenance_error.lock().clone()
     }
@@ -640,6 +642,8 @@ impl Store {
     }
 
     /// Makes every acknowledged write durable now (meaningful with `GroupCommit`/`NoSync`).
+    /// A failure makes the store read-only ([`Error::ReadOnly`]) until it is reopened: the
+    /// writes it was to make durable may not be.
     pub fn sync(&self) -> Result<()> {
         self.inner.wal.sync()
     }
