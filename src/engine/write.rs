@@ -379,17 +379,7 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
         // Shared with other writers; a flush takes it exclusively to cut the warm tier at a
         // sequence number, so it must be held from the append until the batch is visible.
         let _gate = inner.gate.read();
-        let seq = match inner.wal.append(frame.finish()) {
-            Ok(seq) => seq,
-            Err((seq, e)) => {
-                // A failed frame's number is published empty, so later batches can become
-                // visible; nothing of it reached the warm tier.
-                if let Some(seq) = seq {
-                    inner.snapshots.publish(seq);
-                }
-                return Err(e);
-            }
-        };
+        let seq = append(inner, frame.finish())?;
         // From here the batch is durable: it must become visible whatever happens.
         let _publish = PublishOnDrop {
             snapshots: &inner.snapshots,
@@ -403,6 +393,17 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
     }
     throttle(inner, report.records * RECORD_BYTES + report.points * POINT_BYTES);
     Ok(report)
+}
+
+/// Appends a frame to the WAL. A failed frame's sequence number is published empty, so later
+/// batches can become visible; nothing of it reaches the warm tier.
+fn append(inner: &Inner, frame: Vec<u8>) -> Result<u64> {
+    inner.wal.append(frame).map_err(|(seq, e)| {
+        if let Some(seq) = seq {
+            inner.snapshots.publish(seq);
+        }
+        e
+    })
 }
 
 /// Estimated warm-tier bytes per record and per point (the bench report measures about
@@ -460,15 +461,7 @@ pub(super) fn write_model(inner: &Inner, twin: &str, model: &str) -> Result<()> 
         model: model.into(),
     });
     let _gate = inner.gate.read();
-    let seq = match inner.wal.append(encoder.finish()) {
-        Ok(seq) => seq,
-        Err((seq, e)) => {
-            if let Some(seq) = seq {
-                inner.snapshots.publish(seq);
-            }
-            return Err(e);
-        }
-    };
+    let seq = append(inner, encoder.finish())?;
     entry.logged.store(true, Ordering::Release);
     entry.meta.lock().set_model(model.into(), seq);
     inner.snapshots.publish(seq);
