@@ -29,8 +29,9 @@
 //!   the same count in one snapshot, and one reader's answers never go back: each answer is
 //!   at least as new as everything the reader saw before (the latest value never returns to
 //!   an older batch, counts only grow). `twins` is held to less (lower bounds, consistency
-//!   with itself) because of an engine bug this test found: see
-//!   `twin_info_and_schema_count_only_visible_batches` at the end, ignored until it is fixed.
+//!   with itself): it reads each twin in its own snapshot. It once counted rows of write
+//!   calls still being applied, a bug this test found (now fixed; the regression test is
+//!   `twin_info_and_schema_count_only_visible_batches` at the end).
 //! - **Maintenance**: a small warm budget and window make the background thread flush and
 //!   compact all the time; another thread calls `flush` and `compact` by hand; a monitor
 //!   counts (lower bounds of) background flushes and compactions from `Store::stats().files`.
@@ -1536,11 +1537,9 @@ impl Reader {
                     shape.writers * shape.twins_per_writer + SHARED,
                     "{ctx}: number of twins"
                 );
-                // `twins()` (like `twin_info`) counts the warm rows of write calls still being
-                // applied, not the rows of a snapshot: an engine bug this test found, reproduced
-                // by `twin_info_and_schema_count_only_visible_batches` below (ignored until it
-                // is fixed). Until then its answers are checked as lower bounds and for
-                // consistency with themselves, and teach the reader nothing.
+                // `twins()` reads each twin in its own snapshot, so its answers are checked as
+                // lower bounds and for consistency with themselves, and teach the reader
+                // nothing.
                 for info in &infos {
                     let twin = Twin::parse(&info.id, shape);
                     let ctx = Ctx {
@@ -2152,16 +2151,11 @@ fn mixed_load_keeps_snapshots_consistent() {
     );
 }
 
-/// A minimal reproduction of the engine bug the `twins` check above found: `Store::twin_info`
-/// (and `Store::twins`, and `Store::schema`'s value counts) count the warm rows of a write call
-/// that is still being applied, so they show part of a call's rows, and calls a query
-/// starting later may not see yet. The
-/// crate documents that "a query reads a snapshot: it sees every call acknowledged before it
-/// started and nothing of calls still being applied". `query::twin_info` adds up
-/// `WarmTable::rows()`/`points()`/`time_range()`, documented as "visible or not"; the rows
-/// of one call are inserted one at a time, each under the twin's table lock.
+/// Regression test for an engine bug the `twins` check above found: `Store::twin_info` (and
+/// `Store::twins`, and `Store::schema`'s value counts) counted the warm rows of a write call
+/// still being applied, so they showed part of a call's rows. A query reads a snapshot: it
+/// sees every call acknowledged before it started and nothing of calls still being applied.
 #[test]
-#[ignore = "engine bug: twin_info and schema count rows of write calls not yet visible"]
 fn twin_info_and_schema_count_only_visible_batches() {
     const ROWS: i64 = 64;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -526,7 +526,7 @@ pub(crate) fn schema(view: &TwinView<'_>) -> Result<Vec<PropertyInfo>> {
         }
     };
     for table in view.frozen.into_iter().chain([view.warm]) {
-        for (c, n) in table.column_counts().into_iter().enumerate() {
+        for (c, n) in table.column_counts(view.snapshot).into_iter().enumerate() {
             add(c, n);
         }
     }
@@ -561,9 +561,10 @@ pub(crate) fn twin_info(view: &TwinView<'_>) -> Result<TwinInfo> {
         }
     };
     for table in view.frozen.into_iter().chain([view.warm]) {
-        records += table.rows() as u64;
-        points += table.points();
-        widen(table.time_range());
+        let (rows, values, range) = table.visible_summary(view.snapshot);
+        records += rows;
+        points += values;
+        widen(range);
     }
     for f in &view.cold.files {
         if let Some(r) = f.segment.twin_ref(view.entry.id)? {

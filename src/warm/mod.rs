@@ -151,6 +151,59 @@ impl WarmTable {
         Some((Timestamp::from_nanos(first), Timestamp::from_nanos(last)))
     }
 
+    /// Main rows written by batches a reader with `snapshot` does not see yet, as ranges
+    /// (only unsettled rows can be).
+    fn hidden_main_runs(&self, snapshot: u64) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let mut start = self.settled;
+        self.tail.iter().filter_map(move |&(seq, end)| {
+            let run = start..end;
+            start = end;
+            (seq > snapshot).then_some(run)
+        })
+    }
+
+    /// Rows, property values and time range of the rows a reader with `snapshot` sees. Costs
+    /// O(1) plus the rows of batches still being applied.
+    pub(crate) fn visible_summary(&self, snapshot: u64) -> (u64, u64, Option<(Timestamp, Timestamp)>) {
+        let mut rows = self.rows() as u64;
+        let mut points = self.points;
+        let mut hidden = false;
+        for run in self.hidden_main_runs(snapshot) {
+            hidden = true;
+            rows -= run.len() as u64;
+            for row in run {
+                points -= self.columns.iter().filter(|c| c.presence.get(row)).count() as u64;
+            }
+        }
+        for late in self.late.iter().filter(|r| r.seq > snapshot) {
+            hidden = true;
+            rows -= 1;
+            points -= late.values.len() as u64;
+        }
+        if !hidden {
+            return (rows, points, self.time_range());
+        }
+        // Main rows are in time order and late rows sorted by time: the first and last
+        // visible of each bound the range.
+        let main = 0..self.ts.len();
+        let first_main = main.clone().find(|&r| self.main_visible(r, snapshot));
+        let last_main = main.rev().find(|&r| self.main_visible(r, snapshot));
+        let first_late = self.late.iter().find(|r| r.seq <= snapshot).map(|r| r.ts);
+        let last_late = self.late.iter().rev().find(|r| r.seq <= snapshot).map(|r| r.ts);
+        let first = [first_main.map(|r| self.ts.get(r)), first_late]
+            .into_iter()
+            .flatten()
+            .min();
+        let last = [last_main.map(|r| self.ts.get(r)), last_late]
+            .into_iter()
+            .flatten()
+            .max();
+        let range = first
+            .zip(last)
+            .map(|(a, b)| (Timestamp::from_nanos(a), Timestamp::from_nanos(b)));
+        (rows, points, range)
+    }
+
     /// Forgets per-row sequence numbers of batches that every reader sees.
     pub(crate) fn settle(&mut self, min_active: u64) {
         while let Some(&(seq, end)) = self.tail.front() {
@@ -527,10 +580,19 @@ impl WarmTable {
         Some(out)
     }
 
-    /// Per column: how many values, first and last time (visible or not).
-    pub(crate) fn column_counts(&self) -> Vec<u64> {
+    /// Per column: how many values a reader with `snapshot` sees.
+    pub(crate) fn column_counts(&self, snapshot: u64) -> Vec<u64> {
         let mut counts: Vec<u64> = self.columns.iter().map(|c| c.presence.count() as u64).collect();
-        for row in &self.late {
+        for run in self.hidden_main_runs(snapshot) {
+            for row in run {
+                for (c, data) in self.columns.iter().enumerate() {
+                    if data.presence.get(row) {
+                        counts[c] -= 1;
+                    }
+                }
+            }
+        }
+        for row in self.late.iter().filter(|r| r.seq <= snapshot) {
             for (c, _) in row.values.iter() {
                 counts[*c as usize] += 1;
             }
