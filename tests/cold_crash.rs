@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use twinstore::{Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value};
+use twinstore::{Clock, Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value};
 
 const ENV_DIR: &str = "TWINSTORE_COLD_CRASH_DIR";
 const ENV_START: &str = "TWINSTORE_COLD_CRASH_START";
@@ -654,4 +654,76 @@ fn stale_manifest_tmp_is_cleaned_up() {
         !dir.path().join("MANIFEST.tmp").exists(),
         "MANIFEST.tmp left after a successful reopen and flush"
     );
+}
+
+/// A delete or a retention whose rows lie in several files, failing on the last one (a
+/// damaged block), changes nothing: the files it rewrote before are not installed (nor left
+/// behind), so what queries see is never half of it. (A kill part-way is the same case.)
+#[test]
+fn delete_or_retention_failing_part_way_changes_nothing() {
+    for op in ["delete_twin", "delete_range", "retention"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Three files, each with rows of dev-0 over the whole span (times interleaved), so
+        // that the retention below cuts through every file.
+        let options = || {
+            Options::default()
+                .background_maintenance(false)
+                .cold_retention(Some(Duration::from_secs(1)))
+                .clock(Clock::fixed(
+                    Timestamp::from_millis(BASE_MS + 3 * DAMAGE_ROWS as i64 / 2 + 1000).expect("time"),
+                ))
+        };
+        let store = Store::open(dir.path(), options()).expect("open");
+        for f in 0..3u64 {
+            let records: Vec<Record> = (0..DAMAGE_ROWS)
+                .map(|i| {
+                    let n = f * 1_000_000 + i;
+                    Record::new(
+                        damage_twin(0),
+                        Timestamp::from_millis(BASE_MS + (i * 3 + f) as i64).expect("time"),
+                    )
+                    .with("n", n as i64)
+                    .with("v", v_of(n))
+                    .with("tag", tag_of(n))
+                })
+                .collect();
+            store.write(&records).expect("write");
+            store.flush().expect("flush");
+        }
+        drop(store);
+        let files = seg_files(dir.path());
+        assert_eq!(files.len(), 3);
+        let last = &files[2];
+        let mut bytes = std::fs::read(last).expect("read segment");
+        let area = data_area(&bytes);
+        bytes[area.start + area.len() / 2] ^= 0x5a;
+        std::fs::write(last, &bytes).expect("write damaged segment");
+
+        let store = Store::open(dir.path(), options()).expect("open with a damaged block");
+        let before = store.stats();
+        assert_eq!(before.records, 3 * DAMAGE_ROWS);
+        let result = match op {
+            "delete_twin" => store.delete_twin(&damage_twin(0)),
+            "delete_range" => store.delete_range(
+                &damage_twin(0),
+                Timestamp::from_millis(BASE_MS + 100).expect("time"),
+                Timestamp::from_millis(BASE_MS + 5000).expect("time"),
+            ),
+            _ => store.apply_retention(),
+        };
+        assert!(
+            matches!(result, Err(Error::Corruption { .. })),
+            "{op} over a damaged file: {result:?}"
+        );
+        let after = store.stats();
+        assert_eq!(
+            (after.records, after.files),
+            (before.records, before.files),
+            "{op} failed part-way but changed what the store holds"
+        );
+        assert_eq!(seg_files(dir.path()), files, "{op}: files after the failed call");
+        drop(store);
+        let store = Store::open(dir.path(), options()).expect("reopen");
+        assert_eq!(store.stats().records, 3 * DAMAGE_ROWS, "{op}: after a reopen");
+    }
 }

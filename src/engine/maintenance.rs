@@ -280,16 +280,56 @@ fn pick_run(files: &[Arc<ColdFile>], min_run: usize, max_ratio: Option<u64>) -> 
     best
 }
 
-/// Rewrites files `run` of `files` into one, leaving out rows `drop(twin, ts)` selects, and
-/// installs the result. Returns whether anything changed.
+/// Writes, for each run `(start, end)` of `files` (in order, not overlapping), one file
+/// merging the run's files without the rows `drop(twin, ts)` selects (no file when nothing is
+/// left), and installs them all with one manifest write: a crash or an error leaves either
+/// every rewrite or none, so a delete or a retention spanning several files is never half
+/// visible.
 fn rewrite(
     inner: &Inner,
     state: &mut MaintenanceState,
     files: &[Arc<ColdFile>],
-    run: (usize, usize),
+    runs: &[(usize, usize)],
     drop: &dyn Fn(TwinId, i64) -> bool,
+    also_retire: Vec<Arc<ColdFile>>,
 ) -> Result<()> {
-    let inputs = &files[run.0..run.1];
+    let mut next = Vec::with_capacity(files.len());
+    let mut old = also_retire;
+    let mut written: Vec<Arc<ColdFile>> = Vec::new();
+    let mut at = 0;
+    for &(start, end) in runs {
+        next.extend_from_slice(&files[at..start]);
+        let inputs = &files[start..end];
+        match merge_files(inner, state, inputs, drop) {
+            Ok(file) => {
+                written.extend(file.iter().cloned());
+                next.extend(file);
+            }
+            Err(e) => {
+                // Nothing names the files written so far: they go when dropped.
+                for f in &written {
+                    f.segment.retire();
+                }
+                return Err(e);
+            }
+        }
+        old.extend_from_slice(inputs);
+        at = end;
+    }
+    next.extend_from_slice(&files[at..]);
+    write_manifest(inner, state, state.checkpoint, &next)?;
+    install(inner, next, &old);
+    Ok(())
+}
+
+/// Merges `inputs` into one new segment file without the rows `drop(twin, ts)` selects;
+/// `None` when nothing is left.
+fn merge_files(
+    inner: &Inner,
+    state: &mut MaintenanceState,
+    inputs: &[Arc<ColdFile>],
+    drop: &dyn Fn(TwinId, i64) -> bool,
+) -> Result<Option<Arc<ColdFile>>> {
     let mut twins = BTreeSet::new();
     for f in inputs {
         twins.extend(f.segment.footer()?.iter().map(|r| r.twin));
@@ -303,13 +343,7 @@ fn rewrite(
         }
         Ok((twin, merge_rows(sources, |ts| drop(twin, ts))))
     });
-    let file = write_segment(inner, state, merged)?;
-    let mut next: Vec<Arc<ColdFile>> = files[..run.0].to_vec();
-    next.extend(file);
-    next.extend_from_slice(&files[run.1..]);
-    write_manifest(inner, state, state.checkpoint, &next)?;
-    install(inner, next, inputs);
-    Ok(())
+    write_segment(inner, state, merged)
 }
 
 /// Makes `files` the live list and retires `old` (deleted once no reader maps them).
@@ -333,7 +367,7 @@ pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> 
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
-    rewrite(inner, &mut state, &files, run, &|_, ts| ts < cutoff)?;
+    rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
     Ok(true)
 }
 
@@ -347,7 +381,8 @@ fn retention_cutoff(inner: &Inner) -> i64 {
     }
 }
 
-/// Drops whole files older than the retention, and rewrites files that straddle it.
+/// Drops whole files older than the retention, and rewrites files that straddle it, all with
+/// one manifest write.
 pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     if inner.options.cold_retention.is_none() {
         return Ok(());
@@ -356,18 +391,15 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     let mut state = inner.maintenance.lock();
     let files = inner.cold.read().files.clone();
     let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
-    if !expired.is_empty() {
-        write_manifest(inner, &state, state.checkpoint, &kept)?;
-        install(inner, kept, &expired);
+    // Files holding some expired rows are rewritten each on its own.
+    let runs: Vec<(usize, usize)> = (0..kept.len())
+        .filter(|&i| kept[i].meta.min_ts < cutoff)
+        .map(|i| (i, i + 1))
+        .collect();
+    if expired.is_empty() && runs.is_empty() {
+        return Ok(());
     }
-    // Files holding some expired rows are rewritten one at a time.
-    loop {
-        let files = inner.cold.read().files.clone();
-        let Some(i) = files.iter().position(|f| f.meta.min_ts < cutoff) else {
-            return Ok(());
-        };
-        rewrite(inner, &mut state, &files, (i, i + 1), &|_, ts| ts < cutoff)?;
-    }
+    rewrite(inner, &mut state, &kept, &runs, &|_, ts| ts < cutoff, expired)
 }
 
 /// Removes `twin`'s rows in `[from, to)` written before the call, from every tier, for good.
@@ -376,20 +408,24 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
     // twin's rows in the range are rewritten without them.
     flush(inner)?;
     let mut state = inner.maintenance.lock();
-    loop {
-        let files = inner.cold.read().files.clone();
-        let mut target = None;
-        for (i, f) in files.iter().enumerate() {
-            if has_rows_in(&f.segment, twin, from, to)? {
-                target = Some(i);
-                break;
-            }
+    let files = inner.cold.read().files.clone();
+    let mut runs = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        if has_rows_in(&f.segment, twin, from, to)? {
+            runs.push((i, i + 1));
         }
-        let Some(i) = target else { return Ok(()) };
-        rewrite(inner, &mut state, &files, (i, i + 1), &|t, ts| {
-            t == twin && ts >= from && ts < to
-        })?;
     }
+    if runs.is_empty() {
+        return Ok(());
+    }
+    rewrite(
+        inner,
+        &mut state,
+        &files,
+        &runs,
+        &|t, ts| t == twin && ts >= from && ts < to,
+        Vec::new(),
+    )
 }
 
 /// Does `segment` hold rows of `twin` in `[from, to)`?
