@@ -190,8 +190,8 @@ fn write_segment(
     })))
 }
 
-/// Writes the manifest for `files` and the catalog. `new` is the file made for this change:
-/// when the old manifest stays in place, it is deleted and the error returned. `Ok(None)`:
+/// Writes the manifest for `files` and the catalog. `new` are the files made for this
+/// change: when the old manifest stays in place, they are deleted and the error returned. `Ok(None)`:
 /// the new manifest is durable. `Ok(Some(error))`: it is in place but not known durable
 /// (see the module docs), so the caller installs it but deletes nothing it replaces.
 fn write_manifest(
@@ -199,7 +199,7 @@ fn write_manifest(
     state: &MaintenanceState,
     checkpoint: u64,
     files: &[Arc<ColdFile>],
-    new: Option<&Arc<ColdFile>>,
+    new: &[Arc<ColdFile>],
 ) -> Result<Option<Error>> {
     let written = Manifest {
         checkpoint,
@@ -212,7 +212,7 @@ fn write_manifest(
         Ok(()) => Ok(None),
         Err(ManifestWriteError::NotDurable(e)) => Ok(Some(e)),
         Err(ManifestWriteError::NotWritten(e)) => {
-            if let Some(file) = new {
+            for file in new {
                 file.segment.retire();
             }
             Err(e)
@@ -269,7 +269,7 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     )?;
     let mut files = inner.cold.read().files.clone();
     files.extend(file.clone());
-    let not_durable = write_manifest(inner, state, seq, &files, file.as_ref())?;
+    let not_durable = write_manifest(inner, state, seq, &files, file.as_slice())?;
     {
         let mut cold = inner.cold.write();
         // Compaction does not run concurrently (it holds the maintenance lock too), so the
@@ -325,16 +325,58 @@ fn pick_run(files: &[Arc<ColdFile>], min_run: usize, max_ratio: Option<u64>) -> 
     best
 }
 
-/// Rewrites files `run` of `files` into one, leaving out rows `drop(twin, ts)` selects, and
-/// installs the result. Returns whether anything changed.
+/// Writes, for each run `(start, end)` of `files` (in order, not overlapping), one file
+/// merging the run's files without the rows `drop(twin, ts)` selects (no file when nothing is
+/// left), and installs them all with one manifest write: a crash or an error leaves either
+/// every rewrite or none, so a delete or a retention spanning several files is never half
+/// visible.
 fn rewrite(
     inner: &Inner,
     state: &mut MaintenanceState,
     files: &[Arc<ColdFile>],
-    run: (usize, usize),
+    runs: &[(usize, usize)],
     drop: &dyn Fn(TwinId, i64) -> bool,
+    also_retire: Vec<Arc<ColdFile>>,
 ) -> Result<()> {
-    let inputs = &files[run.0..run.1];
+    let mut next = Vec::with_capacity(files.len());
+    let mut old = also_retire;
+    let mut written: Vec<Arc<ColdFile>> = Vec::new();
+    let mut at = 0;
+    for &(start, end) in runs {
+        next.extend_from_slice(&files[at..start]);
+        let inputs = &files[start..end];
+        match merge_files(inner, state, inputs, drop) {
+            Ok(file) => {
+                written.extend(file.iter().cloned());
+                next.extend(file);
+            }
+            Err(e) => {
+                // Nothing names the files written so far: they go when dropped.
+                for f in &written {
+                    f.segment.retire();
+                }
+                return Err(e);
+            }
+        }
+        old.extend_from_slice(inputs);
+        at = end;
+    }
+    next.extend_from_slice(&files[at..]);
+    let not_durable = write_manifest(inner, state, state.checkpoint, &next, &written)?;
+    // A manifest in place but not known durable: the old one may be what a machine crash
+    // leaves, so its files stay.
+    install(inner, next, if not_durable.is_none() { &old } else { &[] });
+    not_durable.map_or(Ok(()), Err)
+}
+
+/// Merges `inputs` into one new segment file without the rows `drop(twin, ts)` selects;
+/// `None` when nothing is left.
+fn merge_files(
+    inner: &Inner,
+    state: &mut MaintenanceState,
+    inputs: &[Arc<ColdFile>],
+    drop: &dyn Fn(TwinId, i64) -> bool,
+) -> Result<Option<Arc<ColdFile>>> {
     let mut twins = BTreeSet::new();
     for f in inputs {
         twins.extend(f.segment.footer()?.iter().map(|r| r.twin));
@@ -348,13 +390,7 @@ fn rewrite(
         }
         Ok((twin, merge_rows(sources, |ts| drop(twin, ts))))
     });
-    let file = write_segment(inner, state, merged)?;
-    let mut next: Vec<Arc<ColdFile>> = files[..run.0].to_vec();
-    next.extend(file.clone());
-    next.extend_from_slice(&files[run.1..]);
-    let not_durable = write_manifest(inner, state, state.checkpoint, &next, file.as_ref())?;
-    install(inner, next, if not_durable.is_none() { inputs } else { &[] });
-    not_durable.map_or(Ok(()), Err)
+    write_segment(inner, state, merged)
 }
 
 /// Makes `files` the live list and retires `old` (deleted once no reader maps them).
@@ -378,7 +414,7 @@ pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> 
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
-    rewrite(inner, &mut state, &files, run, &|_, ts| ts < cutoff)?;
+    rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
     Ok(true)
 }
 
@@ -392,7 +428,8 @@ fn retention_cutoff(inner: &Inner) -> i64 {
     }
 }
 
-/// Drops whole files older than the retention, and rewrites files that straddle it.
+/// Drops whole files older than the retention, and rewrites files that straddle it, all with
+/// one manifest write.
 pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     if inner.options.cold_retention.is_none() {
         return Ok(());
@@ -401,21 +438,15 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     let mut state = inner.maintenance.lock();
     let files = inner.cold.read().files.clone();
     let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
-    if !expired.is_empty() {
-        let not_durable = write_manifest(inner, &state, state.checkpoint, &kept, None)?;
-        install(inner, kept, if not_durable.is_none() { &expired } else { &[] });
-        if let Some(e) = not_durable {
-            return Err(e);
-        }
+    // Files holding some expired rows are rewritten each on its own.
+    let runs: Vec<(usize, usize)> = (0..kept.len())
+        .filter(|&i| kept[i].meta.min_ts < cutoff)
+        .map(|i| (i, i + 1))
+        .collect();
+    if expired.is_empty() && runs.is_empty() {
+        return Ok(());
     }
-    // Files holding some expired rows are rewritten one at a time.
-    loop {
-        let files = inner.cold.read().files.clone();
-        let Some(i) = files.iter().position(|f| f.meta.min_ts < cutoff) else {
-            return Ok(());
-        };
-        rewrite(inner, &mut state, &files, (i, i + 1), &|_, ts| ts < cutoff)?;
-    }
+    rewrite(inner, &mut state, &kept, &runs, &|_, ts| ts < cutoff, expired)
 }
 
 /// Removes `twin`'s rows in `[from, to)` written before the call, from every tier, for good.
@@ -424,20 +455,24 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
     // twin's rows in the range are rewritten without them.
     flush(inner)?;
     let mut state = inner.maintenance.lock();
-    loop {
-        let files = inner.cold.read().files.clone();
-        let mut target = None;
-        for (i, f) in files.iter().enumerate() {
-            if has_rows_in(&f.segment, twin, from, to)? {
-                target = Some(i);
-                break;
-            }
+    let files = inner.cold.read().files.clone();
+    let mut runs = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        if has_rows_in(&f.segment, twin, from, to)? {
+            runs.push((i, i + 1));
         }
-        let Some(i) = target else { return Ok(()) };
-        rewrite(inner, &mut state, &files, (i, i + 1), &|t, ts| {
-            t == twin && ts >= from && ts < to
-        })?;
     }
+    if runs.is_empty() {
+        return Ok(());
+    }
+    rewrite(
+        inner,
+        &mut state,
+        &files,
+        &runs,
+        &|t, ts| t == twin && ts >= from && ts < to,
+        Vec::new(),
+    )
 }
 
 /// Does `segment` hold rows of `twin` in `[from, to)`?
