@@ -14,6 +14,12 @@ use parking_lot::{Mutex, RwLock};
 use crate::model::ValueType;
 use crate::warm::WarmTable;
 
+/// How far past the twins known a replayed twin id may be. Ids are handed out in order, so
+/// a legitimate gap comes only from twins that calls which failed before logging them
+/// created since the last flush (at most `Limits::max_records_per_call` per call); a damaged
+/// id past it would size the id index (8 bytes per id) to it.
+const MAX_TWIN_ID_GAP: usize = 1 << 24;
+
 /// Dense id of a twin within one store.
 pub(crate) type TwinId = u32;
 /// Dense id of a column within one twin.
@@ -220,18 +226,28 @@ impl Catalog {
         self.insert_locked(&mut shard, id, name, false)
     }
 
-    /// Defines twin `id` named `name` (replay). Returns false on a conflicting definition.
-    pub(crate) fn define(&self, id: TwinId, name: &str) -> bool {
+    /// Defines twin `id` named `name` (replay of the WAL or the manifest). Fails on a
+    /// conflicting definition, and on an id so far past the twins known that it can only
+    /// come from damage (ids are handed out in order; twins are never forgotten), which would
+    /// otherwise size the id index to it.
+    pub(crate) fn define(&self, id: TwinId, name: &str) -> Result<(), String> {
+        let known = self.by_id.read().len();
+        if id as usize > known.saturating_add(MAX_TWIN_ID_GAP) {
+            return Err(format!(
+                "twin id {id} ({name:?}) is out of range: {known} twins are defined so far"
+            ));
+        }
+        let conflict = || Err(format!("twin {id} ({name:?}) conflicts with an earlier definition"));
         let mut shard = self.shard(name).write();
         if let Some(existing) = shard.get(name) {
-            return existing.id == id;
+            return if existing.id == id { Ok(()) } else { conflict() };
         }
         if self.by_id(id).is_some() {
-            return false;
+            return conflict();
         }
         self.next_id.fetch_max(id.saturating_add(1), Ordering::Relaxed);
         self.insert_locked(&mut shard, id, name, true);
-        true
+        Ok(())
     }
 
     fn insert_locked(
@@ -282,10 +298,12 @@ mod tests {
     #[test]
     fn replayed_definitions_must_agree() {
         let catalog = Catalog::default();
-        assert!(catalog.define(3, "a"));
-        assert!(catalog.define(3, "a"));
-        assert!(!catalog.define(3, "b"));
-        assert!(!catalog.define(4, "a"));
+        assert!(catalog.define(3, "a").is_ok());
+        assert!(catalog.define(3, "a").is_ok());
+        assert!(catalog.define(3, "b").is_err());
+        assert!(catalog.define(4, "a").is_err());
+        // A damaged file's huge id is refused instead of sizing the index to it.
+        assert!(catalog.define(u32::MAX, "c").unwrap_err().contains("out of range"));
         assert_eq!(catalog.get_or_create("c").id, 4);
     }
 }

@@ -72,9 +72,7 @@ pub(crate) fn export_catalog(catalog: &Catalog) -> Vec<TwinDef> {
 /// Loads a manifest's catalog into an empty catalog.
 pub(crate) fn import_catalog(catalog: &Catalog, twins: &[TwinDef]) -> std::result::Result<(), String> {
     for t in twins {
-        if !catalog.define(t.id, &t.name) {
-            return Err(format!("twin {} ({:?}) is defined twice", t.id, t.name));
-        }
+        catalog.define(t.id, &t.name)?;
         let entry = catalog.by_id(t.id).ok_or("twin vanished")?;
         let mut meta = entry.meta.lock();
         for (i, (name, ty)) in t.columns.iter().enumerate() {

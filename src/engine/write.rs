@@ -475,11 +475,7 @@ pub(super) fn replay_frame(catalog: &Catalog, seq: u64, payload: &[u8]) -> Resul
     for def in &batch.definitions {
         match def {
             Definition::Twin { twin, name } => {
-                if !catalog.define(*twin, name) {
-                    return Err(bad(format!(
-                        "twin {twin} ({name:?}) conflicts with an earlier definition"
-                    )));
-                }
+                catalog.define(*twin, name).map_err(bad)?;
             }
             Definition::Column { twin, column, ty, name } => {
                 let entry = catalog
