@@ -85,20 +85,6 @@ fn batch_numbers(b: u64) -> std::ops::Range<u64> {
     b * BATCH_LEN..(b + 1) * BATCH_LEN
 }
 
-/// `Store::open`, retried for a while when the store is locked: a child process that another
-/// test of this binary spawns at the same moment holds a copy of every open descriptor, the
-/// store's lock file's too, between its fork and its exec (they close on exec), and on a
-/// loaded machine that can outlast the drop of the store and its reopening here.
-fn open_retrying(dir: impl AsRef<Path>, options: Options) -> twinstore::Result<Store> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(dir.as_ref(), options.clone()) {
-            Err(Error::Locked { .. }) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            other => return other,
-        }
-    }
-}
-
 /// Maintenance settings of the two variants.
 fn child_options(mode: &str) -> Options {
     match mode {
@@ -130,7 +116,7 @@ fn child_writer() {
     ) else {
         return;
     };
-    let store = open_retrying(&dir, child_options(&mode)).expect("child: open");
+    let store = common::open_retrying(&dir, child_options(&mode)).expect("child: open");
     let start: u64 = start.parse().expect("start batch");
     let mut stdout = std::io::stdout().lock();
     // End the test harness's "test child_writer ... " line.
@@ -379,7 +365,7 @@ fn kill_rounds(mode: &str, rounds: u32) {
 
         // Recovery: every acknowledged batch exactly once; the one in flight all or
         // nothing; nothing else.
-        let store = open_retrying(dir.path(), Options::default().background_maintenance(false))
+        let store = common::open_retrying(dir.path(), Options::default().background_maintenance(false))
             .unwrap_or_else(|e| panic!("{context}: reopen after the kill: {e}"));
         // Every byte left behind reads back sound, and nothing stray is left.
         let report = store.verify().unwrap_or_else(|e| panic!("{context}: verify: {e}"));
@@ -435,7 +421,8 @@ fn kill_rounds(mode: &str, rounds: u32) {
         next = in_flight + 1;
     }
     // A last check after a clean reopen, which also takes new writes.
-    let store = open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("final reopen");
+    let store =
+        common::open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("final reopen");
     check_contents(&store, &stored, &format!("{mode}: final reopen"));
     store
         .write(&batch_numbers(next).map(record).collect::<Vec<_>>())
@@ -676,7 +663,7 @@ fn child_mixer() {
     let mut now = num(MIX_CLOCK);
     let mut rng = Rng(var(MIX_SEED).parse().expect("child: seed"));
     let clock = Arc::new(AtomicI64::new(now));
-    let store = open_retrying(&dir, mix_child_options(&clock, &var(MIX_DURABILITY))).expect("child: open");
+    let store = common::open_retrying(&dir, mix_child_options(&clock, &var(MIX_DURABILITY))).expect("child: open");
     let mut stdout = std::io::stdout().lock();
     // End the test harness's "test child_mixer ... " line.
     stdout.write_all(b"\n").expect("stdout");
@@ -1117,7 +1104,7 @@ fn mix_rounds(rounds: u32) {
             .entry(in_flight.map_or("idle", |(_, op)| op.kind()))
             .or_default() += 1;
 
-        let store = open_retrying(dir.path(), reopen_options())
+        let store = common::open_retrying(dir.path(), reopen_options())
             .unwrap_or_else(|e| panic!("{context}: reopen after the kill: {e}"));
         let report = store.verify().unwrap_or_else(|e| panic!("{context}: verify: {e}"));
         assert!(report.is_ok() && report.notes.is_empty(), "{context}: {report:?}");
@@ -1276,7 +1263,7 @@ fn damage_record(k: u64, i: u64) -> Record {
 /// A store with one segment file per twin (one flush per twin), closed. Returns the files
 /// in flush order, so file `k` holds twin `dev-k`.
 fn store_with_one_file_per_twin(dir: &Path) -> Vec<PathBuf> {
-    let store = open_retrying(dir, Options::default().background_maintenance(false)).expect("open");
+    let store = common::open_retrying(dir, Options::default().background_maintenance(false)).expect("open");
     for k in 0..DAMAGE_TWINS {
         let records: Vec<Record> = (0..DAMAGE_ROWS).map(|i| damage_record(k, i)).collect();
         store.write(&records).expect("write");
@@ -1478,7 +1465,7 @@ fn truncated_or_missing_segment_is_confined_to_its_file() {
 #[test]
 fn stale_manifest_tmp_is_cleaned_up() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("open");
+    let store = common::open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("open");
     store
         .write(&batch_numbers(0).map(record).collect::<Vec<_>>())
         .expect("write");
@@ -1487,7 +1474,7 @@ fn stale_manifest_tmp_is_cleaned_up() {
     // What the killed process left: a partly written manifest.
     let manifest = std::fs::read(dir.path().join("MANIFEST")).expect("manifest");
     std::fs::write(dir.path().join("MANIFEST.tmp"), &manifest[..manifest.len() / 2]).expect("tmp");
-    let store = open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("reopen");
+    let store = common::open_retrying(dir.path(), Options::default().background_maintenance(false)).expect("reopen");
     check_contents(&store, &[0], "after reopen with a stale MANIFEST.tmp");
     store.flush().expect("flush");
     assert!(
@@ -1514,7 +1501,7 @@ fn delete_or_retention_failing_part_way_changes_nothing() {
                     Timestamp::from_millis(BASE_MS + 3 * DAMAGE_ROWS as i64 / 2 + 1000).expect("time"),
                 ))
         };
-        let store = open_retrying(dir.path(), options()).expect("open");
+        let store = common::open_retrying(dir.path(), options()).expect("open");
         for f in 0..3u64 {
             let records: Vec<Record> = (0..DAMAGE_ROWS)
                 .map(|i| {
@@ -1540,7 +1527,7 @@ fn delete_or_retention_failing_part_way_changes_nothing() {
         bytes[area.start + area.len() / 2] ^= 0x5a;
         std::fs::write(last, &bytes).expect("write damaged segment");
 
-        let store = open_retrying(dir.path(), options()).expect("open with a damaged block");
+        let store = common::open_retrying(dir.path(), options()).expect("open with a damaged block");
         let before = store.stats();
         assert_eq!(before.records, 3 * DAMAGE_ROWS);
         let result = match op {
@@ -1564,7 +1551,7 @@ fn delete_or_retention_failing_part_way_changes_nothing() {
         );
         assert_eq!(seg_files(dir.path()), files, "{op}: files after the failed call");
         drop(store);
-        let store = open_retrying(dir.path(), options()).expect("reopen");
+        let store = common::open_retrying(dir.path(), options()).expect("reopen");
         assert_eq!(store.stats().records, 3 * DAMAGE_ROWS, "{op}: after a reopen");
     }
 }

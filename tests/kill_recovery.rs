@@ -7,12 +7,14 @@
 //! same store, so recovery is also tested on top of earlier recoveries (each open starts a
 //! new WAL segment after cutting any torn tail).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use twinstore::{Durability, EventsQuery, Options, Record, Store, Timestamp, Value};
+use twinstore::{Durability, EventsQuery, Options, Record, Timestamp, Value};
 
 const CHILD_DIR: &str = "TWINSTORE_KILL_CHILD_DIR";
 const CHILD_START: &str = "TWINSTORE_KILL_CHILD_START";
@@ -31,7 +33,7 @@ fn child_writer() {
         },
         _ => Durability::SyncEachWrite,
     };
-    let store = Store::open(&dir, Options::default().durability(durability)).expect("child opens the store");
+    let store = common::open_retrying(&dir, Options::default().durability(durability)).expect("child opens the store");
     let mut n: u64 = start.parse().expect("start number");
     let mut stdout = std::io::stdout().lock();
     for call in 0u64.. {
@@ -68,7 +70,7 @@ fn child_writer() {
 
 /// Every `n` stored, with how many times it appears.
 fn stored_numbers(dir: &std::path::Path) -> BTreeMap<u64, usize> {
-    let store = Store::open(dir, Options::default()).expect("reopen after kill");
+    let store = common::open_retrying(dir, Options::default()).expect("reopen after kill");
     // What the kill left reads back sound.
     let report = store.verify().expect("verify");
     assert!(report.is_ok(), "{:?}", report.problems);
@@ -155,7 +157,7 @@ fn kill_rounds(durability: &str, rounds: u64) {
             .max(acked.iter().map(|a| a.1 + 1).max().unwrap_or(0));
     }
     // The store still takes writes after the last recovery.
-    let store = Store::open(dir.path(), Options::default()).expect("open");
+    let store = common::open_retrying(dir.path(), Options::default()).expect("open");
     let ts = Timestamp::from_millis(1_767_225_600_000).expect("time");
     store
         .write(&[Record::new("after", ts).with("n", 0i64)])

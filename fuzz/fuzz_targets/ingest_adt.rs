@@ -1,15 +1,9 @@
 //! Arbitrary bytes as ADT Twin.Update notifications: never a panic.
+//!
+//! The check is in `fuzz/checks/ingest_adt.rs`, shared with the seed regression test.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use twinstore::{Durability, Options, Store};
+#[path = "../checks/ingest_adt.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(dir) = tempfile::tempdir() else { return };
-    let Ok(store) = Store::open(dir.path(), Options::default().durability(Durability::NoSync).background_maintenance(false)) else { return };
-    let _ = store.ingest_adt(data);
-    let _ = store.ingest_adt_message(data, &[("cloudEvents:subject", "twin"), ("cloudEvents:time", "2026-01-01T00:00:00Z")], None);
-    for twin in store.twins().unwrap_or_default() {
-        let _ = store.latest(&twin.id);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

@@ -1,23 +1,10 @@
 //! Arbitrary bytes as NDJSON flat records: never a panic; every line is either stored or
 //! reported, and a reopened store answers the same.
+//!
+//! The check is in `fuzz/checks/ingest_ndjson.rs`, shared with the seed regression test.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use twinstore::{Durability, Options, Store};
+#[path = "../checks/ingest_ndjson.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(dir) = tempfile::tempdir() else { return };
-    let options = Options::default().durability(Durability::NoSync).background_maintenance(false);
-    let Ok(store) = Store::open(dir.path(), options.clone()) else { return };
-    let Ok(report) = store.ingest_ndjson(data) else { return };
-    let lines = data.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count() as u64;
-    assert_eq!(report.records + report.rejected.len() as u64, lines, "every line accounted for");
-    let before = store.stats();
-    for twin in store.twins().unwrap_or_default() {
-        let _ = store.latest(&twin.id);
-    }
-    drop(store);
-    let reopened = Store::open(dir.path(), options).expect("reopen after ingest");
-    let after = reopened.stats();
-    assert_eq!((before.records, before.points), (after.records, after.points));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

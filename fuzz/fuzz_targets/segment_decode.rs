@@ -1,10 +1,11 @@
 //! Arbitrary bytes through the cold tier's decoders: the manifest, the twin directory parser and every
 //! block decoder (timestamps, integers, doubles, strings, column blocks of each type). Each
 //! must return a value or an error, never panic or allocate without bound.
+//!
+//! The check is in `fuzz/checks/segment_decode.rs`, shared with the seed regression test.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/segment_decode.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    twinstore::codecs::decode_everything(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

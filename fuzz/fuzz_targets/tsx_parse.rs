@@ -1,10 +1,11 @@
 //! Arbitrary text as a TSX expression: parsing, printing, type-checking and evaluating never
 //! panic, hang or exhaust memory; every text either parses or gets a positioned error, and the
 //! printed form of a parsed expression parses back to the same expression.
+//!
+//! The check is in `fuzz/checks/tsx_parse.rs`, shared with the seed regression test.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/tsx_parse.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    twinstore::tsx_fuzz::parse_and_check(&String::from_utf8_lossy(data));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

@@ -122,3 +122,19 @@ pub fn spawn_child(child_test: &str, env: &[(&str, String)]) -> Child {
     }
     command.spawn().expect("spawn the child")
 }
+
+/// `Store::open`, retried for a while when the store is locked: a child process that another
+/// test of the same binary spawns at that moment holds a copy of every open descriptor, the
+/// store's lock file's too, between its fork and its exec (they close on exec), and on a
+/// loaded machine that can outlast the drop of the store and its reopening.
+pub fn open_retrying(dir: impl AsRef<Path>, options: Options) -> twinstore::Result<Store> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir.as_ref(), options.clone()) {
+            Err(twinstore::Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+}

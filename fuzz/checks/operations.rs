@@ -1,0 +1,244 @@
+//! The whole store against a naive model, on operations read from the fuzz input: writes of
+//! every value type (duplicate and out-of-order times, removals), flushes, compactions,
+//! range and twin deletions, reopens, and queries (raw events, latest state, state at an
+//! instant, bucketed counts and sums, TSI JSON). Any disagreement or panic is a finding.
+//!
+//! Shared by the fuzz target `fuzz/fuzz_targets/operations.rs` and the seed regression test
+//! `tests/fuzz_seeds.rs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use twinstore::{AggregateQuery, Aggregation, Durability, EventsQuery, Options, Record, Store, Timestamp, Value};
+
+const TWINS: [&str; 3] = ["a", "b", "c"];
+const NAMES: [&str; 3] = ["T", "Mode", "n"];
+const S: i64 = 1_000_000_000;
+
+/// Per twin: (time, arrival, values).
+type Rows = BTreeMap<&'static str, Vec<(i64, u64, Vec<(String, Value)>)>>;
+
+fn options() -> Options {
+    Options::default()
+        .durability(Durability::NoSync)
+        .background_maintenance(false)
+}
+
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+}
+
+fn value(kind: u8, x: u8) -> Value {
+    match kind % 5 {
+        0 => Value::Double(f64::from(x) / 4.0 - 10.0),
+        1 => Value::Long(i64::from(x) - 100),
+        2 => Value::String(format!("s{}", x % 4).into()),
+        3 => Value::Bool(x.is_multiple_of(2)),
+        _ => Value::Removed,
+    }
+}
+
+/// The model's events of `twin` in [from, to): by time, then arrival.
+fn model_events(rows: &Rows, twin: &str, from: i64, to: i64) -> Vec<(i64, Vec<(String, Value)>)> {
+    let mut list: Vec<_> = rows.get(twin).map(|r| r.iter().collect()).unwrap_or_default();
+    list.sort_by_key(|(t, a, _)| (*t, *a));
+    list.into_iter()
+        .filter(|(t, _, _)| *t >= from && *t < to)
+        .map(|(t, _, v)| (*t, v.clone()))
+        .collect()
+}
+
+/// Each name's last value at or before `at` (removed ones left out).
+fn model_state(rows: &Rows, twin: &str, at: i64) -> BTreeMap<String, Value> {
+    let mut best: BTreeMap<String, (i64, u64, Value)> = BTreeMap::new();
+    for (t, a, values) in rows.get(twin).into_iter().flatten() {
+        if *t > at {
+            continue;
+        }
+        for (n, v) in values {
+            if best.get(n).is_none_or(|(bt, ba, _)| (*bt, *ba) < (*t, *a)) {
+                best.insert(n.clone(), (*t, *a, v.clone()));
+            }
+        }
+    }
+    best.into_iter()
+        .filter(|(_, (_, _, v))| *v != Value::Removed)
+        .map(|(n, (_, _, v))| (n, v))
+        .collect()
+}
+
+fn sorted(mut values: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    values
+}
+
+fn check(store: &Store, rows: &Rows) {
+    for twin in TWINS {
+        let model = model_events(rows, twin, i64::MIN, i64::MAX);
+        match store.events(&EventsQuery::new(twin)) {
+            Ok(events) => {
+                let got: Vec<(i64, Vec<(String, Value)>)> = events
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            e.ts.as_nanos(),
+                            sorted(e.values.into_iter().map(|(n, v)| (n.to_string(), v)).collect()),
+                        )
+                    })
+                    .collect();
+                let want: Vec<_> = model.iter().map(|(t, v)| (*t, sorted(v.clone()))).collect();
+                assert_eq!(got, want, "events of {twin}");
+            }
+            Err(twinstore::Error::UnknownTwin(_)) => assert!(model.is_empty(), "{twin} unknown but has rows"),
+            Err(e) => panic!("events of {twin}: {e}"),
+        }
+        if model.is_empty() {
+            continue;
+        }
+        let latest = store.latest(twin).expect("latest");
+        let got: BTreeMap<String, Value> = latest
+            .properties
+            .iter()
+            .map(|p| (p.name.to_string(), p.value.clone()))
+            .collect();
+        // A name with two types: the newest value wins whatever its type.
+        assert_eq!(got, model_state(rows, twin, i64::MAX), "latest of {twin}");
+        let at = 5 * S;
+        let state = store.state_at(twin, Timestamp::from_nanos(at)).expect("state_at");
+        let got: BTreeMap<String, Value> = state
+            .properties
+            .iter()
+            .map(|p| (p.name.to_string(), p.value.clone()))
+            .collect();
+        assert_eq!(got, model_state(rows, twin, at), "state of {twin} at 5 s");
+        // Count and sum of T (Double) in 4-second buckets over [0, 16 s).
+        let q = AggregateQuery::new(
+            twin,
+            "T",
+            Timestamp::from_nanos(0),
+            Timestamp::from_nanos(16 * S),
+            Duration::from_secs(4),
+        )
+        .aggregations([Aggregation::Count, Aggregation::Sum]);
+        let result = store.aggregate(&q).expect("aggregate");
+        for (b, start) in (0..4).map(|b| (b, b * 4 * S)) {
+            let values: Vec<f64> = model
+                .iter()
+                .filter(|(t, _)| *t >= start && *t < start + 4 * S)
+                .flat_map(|(_, v)| v.iter())
+                .filter_map(|(n, v)| match v {
+                    Value::Double(x) if n == "T" => Some(*x),
+                    _ => None,
+                })
+                .collect();
+            let count = result.columns[0].1[b as usize];
+            assert_eq!(count, Some(values.len() as f64), "count of {twin} bucket {b}");
+            let sum = result.columns[1].1[b as usize];
+            let want: f64 = values.iter().sum();
+            match sum {
+                None => assert!(values.is_empty()),
+                Some(s) => assert!((s - want).abs() < 1e-9, "sum of {twin} bucket {b}: {s} vs {want}"),
+            }
+        }
+        // The TSI path agrees on the count of events.
+        let body = format!(
+            r#"{{"aggregateSeries": {{"timeSeriesId": ["{twin}"], "searchSpan": {{"from": "1970-01-01T00:00:00Z", "to": "1970-01-01T00:00:16Z"}},
+                "interval": "PT16S", "inlineVariables": {{"n": {{"kind": "aggregate", "aggregation": {{"tsx": "count()"}}}}}}}}}}"#
+        );
+        let answer = store.query_json(body.as_bytes()).expect("query_json");
+        let in_span = model.iter().filter(|(t, _)| *t >= 0 && *t < 16 * S).count();
+        assert_eq!(
+            answer["properties"][0]["values"][0],
+            serde_json::json!(in_span),
+            "count() of {twin}"
+        );
+    }
+}
+
+/// Runs the check on one input; panics on a finding.
+pub fn run(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let Ok(mut store) = Store::open(dir.path(), options()) else {
+        return;
+    };
+    let mut rows: Rows = BTreeMap::new();
+    let mut arrivals = 0u64;
+    let mut input = Input(data);
+    let mut ops = 0;
+    while let Some(op) = input.byte() {
+        ops += 1;
+        if ops > 64 {
+            break;
+        }
+        match op % 8 {
+            // A write call of 1-4 records.
+            0..=3 => {
+                let n = 1 + usize::from(op / 8 % 4);
+                let mut records = Vec::new();
+                for _ in 0..n {
+                    let (Some(t), Some(w), Some(k), Some(x)) = (input.byte(), input.byte(), input.byte(), input.byte())
+                    else {
+                        break;
+                    };
+                    let twin = TWINS[usize::from(w) % TWINS.len()];
+                    let ts = i64::from(t % 20) * S;
+                    let mut record = Record::new(twin, Timestamp::from_nanos(ts));
+                    record = record.with(NAMES[usize::from(k) % NAMES.len()], value(k / 4, x));
+                    if k & 0x80 != 0 {
+                        record = record.with(NAMES[(usize::from(k) + 1) % NAMES.len()], value(x, k));
+                    }
+                    records.push(record);
+                }
+                if records.is_empty() {
+                    continue;
+                }
+                store.write(&records).expect("write");
+                for r in records {
+                    arrivals += 1;
+                    let twin = TWINS.iter().find(|t| **t == r.twin).copied().unwrap_or("a");
+                    rows.entry(twin)
+                        .or_default()
+                        .push((r.ts.as_nanos(), arrivals, r.values));
+                }
+            }
+            4 => store.flush().expect("flush"),
+            5 => {
+                store.compact().expect("compact");
+            }
+            6 => {
+                let (Some(w), Some(a), Some(b)) = (input.byte(), input.byte(), input.byte()) else {
+                    break;
+                };
+                let twin = TWINS[usize::from(w) % TWINS.len()];
+                let (from, to) = (i64::from(a % 21) * S, i64::from(b % 21) * S);
+                if !rows.contains_key(twin) {
+                    continue;
+                }
+                if w & 0x80 != 0 {
+                    store.delete_twin(twin).expect("delete_twin");
+                    rows.insert(twin, Vec::new());
+                } else if from <= to {
+                    store
+                        .delete_range(twin, Timestamp::from_nanos(from), Timestamp::from_nanos(to))
+                        .expect("delete_range");
+                    if let Some(r) = rows.get_mut(twin) {
+                        r.retain(|(t, _, _)| *t < from || *t >= to);
+                    }
+                }
+            }
+            _ => {
+                drop(store);
+                store = Store::open(dir.path(), options()).expect("reopen");
+            }
+        }
+        check(&store, &rows);
+    }
+    let report = store.verify().expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
