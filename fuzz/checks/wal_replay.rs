@@ -16,6 +16,16 @@ fn header() -> Vec<u8> {
     h
 }
 
+/// Frame `seq` holding `payload`: length, checksum of (seq, payload), seq, payload.
+fn frame(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_le_bytes().to_vec();
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), payload);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f.extend_from_slice(&seq.to_le_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
 /// Runs the check on one input; panics on a finding.
 pub fn run(data: &[u8]) {
     let Ok(dir) = tempfile::tempdir() else { return };
@@ -23,13 +33,16 @@ pub fn run(data: &[u8]) {
     if std::fs::create_dir_all(&wal).is_err() {
         return;
     }
-    // Half the inputs get a valid header, so the fuzzer reaches the frames.
-    let mut bytes = if data.first().is_some_and(|b| b & 1 == 0) {
-        header()
+    // Half the inputs get a valid header, so the fuzzer reaches the frames; of those, half
+    // are one frame with a valid checksum, so it reaches the payload decoder and the replay.
+    let first = data.first().copied().unwrap_or(1);
+    let rest = data.get(1..).unwrap_or_default();
+    let mut bytes = if first & 1 == 0 { header() } else { Vec::new() };
+    if first & 3 == 2 {
+        bytes.extend_from_slice(&frame(1, rest));
     } else {
-        Vec::new()
-    };
-    bytes.extend_from_slice(data.get(1..).unwrap_or_default());
+        bytes.extend_from_slice(rest);
+    }
     if std::fs::write(wal.join("00000000000000000001.wal"), &bytes).is_err() {
         return;
     }
