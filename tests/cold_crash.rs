@@ -331,15 +331,20 @@ fn seg_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn kill_rounds(mode: &str, rounds: u32) {
-    let seed = std::env::var(ENV_SEED)
+/// The run's seed: `TWINSTORE_COLD_CRASH_SEED`, else the clock.
+fn run_seed() -> u64 {
+    std::env::var(ENV_SEED)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
-        });
+        })
+}
+
+fn kill_rounds(mode: &str, rounds: u32) {
+    let seed = run_seed();
     eprintln!("{mode}: {ENV_SEED}={seed}");
     let mut rng = Rng(seed);
     let started = Instant::now();
@@ -1039,14 +1044,7 @@ struct MixTally {
 }
 
 fn mix_rounds(rounds: u32) {
-    let seed = std::env::var(ENV_SEED)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = run_seed();
     eprintln!("mix: {ENV_SEED}={seed}");
     let mut rng = Rng(seed);
     let started = Instant::now();

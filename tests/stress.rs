@@ -911,6 +911,16 @@ struct Reader {
 }
 
 impl Reader {
+    /// Where an answer came from, for failure messages.
+    fn ctx<'a>(&self, query: u64, kind: Kind, target: &'a str) -> Ctx<'a> {
+        Ctx {
+            reader: self.id,
+            query,
+            kind,
+            target,
+        }
+    }
+
     fn timed<T>(&mut self, kind: Kind, f: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let out = f();
@@ -965,12 +975,7 @@ impl Reader {
                     let j = self.rng.below(SHARED);
                     let twin = Twin::Shared { j };
                     let name = twin.name();
-                    let ctx = Ctx {
-                        reader: self.id,
-                        query: q,
-                        kind,
-                        target: &name,
-                    };
+                    let ctx = self.ctx(q, kind, &name);
                     let events = self.timed(kind, || store.events(&EventsQuery::new(&name)));
                     let events = events.unwrap_or_else(|e| panic!("{ctx}: {e}"));
                     let rows = rows_of_events(&events, true, &ctx);
@@ -981,12 +986,7 @@ impl Reader {
                 }
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 match variant {
                     1 => {
                         let events = self.timed(kind, || store.events(&EventsQuery::new(&name)));
@@ -1031,12 +1031,7 @@ impl Reader {
             Kind::Aggregate => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let Twin::Private { w, .. } = twin else { unreachable!() };
                 let lane = twin.lane(shape, w).expect("lane");
                 let long = self.rng.below(2) == 0;
@@ -1088,12 +1083,7 @@ impl Reader {
             Kind::GetEvents => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let window = self.window(twin);
                 let (a, b) = self.window_times(twin, window);
                 let query = GetEventsQuery::new(&name, a, b)
@@ -1109,12 +1099,7 @@ impl Reader {
             Kind::GetSeries => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let window = self.window(twin);
                 let (a, b) = self.window_times(twin, window);
                 let mut query = GetSeriesQuery::new(&name, a, b)
@@ -1135,12 +1120,7 @@ impl Reader {
                     let j = self.rng.below(SHARED);
                     let twin = Twin::Shared { j };
                     let name = twin.name();
-                    let ctx = Ctx {
-                        reader: self.id,
-                        query: q,
-                        kind,
-                        target: &name,
-                    };
+                    let ctx = self.ctx(q, kind, &name);
                     let mut query = AggregateSeriesQuery::new(name.as_str(), from, to, DAY);
                     for w in 0..shape.writers {
                         let only = format!("$event.w.Long = {w}");
@@ -1178,12 +1158,7 @@ impl Reader {
                 let twins: Vec<Twin> = (0..P).map(|j| Twin::Private { w, i: g * P + j }).collect();
                 let names: Vec<String> = twins.iter().map(|t| t.name()).collect();
                 let target = format!("group {g} of writer {w} ({}..)", names[0]);
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &target,
-                };
+                let ctx = self.ctx(q, kind, &target);
                 let query = AggregateSeriesQuery::new(TwinSelector::Ids(names.clone()), from, to, DAY)
                     .variable("n", Variable::aggregate("count()"))
                     .variable("sv", Variable::numeric("$event.v.Double", "sum($value)"))
@@ -1225,12 +1200,7 @@ impl Reader {
                     // Every twin of a writer, by model id, per twin, in one snapshot: all
                     // consistent with one number of calls.
                     let model = writer_model(w);
-                    let ctx = Ctx {
-                        reader: self.id,
-                        query: q,
-                        kind,
-                        target: &model,
-                    };
+                    let ctx = self.ctx(q, kind, &model);
                     let query = AggregateSeriesQuery::new(TwinSelector::Model(model.clone()), from, to, DAY)
                         .variable("n", Variable::aggregate("count()"));
                     let frames = self.timed(kind, || store.aggregate_series(&query));
@@ -1262,12 +1232,7 @@ impl Reader {
                 } else {
                     // A writer's twins by prefix, merged: every call adds K rows to P twins.
                     let prefix = writer_prefix(w);
-                    let ctx = Ctx {
-                        reader: self.id,
-                        query: q,
-                        kind,
-                        target: &prefix,
-                    };
+                    let ctx = self.ctx(q, kind, &prefix);
                     let query = AggregateSeriesQuery::new(TwinSelector::Prefix(prefix.clone()), from, to, DAY)
                         .variable("n", Variable::aggregate("count()"))
                         .variable("sv", Variable::numeric("$event.v.Double", "sum($value)"))
@@ -1289,12 +1254,7 @@ impl Reader {
             Kind::JsonEvents => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let window = self.window(twin);
                 let (a, b) = self.window_times(twin, window);
                 let body = json!({"getEvents": {
@@ -1324,12 +1284,7 @@ impl Reader {
                     0 => {
                         let twin = self.random_private();
                         let name = twin.name();
-                        let ctx = Ctx {
-                            reader: self.id,
-                            query: q,
-                            kind,
-                            target: &name,
-                        };
+                        let ctx = self.ctx(q, kind, &name);
                         let body = json!({"aggregateSeries": {
                             "timeSeriesId": [name], "searchSpan": span, "interval": "P1D", "inlineVariables": vars
                         }})
@@ -1349,12 +1304,7 @@ impl Reader {
                     1 => {
                         let w = self.rng.below(shape.writers);
                         let prefix = writer_prefix(w);
-                        let ctx = Ctx {
-                            reader: self.id,
-                            query: q,
-                            kind,
-                            target: &prefix,
-                        };
+                        let ctx = self.ctx(q, kind, &prefix);
                         let body = json!({"aggregateSeries": {
                             "twinPrefix": prefix, "merge": true, "searchSpan": span, "interval": "P1D",
                             "inlineVariables": vars
@@ -1373,12 +1323,7 @@ impl Reader {
                     _ => {
                         // All shared twins by model id, merged, per writer: the calls of a
                         // writer that wrote some shared twin.
-                        let ctx = Ctx {
-                            reader: self.id,
-                            query: q,
-                            kind,
-                            target: SHARED_MODEL,
-                        };
+                        let ctx = self.ctx(q, kind, SHARED_MODEL);
                         let mut vars = serde_json::Map::new();
                         for w in 0..shape.writers {
                             let only = json!({"tsx": format!("$event.w.Long = {w}")});
@@ -1419,12 +1364,7 @@ impl Reader {
             Kind::Latest => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let state = self.timed(kind, || store.latest(&name));
                 let state = state.unwrap_or_else(|e| panic!("{ctx}: {e}"));
                 self.check_latest(twin, &state, &ctx);
@@ -1437,12 +1377,7 @@ impl Reader {
                 twins.push(self.random_private());
                 let names: Vec<String> = twins.iter().map(|t| t.name()).collect();
                 let target = format!("group {g} of writer {w} ({}..) and {}", names[0], names[P as usize]);
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &target,
-                };
+                let ctx = self.ctx(q, kind, &target);
                 let states = self.timed(kind, || store.latest_many(&names));
                 let states = states.unwrap_or_else(|e| panic!("{ctx}: {e}"));
                 assert_eq!(states.len(), twins.len(), "{ctx}");
@@ -1463,12 +1398,7 @@ impl Reader {
             Kind::StateAt => {
                 let twin = self.random_private();
                 let name = twin.name();
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &name,
-                };
+                let ctx = self.ctx(q, kind, &name);
                 let Twin::Private { w, .. } = twin else { unreachable!() };
                 let lane = twin.lane(shape, w).expect("lane");
                 let known = self.know.known(lane);
@@ -1496,12 +1426,7 @@ impl Reader {
             Kind::Availability => {
                 let w = self.rng.below(shape.writers);
                 let prefix = writer_prefix(w);
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: &prefix,
-                };
+                let ctx = self.ctx(q, kind, &prefix);
                 let selector = TwinSelector::Prefix(prefix.clone());
                 let a = self.timed(kind, || store.availability(&selector, None, None));
                 let a = a.unwrap_or_else(|e| panic!("{ctx}: {e}"));
@@ -1524,12 +1449,7 @@ impl Reader {
                 self.know.observe_calls(w, calls, &ctx);
             }
             Kind::Twins => {
-                let ctx = Ctx {
-                    reader: self.id,
-                    query: q,
-                    kind,
-                    target: "every twin",
-                };
+                let ctx = self.ctx(q, kind, "every twin");
                 let infos = self.timed(kind, || store.twins());
                 let infos = infos.unwrap_or_else(|e| panic!("{ctx}: {e}"));
                 assert_eq!(
@@ -1542,12 +1462,7 @@ impl Reader {
                 // nothing.
                 for info in &infos {
                     let twin = Twin::parse(&info.id, shape);
-                    let ctx = Ctx {
-                        reader: self.id,
-                        query: q,
-                        kind,
-                        target: &info.id,
-                    };
+                    let ctx = self.ctx(q, kind, &info.id);
                     assert_eq!(info.points, 4 * info.records, "{ctx}: {info:?}");
                     let records = info.records as i64;
                     match twin {
