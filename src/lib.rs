@@ -222,7 +222,9 @@ pub mod tsx_fuzz {
         crate::query::tsx::fuzz_parse_and_check(text);
     }
 }
-pub use engine::{Clock, EventPages, IngestOptions, IngestReport, Options, Problem, Stats, Store, VerifyReport};
+pub use engine::{
+    BackupReport, Clock, EventPages, IngestOptions, IngestReport, Options, Problem, Stats, Store, VerifyReport,
+};
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};

@@ -752,3 +752,42 @@ fn check_reports_every_problem_and_exits_one() {
     assert_code(&out, 1);
     assert!(stderr(&out).contains("no database"), "{}", stderr(&out));
 }
+
+#[test]
+fn backup_copies_a_database_that_opens_with_the_same_events() {
+    let (dir, db) = adt_store();
+    let dest = dir.path().join("backup").display().to_string();
+    let out = run(&["backup", "--db", &db, "--to", &dest, "--json"]);
+    assert_code(&out, 0);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // Six Twin.Update events of the ADT fixture, each one event.
+    assert_eq!(json["records"], 6, "{json}");
+    assert_eq!(json["files"], 1, "{json}");
+    for twin in ["thermostat67", "room-12"] {
+        let original = run(&["events", "--db", &db, "--twin", twin]);
+        let copy = run(&["events", "--db", &dest, "--twin", twin]);
+        assert_code(&copy, original.status.code().unwrap_or(-1));
+        assert_eq!(stdout(&copy), stdout(&original), "{twin}");
+    }
+    assert_code(&run(&["check", "--db", &dest]), 0);
+    // The destination is not empty any more: refused, exit 1, with a reason.
+    let again = run(&["backup", "--db", &db, "--to", &dest]);
+    assert_code(&again, 1);
+    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+}
+
+#[test]
+fn compact_merges_segment_files() {
+    let (dir, db) = adt_store();
+    assert_code(&run(&["flush", "--db", &db]), 0);
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(&more, "{\"$dtId\":\"t9\",\"$ts\":\"2026-01-01T00:00:00Z\",\"T\":1.5}\n").expect("write input");
+    assert_code(&run(&["ingest", "--db", &db, &more.display().to_string()]), 0);
+    assert_code(&run(&["flush", "--db", &db]), 0);
+    let out = run(&["compact", "--db", &db]);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("2 -> 1 segment files"), "{}", stderr(&out));
+    let stats: Value = serde_json::from_slice(&run(&["stats", "--db", &db, "--json"]).stdout).expect("JSON");
+    assert_eq!(stats["files"], 1);
+    assert_eq!(stats["records"], 7);
+}

@@ -704,6 +704,11 @@ impl Segment {
         })
     }
 
+    /// The whole file, as mapped (empty for a damaged file).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
     /// Whether the file could not be opened (see [`Segment::damaged`]).
     pub(crate) fn is_damaged(&self) -> bool {
         self.damage.is_some()

@@ -1,5 +1,6 @@
 //! The store: ties ingest, catalog, WAL, warm tier and queries together.
 
+mod backup;
 mod maintenance;
 mod options;
 mod snapshot;
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use backup::BackupReport;
 pub use options::{Clock, Options};
 use snapshot::Snapshots;
 pub use verify::{Problem, VerifyReport};
@@ -260,6 +262,19 @@ impl Store {
                 handle,
             }),
         })
+    }
+
+    /// Copies a consistent snapshot of the store into `dest` (created if needed; it must be
+    /// empty) while writes, flushes and compactions go on: every write acknowledged before
+    /// the call is in it, and any later one either whole or not at all. The copy is a store
+    /// directory: [`Store::open`] on it (or on a copy of it) restores. See
+    /// `docs/RELIABILITY.md`.
+    ///
+    /// It flushes first, so the copy needs no log, then copies the segment files (which are
+    /// never modified) and writes a manifest for them. A damaged segment file fails the
+    /// backup with its file and offset.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
+        backup::backup(&self.inner, dest.as_ref())
     }
 
     /// Moves every row written so far to the cold tier, durably, and truncates the WAL.
