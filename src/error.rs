@@ -35,6 +35,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A file of another program's format (Parquet) could not be written, or read as what
+    /// twinstore expects (the TSI cold-store layout).
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, and where in the file.
+        reason: String,
+    },
     /// A file was written by a format version this build cannot read.
     #[error("{path}: unsupported format version {found} (this build reads version {supported})")]
     UnsupportedVersion {

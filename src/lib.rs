@@ -166,6 +166,8 @@ compile_error!("twinstore's on-disk formats are read in place and need a little-
 
 mod catalog;
 mod cold;
+#[cfg(feature = "parquet")]
+mod coldstore;
 mod engine;
 mod error;
 mod ingest;
@@ -222,6 +224,8 @@ pub mod tsx_fuzz {
         crate::query::tsx::fuzz_parse_and_check(text);
     }
 }
+#[cfg(feature = "parquet")]
+pub use coldstore::{ExportOptions, ExportReport};
 pub use engine::{
     BackupReport, Clock, EventPages, IngestOptions, IngestReport, Options, Problem, Stats, Store, VerifyReport,
 };

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use twinstore::{
     Durability, Error, EventsQuery, IngestOptions, IngestReport, InputFormat, Options, RecordError, Store, Timestamp,
+    TwinSelector,
 };
 
 #[global_allocator]
@@ -53,6 +54,8 @@ enum Command {
     Check(CheckArgs),
     Compact(CompactArgs),
     Backup(BackupArgs),
+    Export(ExportArgs),
+    Import(ImportArgs),
 }
 
 /// Read every byte of a database and report every problem
@@ -98,6 +101,62 @@ struct QueryArgs {
     /// Indent the response.
     #[arg(long)]
     pretty: bool,
+}
+
+/// Write events as Parquet files laid out like the TSI cold store
+///
+/// Files go to OUT/V=1/PT=Time/Y=YYYY/M=MM/<written>_<min time>_<max time>_twinstore.parquet,
+/// one per month of event time; one row per event; columns `timestamp` (UTC, microseconds),
+/// `$dtId_string`, and `<name>_<type>` per property (double, long, bool, string, datetime,
+/// dynamic). Spark, DuckDB, DataFusion and Trino read them unchanged, e.g.
+///   duckdb -c "SELECT \"$dtId_string\", avg(Temperature_double) FROM
+///     read_parquet('OUT/V=1/PT=Time/*/*/*.parquet', hive_partitioning = true) GROUP BY 1"
+///
+/// Examples:
+///   twinstore export --db twins.db --out export/
+///   twinstore export --db twins.db --out export/ --twin thermostat67 --from 2026-01-01T00:00:00Z
+///   twinstore export --db twins.db --out export/ --prefix thermostat --json
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct ExportArgs {
+    #[command(flatten)]
+    db: Db,
+    /// The folder to write under (created if needed).
+    #[arg(long, value_name = "OUT")]
+    out: PathBuf,
+    /// Only these twins (repeat the flag for several).
+    #[arg(long, value_name = "ID", conflicts_with = "prefix")]
+    twin: Vec<String>,
+    /// Only twins whose id starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Start of the range, inclusive (RFC 3339, or epoch milliseconds).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// End of the range, exclusive (RFC 3339, or epoch milliseconds).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    to: Option<String>,
+    /// Print one JSON object (keys files, rows, values).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Read Parquet files in the TSI cold-store layout into a database
+///
+/// PATH is a file or a folder (every *.parquet below it: a TSI cold store or an export).
+/// Columns other than `timestamp`, `$dtId_string` and `<name>_<type>` are ignored. Rows
+/// without a time or a twin are reported on stderr; exit code 2 when there were any.
+///
+/// Example:
+///   twinstore import --db twins.db /mnt/tsi-coldstore/V=1/PT=Time
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct ImportArgs {
+    #[command(flatten)]
+    db: Db,
+    /// Parquet files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
 }
 
 /// Merge small segment files into one (what the background thread does on its own)
@@ -339,6 +398,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Compact(args) => compact(args),
         Command::Backup(args) => backup(args),
+        Command::Export(args) => export(args),
+        Command::Import(args) => import(args),
     };
     match result {
         Ok(code) => code,
@@ -872,6 +933,70 @@ fn flush(args: FlushArgs) -> Result<ExitCode, CliError> {
         s.bytes_per_point()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
+    let time = |flag: &str, t: &Option<String>, default: Timestamp| {
+        t.as_deref()
+            .map(|t| parse_time(flag, t))
+            .transpose()
+            .map(|t| t.unwrap_or(default))
+    };
+    let options = twinstore::ExportOptions {
+        twins: match (&args.prefix, args.twin.is_empty()) {
+            (Some(prefix), _) => Some(TwinSelector::Prefix(prefix.clone())),
+            (None, false) => Some(TwinSelector::Ids(args.twin.clone())),
+            (None, true) => None,
+        },
+        from: time("--from", &args.from, Timestamp::MIN)?,
+        to: time("--to", &args.to, Timestamp::MAX)?,
+    };
+    let store = open_existing(&args.db.db)?;
+    let report = store.export_parquet(&args.out, &options)?;
+    if args.json {
+        let out = serde_json::json!({"files": report.files, "rows": report.rows, "values": report.values});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+    } else {
+        let mut err = std::io::stderr().lock();
+        for f in &report.files {
+            writeln!(err, "{}", f.display())?;
+        }
+        writeln!(
+            err,
+            "exported {} events ({} values) in {} files",
+            report.rows,
+            report.values,
+            report.files.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
+    let store = open(&args.db.db, Options::default())?;
+    let mut total = IngestReport::default();
+    let mut err = std::io::stderr().lock();
+    for path in &args.paths {
+        let report = store.import_parquet(path)?;
+        for rejected in &report.rejected {
+            writeln!(err, "{}: row {}: {}", path.display(), rejected.line, rejected.reason)?;
+        }
+        total.merge(report);
+    }
+    store.flush()?;
+    writeln!(
+        err,
+        "imported {} records, {} points, {} rejected, {} rows without values skipped",
+        total.records,
+        total.points,
+        total.rejected.len(),
+        total.skipped
+    )?;
+    Ok(if total.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {

@@ -598,6 +598,34 @@ impl Store {
         f(&view)
     }
 
+    /// The ids of the twins a selector names (see [`Store::select`]).
+    #[cfg(feature = "parquet")]
+    pub(crate) fn select_ids(&self, selector: &crate::TwinSelector) -> Result<Vec<String>> {
+        Ok(self.select(selector)?.iter().map(|e| e.name.to_string()).collect())
+    }
+
+    /// Writes the selected twins' events in `options`' range as Parquet files laid out like
+    /// Time Series Insights' cold store, under `dir`:
+    /// `V=1/PT=Time/Y=YYYY/M=MM/<written>_<min event time>_<max event time>_twinstore.parquet`,
+    /// one row per event, columns `timestamp` (UTC, microseconds), `$dtId_string` and one
+    /// `<name>_<type>` per property and type. Spark, DuckDB, DataFusion and Trino read them
+    /// as they are, e.g. in DuckDB:
+    /// `SELECT * FROM read_parquet('DIR/V=1/PT=Time/*/*/*.parquet', hive_partitioning = true)`.
+    /// Months are by event time (TSI uses ingestion time). Needs the `parquet` feature.
+    #[cfg(feature = "parquet")]
+    pub fn export_parquet(&self, dir: impl AsRef<Path>, options: &crate::ExportOptions) -> Result<crate::ExportReport> {
+        crate::coldstore::export(self, dir.as_ref(), options)
+    }
+
+    /// Imports Parquet files in the TSI cold-store layout: one file, or every `*.parquet`
+    /// below a folder (a TSI cold store, or an export). Columns other than `timestamp`,
+    /// `$dtId_string` and `<name>_<type>` are ignored; a row without a time or twin is
+    /// reported as rejected (its row number counts as the line). Needs the `parquet` feature.
+    #[cfg(feature = "parquet")]
+    pub fn import_parquet(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
+        crate::coldstore::import(self, path.as_ref())
+    }
+
     /// The twins a selector names: unknown ids are an error; a prefix or model matching
     /// nothing selects nothing.
     fn select(&self, selector: &crate::TwinSelector) -> Result<Vec<Arc<TwinEntry>>> {
