@@ -227,7 +227,8 @@ pub mod tsx_fuzz {
 #[cfg(feature = "parquet")]
 pub use coldstore::{ExportOptions, ExportReport};
 pub use engine::{
-    BackupReport, Clock, EventPages, IngestOptions, IngestReport, Options, Problem, Stats, Store, VerifyReport,
+    BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
+    Stats, Store, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use ingest::{InputFormat, Limits, RecordError};

@@ -23,6 +23,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::Inner;
+use super::metrics::Counters;
 use crate::catalog::{Catalog, TwinId};
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
@@ -165,7 +166,10 @@ fn write_segment(
         Ok(Some((summary, Segment::open_in(vfs.clone(), &path)?)))
     });
     let (summary, segment) = match opened {
-        Ok(Some(opened)) => opened,
+        Ok(Some(opened)) => {
+            Counters::add(&inner.metrics.segment_bytes_written, opened.0.bytes);
+            opened
+        }
         Ok(None) => return Ok(None),
         Err(e) => {
             // Best effort: a file left behind is not in the manifest, so the next open
@@ -252,6 +256,8 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     let Some((seq, wal_cut)) = state.pending_wal_cut else {
         return Ok(());
     };
+    let started = Instant::now();
+    let _span = tracing::info_span!("flush", seq).entered();
     let frozen = inner.cold.read().frozen.clone().unwrap_or_default();
     if frozen.tables.is_empty() && seq == state.checkpoint {
         inner.cold.write().frozen = None;
@@ -283,6 +289,13 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     state.pending_wal_cut = None;
     state.last_flush = Instant::now();
     drop(frozen);
+    Counters::add(&inner.metrics.flushes, 1);
+    tracing::info!(
+        millis = started.elapsed().as_millis() as u64,
+        bytes = file.as_ref().map_or(0, |f| f.meta.bytes),
+        rows = file.as_ref().map_or(0, |f| f.meta.rows),
+        "flushed"
+    );
     {
         let _waiters = inner.flushed_lock.lock();
         inner.flushed.notify_all();
@@ -412,7 +425,11 @@ pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> 
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
+    let started = Instant::now();
+    let _span = tracing::info_span!("compaction", files = run.1 - run.0).entered();
     rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
+    Counters::add(&inner.metrics.compactions, 1);
+    tracing::info!(millis = started.elapsed().as_millis() as u64, "compacted");
     Ok(true)
 }
 
@@ -444,7 +461,10 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     if expired.is_empty() && runs.is_empty() {
         return Ok(());
     }
-    rewrite(inner, &mut state, &kept, &runs, &|_, ts| ts < cutoff, expired)
+    let _span = tracing::info_span!("retention", cutoff).entered();
+    rewrite(inner, &mut state, &kept, &runs, &|_, ts| ts < cutoff, expired)?;
+    Counters::add(&inner.metrics.rewrites, 1);
+    Ok(())
 }
 
 /// Removes `twin`'s rows in `[from, to)` written before the call, from every tier, for good.
@@ -463,6 +483,7 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
     if runs.is_empty() {
         return Ok(());
     }
+    let _span = tracing::info_span!("delete", twin, from, to).entered();
     rewrite(
         inner,
         &mut state,
@@ -470,7 +491,9 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
         &runs,
         &|t, ts| t == twin && ts >= from && ts < to,
         Vec::new(),
-    )
+    )?;
+    Counters::add(&inner.metrics.rewrites, 1);
+    Ok(())
 }
 
 /// Does `segment` hold rows of `twin` in `[from, to)`?
@@ -576,6 +599,8 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
                 if let Err(e) = result {
                     // Kept for `Store::maintenance_error`; data stays in the warm tier and the
                     // WAL, and the next round retries.
+                    tracing::warn!(error = %e, failures, "background maintenance failed; rows stay in the WAL and memory");
+                    Counters::add(&inner.metrics.maintenance_failures, 1);
                     *inner.maintenance_error.lock() = Some(e.to_string());
                     failures = failures.saturating_add(1);
                 } else {

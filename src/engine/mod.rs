@@ -2,6 +2,7 @@
 
 mod backup;
 mod maintenance;
+mod metrics;
 mod options;
 mod snapshot;
 mod verify;
@@ -16,6 +17,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use backup::BackupReport;
+pub use metrics::{Metrics, QueryKind, QueryStats};
 pub use options::{Clock, Options};
 use snapshot::Snapshots;
 pub use verify::{Problem, VerifyReport};
@@ -137,6 +139,8 @@ pub(crate) struct Inner {
     /// to cut the warm tier at a sequence number.
     pub(crate) gate: RwLock<()>,
     pub(crate) maintenance: Mutex<maintenance::MaintenanceState>,
+    /// Counters for [`Store::metrics`].
+    pub(crate) metrics: metrics::Counters,
     /// The last background maintenance failure, cleared by a successful round.
     pub(crate) maintenance_error: Mutex<Option<String>>,
     /// Estimated bytes written to the warm tier since the last flush.
@@ -212,6 +216,16 @@ impl Store {
             }
             write::replay_frame(&catalog, seq, payload)
         })?;
+        match &outcome.torn_tail {
+            Some((path, offset, reason)) => tracing::warn!(
+                frames = outcome.frames,
+                path = %path.display(),
+                offset,
+                reason = %reason,
+                "recovered: replayed the log and cut a torn last frame (an unacknowledged write)"
+            ),
+            None => tracing::info!(frames = outcome.frames, files = files.len(), "opened"),
+        }
         let next_seq = outcome.next_seq.max(checkpoint + 1);
         let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_segment, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
@@ -243,6 +257,7 @@ impl Store {
                 pending_wal_cut: None,
             }),
             maintenance_error: Mutex::new(None),
+            metrics: metrics::Counters::default(),
             warm_estimate: AtomicU64::new(warm_estimate),
             latest_done: AtomicU64::new(0),
             flushed: Condvar::new(),
@@ -405,21 +420,39 @@ impl Store {
 
     /// Raw events of one twin (see [`EventsQuery`]).
     pub fn events(&self, query: &EventsQuery) -> Result<Vec<Event>> {
-        let entry = self.twin(&query.twin)?;
-        self.read(&entry, |view| query::events(view, query))
+        self.timed(
+            QueryKind::Events,
+            || format!("{query:?}"),
+            || {
+                let entry = self.twin(&query.twin)?;
+                self.read(&entry, |view| query::events(view, query))
+            },
+        )
     }
 
     /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`](crate::AggregateQuery)).
     pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<crate::SeriesResult> {
-        let entry = self.twin(&query.twin)?;
-        self.read(&entry, |view| query::aggregate(view, query))
+        self.timed(
+            QueryKind::Aggregate,
+            || format!("{query:?}"),
+            || {
+                let entry = self.twin(&query.twin)?;
+                self.read(&entry, |view| query::aggregate(view, query))
+            },
+        )
     }
 
     /// TSI `getEvents`: raw events of one twin with a TSX filter, a projection and `take`,
     /// one page at a time (see [`GetEventsQuery`](crate::GetEventsQuery)).
     pub fn get_events(&self, query: &crate::GetEventsQuery) -> Result<crate::Frame> {
-        let entry = self.twin(&query.twin)?;
-        self.read(&entry, |view| query::series::get_events(view, query))
+        self.timed(
+            QueryKind::GetEvents,
+            || format!("{query:?}"),
+            || {
+                let entry = self.twin(&query.twin)?;
+                self.read(&entry, |view| query::series::get_events(view, query))
+            },
+        )
     }
 
     /// Every page of a `getEvents` query, following the continuation tokens (up to the
@@ -434,15 +467,27 @@ impl Store {
 
     /// TSI `getSeries`: variables computed at each event of one twin.
     pub fn get_series(&self, query: &crate::GetSeriesQuery) -> Result<crate::Frame> {
-        let entry = self.twin(&query.twin)?;
-        self.read(&entry, |view| query::series::get_series(view, query))
+        self.timed(
+            QueryKind::GetSeries,
+            || format!("{query:?}"),
+            || {
+                let entry = self.twin(&query.twin)?;
+                self.read(&entry, |view| query::series::get_series(view, query))
+            },
+        )
     }
 
     /// TSI `aggregateSeries`: variables over epoch-aligned buckets, for one twin, many, or a
     /// merged fleet. One frame per selected twin, or one with `twin: None` when merged.
     pub fn aggregate_series(&self, query: &crate::AggregateSeriesQuery) -> Result<Vec<crate::TwinFrame>> {
-        let twins = self.select(&query.twins)?;
-        self.read_store(|store| query::series::aggregate_series(store, &twins, query))
+        self.timed(
+            QueryKind::AggregateSeries,
+            || format!("{query:?}"),
+            || {
+                let twins = self.select(&query.twins)?;
+                self.read_store(|store| query::series::aggregate_series(store, &twins, query))
+            },
+        )
     }
 
     /// Event counts over time (TSI `availability`) of the selected twins: over `span`
@@ -454,10 +499,16 @@ impl Store {
         span: Option<(Timestamp, Timestamp)>,
         interval: Option<std::time::Duration>,
     ) -> Result<crate::Availability> {
-        let entries = self.select(twins)?;
-        // TSI's availability range is inclusive at both ends.
-        let span = span.map(|(a, b)| (a, b.saturating_add_nanos(1)));
-        self.read_store(|store| query::series::availability(store, &entries, span, interval))
+        self.timed(
+            QueryKind::Catalog,
+            || format!("availability {twins:?} {span:?}"),
+            || {
+                let entries = self.select(twins)?;
+                // TSI's availability range is inclusive at both ends.
+                let span = span.map(|(a, b)| (a, b.saturating_add_nanos(1)));
+                self.read_store(|store| query::series::availability(store, &entries, span, interval))
+            },
+        )
     }
 
     /// The properties and types seen in `[from, to)` (TSI `eventSchema`) of the selected twins.
@@ -467,8 +518,14 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<crate::SchemaProperty>> {
-        let entries = self.select(twins)?;
-        self.read_store(|store| query::series::event_schema(store, &entries, from, to))
+        self.timed(
+            QueryKind::Catalog,
+            || format!("eventSchema {twins:?} {from}..{to}"),
+            || {
+                let entries = self.select(twins)?;
+                self.read_store(|store| query::series::event_schema(store, &entries, from, to))
+            },
+        )
     }
 
     /// The "last known value" of property `name` (any type) at the left edge of each bucket
@@ -482,13 +539,27 @@ impl Store {
         to: Timestamp,
         interval: std::time::Duration,
     ) -> Result<Vec<(Timestamp, Option<crate::Value>)>> {
-        let entry = self.twin(twin)?;
-        self.read(&entry, |view| query::series::last_known(view, name, from, to, interval))
+        self.timed(
+            QueryKind::State,
+            || format!("last_known {twin:?} {name:?} {from}..{to}"),
+            || {
+                let entry = self.twin(twin)?;
+                self.read(&entry, |view| query::series::last_known(view, name, from, to, interval))
+            },
+        )
     }
 
     /// Answers a TSI Query API request body (`getEvents`, `getSeries`, `aggregateSeries`,
     /// and the extensions `availability` and `eventSchema`) with TSI's response JSON.
     pub fn query_json(&self, body: &[u8]) -> Result<serde_json::Value> {
+        self.timed(
+            QueryKind::Json,
+            || String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned(),
+            || self.answer_json(body),
+        )
+    }
+
+    fn answer_json(&self, body: &[u8]) -> Result<serde_json::Value> {
         use query::tsi::{self, Request};
         let (request, store_type) = tsi::parse(body)?;
         // WarmStore: only what is younger than the warm window.
@@ -524,28 +595,46 @@ impl Store {
 
     /// The latest value of each property of `twin` (removed properties left out).
     pub fn latest(&self, twin: &str) -> Result<TwinState> {
-        let entry = self.twin(twin)?;
-        self.read(&entry, |view| query::state_at(view, None))
+        self.timed(
+            QueryKind::State,
+            || format!("latest {twin:?}"),
+            || {
+                let entry = self.twin(twin)?;
+                self.read(&entry, |view| query::state_at(view, None))
+            },
+        )
     }
 
     /// The latest value of each property of each of `twins`, at one snapshot.
     pub fn latest_many<S: AsRef<str>>(&self, twins: &[S]) -> Result<Vec<TwinState>> {
-        let entries = twins
-            .iter()
-            .map(|t| self.twin(t.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        self.read_store(|store| {
-            entries
-                .iter()
-                .map(|e| store.with_twin(e, |view| query::state_at(view, None)))
-                .collect()
-        })
+        self.timed(
+            QueryKind::State,
+            || format!("latest of {} twins", twins.len()),
+            || {
+                let entries = twins
+                    .iter()
+                    .map(|t| self.twin(t.as_ref()))
+                    .collect::<Result<Vec<_>>>()?;
+                self.read_store(|store| {
+                    entries
+                        .iter()
+                        .map(|e| store.with_twin(e, |view| query::state_at(view, None)))
+                        .collect()
+                })
+            },
+        )
     }
 
     /// The state of `twin` at instant `at`: each property's last value at or before `at`.
     pub fn state_at(&self, twin: &str, at: Timestamp) -> Result<TwinState> {
-        let entry = self.twin(twin)?;
-        self.read(&entry, |view| query::state_at(view, Some(at)))
+        self.timed(
+            QueryKind::State,
+            || format!("state_at {twin:?} {at}"),
+            || {
+                let entry = self.twin(twin)?;
+                self.read(&entry, |view| query::state_at(view, Some(at)))
+            },
+        )
     }
 
     /// The properties of `twin` and their types, with value counts.
@@ -568,6 +657,19 @@ impl Store {
     pub fn twin_info(&self, twin: &str) -> Result<TwinInfo> {
         let entry = self.twin(twin)?;
         self.read(&entry, query::twin_info)
+    }
+
+    /// Runs a query, counting it in [`Store::metrics`] and logging it when slow.
+    fn timed<T>(&self, kind: QueryKind, what: impl Fn() -> String, f: impl FnOnce() -> T) -> T {
+        self.inner.metrics.timed(kind, self.inner.options.slow_query, &what, f)
+    }
+
+    /// What the store has done since it was opened: records and bytes written, flushes,
+    /// compactions, and per kind of query the count, total and worst time and how many were
+    /// slower than [`Options::slow_query`] (each of those is also logged as a `tracing`
+    /// warning). `query_json` counts as `Json` and as the kind of query its body runs.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics.snapshot(self.inner.wal.bytes_written())
     }
 
     /// Runs `f` on a consistent view of one twin: the cold files, the tables a flush is

@@ -91,6 +91,9 @@ pub struct Options {
     /// The file layer every file operation goes through. Default: the real file system
     /// ([`StdVfs`](crate::vfs::StdVfs)); tests swap in [`FaultyVfs`](crate::vfs::FaultyVfs).
     pub vfs: Arc<dyn Vfs>,
+    /// Queries slower than this are counted in [`Store::metrics`](crate::Store::metrics) and
+    /// logged as a `tracing` warning. Default 1 s.
+    pub slow_query: Duration,
 }
 
 impl Default for Options {
@@ -110,6 +113,7 @@ impl Default for Options {
             block_cache_bytes: 256 << 20,
             preload_cold_bytes: 1 << 30,
             vfs: crate::vfs::std_vfs(),
+            slow_query: Duration::from_secs(1),
         }
     }
 }
@@ -160,6 +164,12 @@ impl Options {
     /// Sets how many bytes of segment files are preloaded (0 disables it).
     pub fn preload_cold_bytes(mut self, bytes: u64) -> Self {
         self.preload_cold_bytes = bytes;
+        self
+    }
+
+    /// Sets the slow-query threshold.
+    pub fn slow_query(mut self, threshold: Duration) -> Self {
+        self.slow_query = threshold;
         self
     }
 

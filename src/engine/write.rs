@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use foldhash::{HashMap, HashSet};
 
+use super::metrics::Counters;
 use super::snapshot::PublishOnDrop;
 use super::{IngestReport, Inner, Options};
 use crate::catalog::{Catalog, ColumnId, TwinEntry, TwinId};
@@ -310,6 +311,7 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
         report.rejected.extend(batch.errors.iter().cloned());
     }
     report.rejected.sort_by_key(|e| e.line);
+    Counters::add(&inner.metrics.records_rejected, report.rejected.len() as u64);
     if strict && !report.rejected.is_empty() {
         return Err(Error::BatchRejected {
             errors: std::mem::take(&mut report.rejected),
@@ -337,6 +339,7 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
     let over = plan.over_property_limit(limits.max_properties_per_twin);
     if !over.is_empty() {
         let mut dropped: Vec<(usize, usize)> = Vec::with_capacity(over.len());
+        Counters::add(&inner.metrics.records_rejected, over.len() as u64);
         for (b, r, error) in over {
             report.rejected.push(error);
             dropped.push((b, r));
@@ -391,6 +394,8 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
             apply_part(&plan, part, &column_ids[part], seq, min_active, now)
         });
     }
+    Counters::add(&inner.metrics.records_ingested, report.records);
+    Counters::add(&inner.metrics.points_ingested, report.points);
     throttle(inner, report.records * RECORD_BYTES + report.points * POINT_BYTES);
     Ok(report)
 }

@@ -98,6 +98,8 @@ struct Active {
 /// and the failure that made the log read-only.
 struct Progress {
     written: AtomicU64,
+    /// Bytes appended to the log since it was opened.
+    bytes: AtomicU64,
     synced: AtomicU64,
     /// Set once `lost` is not empty, so the common path skips its lock.
     any_lost: AtomicBool,
@@ -174,6 +176,7 @@ impl Wal {
         let last = next_seq.saturating_sub(1);
         let progress = Arc::new(Progress {
             written: AtomicU64::new(last),
+            bytes: AtomicU64::new(0),
             synced: AtomicU64::new(last),
             any_lost: AtomicBool::new(false),
             lost: Mutex::new(Vec::new()),
@@ -267,6 +270,8 @@ impl Wal {
         let result = self.write_frames(&mut segment, &frames, sync);
         match result {
             Ok(()) => {
+                let bytes: usize = frames.iter().map(Vec::len).sum();
+                self.progress.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                 self.progress.written.store(last, Ordering::Release);
                 if sync {
                     self.progress.synced.store(last, Ordering::Release);
@@ -385,6 +390,11 @@ impl Wal {
             sync_file(segment)?;
         }
         Ok(())
+    }
+
+    /// Bytes appended since the log was opened.
+    pub(crate) fn bytes_written(&self) -> u64 {
+        self.progress.bytes.load(Ordering::Relaxed)
     }
 
     /// Sequence number of the last frame appended.
