@@ -172,6 +172,8 @@ mod engine;
 mod error;
 mod ingest;
 mod model;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod query;
 pub mod vfs;
 mod wal;

@@ -842,3 +842,67 @@ fn export_then_import_through_the_command_line() {
     assert_code(&out, 1);
     assert!(stderr(&out).contains("bad.parquet"), "{}", stderr(&out));
 }
+
+#[test]
+fn plot_writes_svg_and_png_charts() {
+    let (dir, db) = adt_store();
+    let svg = dir.path().join("chart.svg").display().to_string();
+    let out = run(&[
+        "plot",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--twin",
+        "room-12",
+        "--prop",
+        "Temperature",
+        "--unit",
+        "Temperature=°C",
+        "--out",
+        &svg,
+        "--json",
+    ]);
+    assert_code(&out, 0);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        json["series"],
+        serde_json::json!(["thermostat67 · Temperature", "room-12 · Temperature"])
+    );
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    assert!(text.contains("thermostat67 · Temperature") && text.contains("Temperature (°C)"));
+    let png = dir.path().join("chart.png").display().to_string();
+    let out = run(&[
+        "plot",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--prop",
+        "Temperature",
+        "--out",
+        &png,
+        "--width",
+        "500",
+        "--height",
+        "300",
+    ]);
+    assert_code(&out, 0);
+    let bytes = std::fs::read(&png).expect("png");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().expect("width")), 500);
+    // Not a chart format: exit 1 with the reason.
+    let out = run(&[
+        "plot",
+        "--db",
+        &db,
+        "--twin",
+        "thermostat67",
+        "--prop",
+        "T",
+        "--out",
+        "x.gif",
+    ]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains(".svg or .png"), "{}", stderr(&out));
+}

@@ -56,6 +56,7 @@ enum Command {
     Backup(BackupArgs),
     Export(ExportArgs),
     Import(ImportArgs),
+    Plot(PlotArgs),
 }
 
 /// Read every byte of a database and report every problem
@@ -137,6 +138,53 @@ struct ExportArgs {
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     to: Option<String>,
     /// Print one JSON object (keys files, rows, values).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Draw properties of twins over time, as SVG or PNG (by the file's extension)
+///
+/// One line per twin and property, a UTC time axis, a value axis labelled with the
+/// properties and their units, and a legend. Without --from/--to, the twins' whole history.
+/// Long series are reduced to each pixel column's first, lowest, highest and last point.
+///
+/// Examples:
+///   twinstore plot --db twins.db --twin thermostat67 --prop Temperature --out temp.svg
+///   twinstore plot --db twins.db --twin room-12 --twin room-13 --prop Temperature \
+///     --unit Temperature=°C --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z --out rooms.png
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct PlotArgs {
+    #[command(flatten)]
+    db: Db,
+    /// A twin (repeat for several).
+    #[arg(long, required = true, value_name = "ID")]
+    twin: Vec<String>,
+    /// A property (repeat for several).
+    #[arg(long = "prop", required = true, value_name = "NAME")]
+    props: Vec<String>,
+    /// Start of the range, inclusive (RFC 3339, or epoch milliseconds).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// End of the range, exclusive (RFC 3339, or epoch milliseconds).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    to: Option<String>,
+    /// The chart file: NAME.svg or NAME.png.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// A property's unit for the axis label, as NAME=UNIT (repeat for several).
+    #[arg(long, value_name = "NAME=UNIT")]
+    unit: Vec<String>,
+    /// Chart title (default: the twins and the range).
+    #[arg(long)]
+    title: Option<String>,
+    /// Width in pixels.
+    #[arg(long, default_value_t = 1000)]
+    width: u32,
+    /// Height in pixels.
+    #[arg(long, default_value_t = 500)]
+    height: u32,
+    /// Print one JSON object (keys file, series, points).
     #[arg(long)]
     json: bool,
 }
@@ -400,6 +448,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup(args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
+        Command::Plot(args) => plot(args),
     };
     match result {
         Ok(code) => code,
@@ -997,6 +1046,59 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(2)
     })
+}
+
+fn plot(args: PlotArgs) -> Result<ExitCode, CliError> {
+    let store = open_existing(&args.db.db)?;
+    let mut units = Vec::new();
+    for u in &args.unit {
+        let Some((name, unit)) = u.split_once('=') else {
+            return Err(CliError::Message(format!("--unit {u}: expected NAME=UNIT")));
+        };
+        units.push((name.to_string(), unit.to_string()));
+    }
+    // The twins' whole history unless a range is given.
+    let mut span: Option<(Timestamp, Timestamp)> = None;
+    for twin in &args.twin {
+        if let Some((a, b)) = store.twin_info(twin)?.time_range {
+            span = Some(span.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+        }
+    }
+    let (first, last) = span.unwrap_or((Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH));
+    let from = match &args.from {
+        Some(t) => parse_time("--from", t)?,
+        None => first,
+    };
+    let to = match &args.to {
+        Some(t) => parse_time("--to", t)?,
+        None => last
+            .saturating_add_nanos(1)
+            .max(from.saturating_add_nanos(1_000_000_000)),
+    };
+    let spec = twinstore::plot::PlotSpec {
+        twins: args.twin.clone(),
+        properties: args.props.clone(),
+        from,
+        to,
+        units,
+        title: args.title.clone(),
+        width: args.width,
+        height: args.height,
+    };
+    let report = twinstore::plot::plot(&store, &spec, &args.out)?;
+    if args.json {
+        let out = serde_json::json!({"file": args.out, "series": report.series, "points": report.points});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+    } else {
+        writeln!(
+            std::io::stderr().lock(),
+            "drew {} series ({} points) to {}",
+            report.series.len(),
+            report.points,
+            args.out.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {
