@@ -906,3 +906,30 @@ fn plot_writes_svg_and_png_charts() {
     assert_code(&out, 1);
     assert!(stderr(&out).contains(".svg or .png"), "{}", stderr(&out));
 }
+
+#[test]
+fn flush_compact_delete_and_import_print_json_for_scripts() {
+    let (dir, db) = adt_store();
+    let flushed: Value = serde_json::from_slice(&run(&["flush", "--db", &db, "--json"]).stdout).expect("flush JSON");
+    assert_eq!(
+        (flushed["records"].as_u64(), flushed["files"].as_u64()),
+        (Some(6), Some(1))
+    );
+    let compacted: Value =
+        serde_json::from_slice(&run(&["compact", "--db", &db, "--json"]).stdout).expect("compact JSON");
+    assert_eq!(compacted["files"], 1);
+    let deleted: Value =
+        serde_json::from_slice(&run(&["delete", "--db", &db, "--twin", "thermostat67", "--json"]).stdout)
+            .expect("delete JSON");
+    assert_eq!(
+        (deleted["deleted"].as_u64(), deleted["left"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let out = dir.path().join("export").display().to_string();
+    assert_code(&run(&["export", "--db", &db, "--out", &out]), 0);
+    let copy = dir.path().join("copy").display().to_string();
+    let imported: Value =
+        serde_json::from_slice(&run(&["import", "--db", &copy, &out, "--json"]).stdout).expect("import JSON");
+    assert_eq!(imported["rejected"], 0);
+    assert_eq!(imported["records"].as_u64(), Some(3), "{imported}");
+}

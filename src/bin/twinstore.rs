@@ -205,6 +205,9 @@ struct ImportArgs {
     /// Parquet files or folders.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Merge small segment files into one (what the background thread does on its own)
@@ -217,6 +220,9 @@ struct ImportArgs {
 struct CompactArgs {
     #[command(flatten)]
     db: Db,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Copy a consistent snapshot of a database to a new directory, while it is in use
@@ -258,6 +264,9 @@ struct FlushArgs {
     /// Also merge small segment files into one.
     #[arg(long)]
     compact: bool,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Delete a twin's rows for good, all of them or those in [--from, --to)
@@ -281,6 +290,9 @@ struct DeleteArgs {
     /// Exclusive end (RFC 3339); default: the end.
     #[arg(long)]
     to: Option<String>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The database directory.
@@ -657,6 +669,22 @@ impl Progress {
     }
 }
 
+/// Runs a long operation of unknown length behind a spinner with `message` on stderr when it
+/// is a terminal; nothing when piped.
+fn busy<T>(message: &str, f: impl FnOnce() -> T) -> T {
+    if !std::io::stderr().is_terminal() {
+        return f();
+    }
+    let spinner = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(message.to_string());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = f();
+    spinner.finish_and_clear();
+    out
+}
+
 /// A rejected record's error without its line number (printed before it, with the file).
 fn describe(e: &RecordError) -> String {
     let mut out = String::new();
@@ -967,11 +995,17 @@ fn latest(args: LatestArgs) -> Result<ExitCode, CliError> {
 
 fn flush(args: FlushArgs) -> Result<ExitCode, CliError> {
     let store = open_existing(&args.db.db)?;
-    store.flush()?;
+    busy("flushing", || store.flush())?;
     if args.compact {
-        store.compact()?;
+        busy("compacting", || store.compact())?;
     }
     let s = store.stats();
+    if args.json {
+        let out = serde_json::json!({"records": s.records, "points": s.points, "files": s.files,
+            "cold_bytes": s.cold_bytes, "bytes_per_point": s.bytes_per_point()});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
@@ -1001,7 +1035,7 @@ fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
         to: time("--to", &args.to, Timestamp::MAX)?,
     };
     let store = open_existing(&args.db.db)?;
-    let report = store.export_parquet(&args.out, &options)?;
+    let report = busy("exporting", || store.export_parquet(&args.out, &options))?;
     if args.json {
         let out = serde_json::json!({"files": report.files, "rows": report.rows, "values": report.values});
         writeln!(std::io::stdout().lock(), "{out}")?;
@@ -1026,21 +1060,27 @@ fn import(args: ImportArgs) -> Result<ExitCode, CliError> {
     let mut total = IngestReport::default();
     let mut err = std::io::stderr().lock();
     for path in &args.paths {
-        let report = store.import_parquet(path)?;
+        let report = busy(&format!("importing {}", path.display()), || store.import_parquet(path))?;
         for rejected in &report.rejected {
             writeln!(err, "{}: row {}: {}", path.display(), rejected.line, rejected.reason)?;
         }
         total.merge(report);
     }
-    store.flush()?;
-    writeln!(
-        err,
-        "imported {} records, {} points, {} rejected, {} rows without values skipped",
-        total.records,
-        total.points,
-        total.rejected.len(),
-        total.skipped
-    )?;
+    busy("flushing", || store.flush())?;
+    if args.json {
+        let out = serde_json::json!({"records": total.records, "points": total.points,
+            "rejected": total.rejected.len(), "skipped": total.skipped});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+    } else {
+        writeln!(
+            err,
+            "imported {} records, {} points, {} rejected, {} rows without values skipped",
+            total.records,
+            total.points,
+            total.rejected.len(),
+            total.skipped
+        )?;
+    }
     Ok(if total.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -1105,8 +1145,17 @@ fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {
     let store = open_existing(&args.db.db)?;
     let before = store.stats().files;
     // One call merges one run; repeat until nothing is left to merge.
-    while store.compact()? {}
+    busy("compacting", || -> Result<(), twinstore::Error> {
+        while store.compact()? {}
+        Ok(())
+    })?;
     let s = store.stats();
+    if args.json {
+        let out = serde_json::json!({"files_before": before, "files": s.files, "records": s.records,
+            "bytes_per_point": s.bytes_per_point()});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         std::io::stderr().lock(),
         "compacted: {before} -> {} segment files, {} records, {:.2} bytes per point on disk",
@@ -1119,7 +1168,7 @@ fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {
 
 fn backup(args: BackupArgs) -> Result<ExitCode, CliError> {
     let store = open_existing(&args.db.db)?;
-    let report = store.backup(&args.to)?;
+    let report = busy("backing up", || store.backup(&args.to))?;
     if args.json {
         let out = serde_json::json!({
             "path": report.path,
@@ -1156,8 +1205,13 @@ fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
         .unwrap_or(Timestamp::MAX);
     let store = open_existing(&args.db.db)?;
     let before = store.twin_info(&args.twin)?.records;
-    store.delete_range(&args.twin, from, to)?;
+    busy("deleting", || store.delete_range(&args.twin, from, to))?;
     let after = store.twin_info(&args.twin)?.records;
+    if args.json {
+        let out = serde_json::json!({"twin": args.twin, "deleted": before.saturating_sub(after), "left": after});
+        writeln!(std::io::stdout().lock(), "{out}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         std::io::stderr().lock(),
         "deleted {} records of {}",
@@ -1189,7 +1243,7 @@ fn query(args: QueryArgs) -> Result<ExitCode, CliError> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     let report = match open_existing(&args.db.db) {
-        Ok(store) => store.verify()?,
+        Ok(store) => busy("checking", || store.verify())?,
         // A store that does not open is a problem to report, not a usage error.
         Err(CliError::Message(m)) if args.db.db.join("wal").is_dir() => twinstore::VerifyReport {
             problems: vec![twinstore::Problem {
