@@ -263,3 +263,67 @@ fn import_refuses_a_file_without_the_layout_naming_it() {
         other => panic!("wanted a Format error, got {other:?}"),
     }
 }
+
+/// A file as another program writes it (here with the arrow and parquet crates directly):
+/// millisecond times, columns in another order, an extra column of no known type, and a row
+/// without a twin. Import takes what it can and reports the rest.
+#[test]
+fn import_reads_a_cold_store_file_written_elsewhere() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray, TimestampMillisecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use parquet::arrow::ArrowWriter;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("V=1/PT=Time/Y=2026/M=01");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let path = folder.join("20260102000000000_20260101000000000_20260101000200000_abc.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("Temperature_double", DataType::Float64, true),
+        Field::new("$dtId_string", DataType::Utf8, true),
+        Field::new("Mode_string", DataType::Utf8, true),
+        Field::new("weird", DataType::Int32, true),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    let base = ts("2026-01-01T00:00:00Z").as_nanos() / 1_000_000;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(vec![Some(20.5), None, Some(22.0)])),
+        Arc::new(StringArray::from(vec![Some("t1"), Some("t1"), None])),
+        Arc::new(StringArray::from(vec![None, Some("Cool"), Some("Heat")])),
+        Arc::new(Int32Array::from(vec![1, 2, 3])),
+        Arc::new(TimestampMillisecondArray::from(vec![
+            base,
+            base + 60_000,
+            base + 120_000,
+        ])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).expect("create"), schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+
+    let store = Store::open(dir.path().join("db"), Options::default()).expect("open");
+    let report = store.import_parquet(dir.path().join("V=1")).expect("import");
+    assert_eq!(report.records, 2);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].line, 3);
+    let events = store.events(&EventsQuery::new("t1")).expect("events");
+    let seen: Vec<(Timestamp, Vec<(String, Value)>)> = events
+        .iter()
+        .map(|e| (e.ts, e.values.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                ts("2026-01-01T00:00:00Z"),
+                vec![("Temperature".to_string(), Value::Double(20.5))]
+            ),
+            (
+                ts("2026-01-01T00:01:00Z"),
+                vec![("Mode".to_string(), Value::String("Cool".into()))]
+            ),
+        ]
+    );
+}
