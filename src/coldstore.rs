@@ -70,17 +70,9 @@ pub struct ExportReport {
     pub values: u64,
 }
 
-/// The column suffix of a type, as TSI writes it.
+/// The column suffix of a type, as TSI writes it; removals have no column.
 fn type_suffix(ty: ValueType) -> Option<&'static str> {
-    Some(match ty {
-        ValueType::Double => "double",
-        ValueType::Long => "long",
-        ValueType::Bool => "bool",
-        ValueType::String => "string",
-        ValueType::DateTime => "datetime",
-        ValueType::Dynamic => "dynamic",
-        ValueType::Removed => return None,
-    })
+    (ty != ValueType::Removed).then(|| ty.column_suffix())
 }
 
 /// A column name's property and type: `Temperature_double` -> (`Temperature`, Double).
