@@ -78,16 +78,9 @@ fn type_suffix(ty: ValueType) -> Option<&'static str> {
 /// A column name's property and type: `Temperature_double` -> (`Temperature`, Double).
 fn parse_column(name: &str) -> Option<(&str, ValueType)> {
     let (property, suffix) = name.rsplit_once('_')?;
-    let ty = [
-        ValueType::Double,
-        ValueType::Long,
-        ValueType::Bool,
-        ValueType::String,
-        ValueType::DateTime,
-        ValueType::Dynamic,
-    ]
-    .into_iter()
-    .find(|ty| type_suffix(*ty).is_some_and(|s| s.eq_ignore_ascii_case(suffix)))?;
+    let ty = ValueType::ALL
+        .into_iter()
+        .find(|ty| type_suffix(*ty).is_some_and(|s| s.eq_ignore_ascii_case(suffix)))?;
     (!property.is_empty()).then_some((property, ty))
 }
 
@@ -221,11 +214,10 @@ impl MonthFile {
 }
 
 pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport> {
-    let twins: Vec<String> = match &options.twins {
+    let mut twins: Vec<String> = match &options.twins {
         None => store.twins()?.into_iter().map(|t| t.id).collect(),
         Some(selector) => store.select_ids(selector)?,
     };
-    let mut twins = twins;
     twins.sort_unstable();
     // Columns: every property and type of the selected twins, by name.
     let mut columns: BTreeMap<(String, ValueType), ()> = BTreeMap::new();

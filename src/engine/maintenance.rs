@@ -120,12 +120,7 @@ pub(crate) fn open_files(
                 Ok(segment) => segment,
                 // Damage that a retry cannot fix is confined to the file: the store opens,
                 // reads that need the file fail naming it, `verify` reports it.
-                Err(e @ (Error::Corruption { .. } | Error::UnsupportedVersion { .. })) => {
-                    Segment::damaged(vfs.clone(), &path, &e)
-                }
-                Err(e @ Error::Io { .. }) if matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound) => {
-                    Segment::damaged(vfs.clone(), &path, &e)
-                }
+                Err(e) if is_lasting_damage(&e) => Segment::damaged(vfs.clone(), &path, &e),
                 // Anything else (EIO, permissions) may pass: the open fails, to be retried.
                 Err(e) => return Err(e),
             };
@@ -135,6 +130,16 @@ pub(crate) fn open_files(
             }))
         })
         .collect()
+}
+
+/// A failure to open a segment file that a retry cannot fix: damage, an unknown version, or
+/// a missing file.
+fn is_lasting_damage(e: &Error) -> bool {
+    match e {
+        Error::Corruption { .. } | Error::UnsupportedVersion { .. } => true,
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
 }
 
 /// Writes rows twin by twin into a new segment file; `None` when there was nothing to write.

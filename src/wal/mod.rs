@@ -269,9 +269,8 @@ impl Wal {
         let start = segment.segment.as_ref().map(|s| (s.path.clone(), s.len));
         let result = self.write_frames(&mut segment, &frames, sync);
         match result {
-            Ok(()) => {
-                let bytes: usize = frames.iter().map(Vec::len).sum();
-                self.progress.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            Ok(bytes) => {
+                self.progress.bytes.fetch_add(bytes, Ordering::Relaxed);
                 self.progress.written.store(last, Ordering::Release);
                 if sync {
                     self.progress.synced.store(last, Ordering::Release);
@@ -356,7 +355,8 @@ impl Wal {
         e
     }
 
-    fn write_frames(&self, active: &mut Active, frames: &[Vec<u8>], sync: bool) -> Result<()> {
+    /// Writes `frames` (synced when `sync`); returns the bytes written.
+    fn write_frames(&self, active: &mut Active, frames: &[Vec<u8>], sync: bool) -> Result<u64> {
         if let Some(full) = active.segment.take_if(|s| s.len >= SEGMENT_TARGET_BYTES) {
             // Rotation happens between writes, so a frame never spans two segments. A failed
             // sync of acknowledged frames cannot be taken back: read-only.
@@ -389,7 +389,7 @@ impl Wal {
         if sync {
             sync_file(segment)?;
         }
-        Ok(())
+        Ok(total as u64)
     }
 
     /// Bytes appended since the log was opened.
