@@ -492,8 +492,8 @@ fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<
     })
 }
 
-/// The real station data in ../shared/fixtures.
-const STATION: &str = "../shared/fixtures/payerne-bsrn-2016-06.ndjson.zst";
+/// The real station data in tests/fixtures (see its README).
+const STATION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payerne-bsrn-2016-06.ndjson.zst");
 
 struct Station {
     points: u64,

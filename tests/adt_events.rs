@@ -16,7 +16,7 @@ use twinstore::{Clock, Error, EventsQuery, IngestOptions, InputFormat, Options, 
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/adt-twin-updates.ndjson"
+    "/tests/fixtures/adt-twin-updates.ndjson"
 );
 
 const UPDATE: &str = "Microsoft.DigitalTwins.Twin.Update";

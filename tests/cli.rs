@@ -1,6 +1,6 @@
 //! The `twinstore` command line on the real fixtures: what it prints and its exit codes.
 //!
-//! Every expected value here is read off `../shared/fixtures/adt-twin-updates.ndjson` (or the
+//! Every expected value here is read off `tests/fixtures/adt-twin-updates.ndjson` (or the
 //! small inputs written by the tests) by hand.
 #![cfg(feature = "cli")]
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 const ADT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/adt-twin-updates.ndjson"
+    "/tests/fixtures/adt-twin-updates.ndjson"
 );
 
 /// Line 2 is cut-off JSON, line 3 has no `$dtId`; line 1 is good.

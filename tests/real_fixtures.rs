@@ -1,4 +1,4 @@
-//! The real fixtures in ../shared/fixtures read back exactly as an independent reading says.
+//! The real fixtures in tests/fixtures read back exactly as an independent reading says.
 //!
 //! - The ADT event samples flatten as ProcessDTUpdatetoTSI (plus twinstore's documented
 //!   rules) would: values and times written out by hand below.
@@ -14,7 +14,7 @@ use twinstore::{EventsQuery, IngestOptions, Options, Store, Timestamp, Value};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(name)
 }
 

@@ -19,7 +19,7 @@ use twinstore::{EventsQuery, IngestOptions, InputFormat, Options, Store, Timesta
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/payerne-bsrn-2016-06.ndjson.zst"
+    "/tests/fixtures/payerne-bsrn-2016-06.ndjson.zst"
 );
 const RECORDS: usize = 75_844;
 const MET: &str = "payerne-bsrn-met";
