@@ -1,6 +1,6 @@
-//! Parquet in the layout of Time Series Insights' cold store (../shared/SEMANTICS.md §3), so
-//! that Spark, DuckDB, DataFusion or Trino read an export unchanged, and a TSI user's cold
-//! store can be imported.
+//! Parquet in the layout of Time Series Insights' cold store (docs/SEMANTICS.md, "Warm and
+//! cold"), so that Spark, DuckDB, DataFusion or Trino read an export unchanged, and a TSI
+//! user's cold store can be imported.
 //!
 //! Layout: `V=1/PT=Time/Y=YYYY/M=MM/<written>_<min event time>_<max event time>_<suffix>.parquet`
 //! (times as `YYYYMMDDHHMMSSfff`), one row per event, a `timestamp` column (UTC,

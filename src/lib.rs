@@ -242,3 +242,9 @@ pub use query::{
     TwinSelector, TwinState, Variable,
 };
 pub use wal::Durability;
+
+/// The README's Rust examples, compiled by `cargo test` (the quick start is `no_run`: it
+/// writes a store in the working directory), so that the first code a user copies builds.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
