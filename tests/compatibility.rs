@@ -1,13 +1,13 @@
 //! Format compatibility: stores written by format version 1 open and read the same forever.
 //!
-//! `tests/fixtures/v1/` holds a store written by this version (two WAL segments) and a copy
-//! with one flipped byte in the first segment. The clean store must replay to exactly the
-//! records below; the damaged one must be refused with a corruption error naming the file.
-//! Regenerate the files only for a new format version:
-//! `cargo test --test compatibility -- --ignored write_golden_files`.
+//! `tests/fixtures/v1/` holds a store written by this version (two WAL segments), a copy
+//! with one flipped byte in the first segment, and `store-full` (a MANIFEST, segment files
+//! and a WAL tail; see below). The clean stores must answer exactly as worked out by hand
+//! from the records below; the damaged one must be refused with a corruption error naming
+//! the file. Regenerate the files only for a new format version:
+//! `cargo test --test compatibility -- --ignored write_golden_files write_full_golden_store`.
 
 use std::path::{Path, PathBuf};
-
 use std::time::Duration;
 
 use twinstore::{
