@@ -373,6 +373,22 @@ fn state(props: &[(&str, Value, i64)]) -> Vec<PropertyValue> {
 fn version_1_full_store_answers_exactly() {
     let dir = copy_full_store("store-full");
     let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("golden store opens");
+    check_boiler(&store);
+    check_meter(&store);
+    check_codec_twins(&store);
+    // Deleted for good; and a twin known only from the WAL tail.
+    assert_eq!(store.events(&EventsQuery::new("scratch")).expect("events"), vec![]);
+    assert!(store.latest("scratch").expect("latest").properties.is_empty());
+    assert_eq!(
+        &store.latest("lobby").expect("latest").properties[..],
+        state(&[("Occupied", Value::Bool(true), 61)])
+    );
+    // Boiler 6, meter 2,100, noisy 512, display 40, sparse 200, lobby 1; scratch 0.
+    assert_eq!(store.stats().records, 6 + 2100 + 512 + 40 + 200 + 1);
+}
+
+/// The boiler: file 5 (compacted, the row at 10 s deleted), file 6, and the WAL tail.
+fn check_boiler(store: &Store) {
     let s = |text: &str| Value::String(text.into());
 
     // The boiler: file 5 (compacted, the row at 10 s deleted), file 6, and the WAL tail.
@@ -474,7 +490,9 @@ fn version_1_full_store_answers_exactly() {
     assert_eq!(result.column(Aggregation::Max), Some(&[Some(22.0), Some(22.5)][..]));
     assert_eq!(result.column(Aggregation::Sum), Some(&[Some(106.25), Some(22.5)][..]));
     assert_eq!(result.column(Aggregation::Avg), Some(&[Some(21.25), Some(22.5)][..]));
+}
 
+fn check_meter(store: &Store) {
     // The meter: 2,100 rows, i² at 1.5 s steps, across a group boundary at row 2048.
     let meter = store.events(&EventsQuery::new("meter")).expect("events");
     assert_eq!(meter.len(), 2100);
@@ -530,7 +548,11 @@ fn version_1_full_store_answers_exactly() {
         result.column(Aggregation::Last),
         Some(&[Some(1_437_601.0), Some(4_405_801.0)][..])
     );
+}
 
+/// The twins written for the codecs they make the writer choose.
+fn check_codec_twins(store: &Store) {
+    let s = |text: &str| Value::String(text.into());
     // The noisy twin: microsecond times; noise(0..4) = 108, 196, 28, 117; noise(511) = 183.
     let noisy = store.events(&EventsQuery::new("noisy")).expect("events");
     assert_eq!(noisy.len(), 512);
@@ -581,7 +603,8 @@ fn version_1_full_store_answers_exactly() {
         s("zone 02: all systems nominal, no alarms pending, next check at 06:00")
     );
 
-    // The sparse twin: Rare in rows 7 and 150, Half in 101 rows (splitmix64 low bits, counted by hand once), Burst in rows 20..70 and
+    // The sparse twin: Rare in rows 7 and 150, Half in 101 rows (splitmix64 low bits,
+    // counted once by hand), Burst in rows 20..70 and
     // 120..170 (Σ = 2,225 + 7,225).
     let counts: Vec<(String, u64)> = store
         .schema("sparse")
@@ -618,14 +641,4 @@ fn version_1_full_store_answers_exactly() {
     assert_eq!(result.column(Aggregation::Sum), Some(&[Some(9450.0)][..]));
     assert_eq!(result.column(Aggregation::Min), Some(&[Some(20.0)][..]));
     assert_eq!(result.column(Aggregation::Max), Some(&[Some(169.0)][..]));
-
-    // Deleted for good; and a twin known only from the WAL tail.
-    assert_eq!(store.events(&EventsQuery::new("scratch")).expect("events"), vec![]);
-    assert!(store.latest("scratch").expect("latest").properties.is_empty());
-    assert_eq!(
-        &store.latest("lobby").expect("latest").properties[..],
-        state(&[("Occupied", Value::Bool(true), 61)])
-    );
-    // Boiler 6, meter 2,100, noisy 512, display 40, sparse 200, lobby 1; scratch 0.
-    assert_eq!(store.stats().records, 6 + 2100 + 512 + 40 + 200 + 1);
 }

@@ -517,47 +517,8 @@ fn golden_store_holds_every_form_it_claims() {
     assert_eq!(m.next_file_id, 7);
 
     let mut seen = Seen::new();
-    let mut files = Vec::new();
-    for &(id, size, twins, rows, points) in &m.files {
-        let bytes = std::fs::read(dir.join(format!("cold/{id:016}.seg"))).expect("segment file");
-        assert_eq!(bytes.len() as u64, size);
-        let chunks = segment_file(&bytes, &mut seen);
-        assert_eq!(chunks.len() as u64, twins);
-        assert_eq!(chunks.values().map(|c| c.ts.len() as u64).sum::<u64>(), rows);
-        let held: usize = chunks.values().flat_map(|c| c.columns.values()).map(Vec::len).sum();
-        assert_eq!(held as u64, points);
-        files.push(chunks);
-    }
-    let cold: Vec<String> = std::fs::read_dir(dir.join("cold"))
-        .expect("cold")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(cold.len(), 2, "no file but the manifest's: {cold:?}");
-
-    // The deletions are in the file: no scratch chunk (twin 2), no boiler row at 10 s.
-    assert_eq!(files[0].keys().copied().collect::<Vec<_>>(), [0, 1, 3, 4, 5]);
-    assert_eq!(files[0][&0].ts, [0, 20, 30, 40].map(|s| T0 + s * SEC));
-    assert_eq!(
-        files[0][&0].columns[&1],
-        [(0, Val::I(1000)), (1, Val::I(1020)), (2, Val::I(1030))]
-    );
-    assert_eq!(files[0][&0].columns[&7], [(1, Val::Removed)]);
-    assert_eq!(files[1].keys().copied().collect::<Vec<_>>(), [0]);
-    assert_eq!(files[1][&0].ts, [T0 + 50 * SEC]);
-    // The compacted meter: one chunk of 2,048 + 52 rows, Energy = i² at 1.5 s steps.
-    let meter = &files[0][&1];
-    assert_eq!(meter.groups, 2);
-    assert_eq!(meter.ts, (0..2100).map(|i| T0 + i * 1_500_000_000).collect::<Vec<_>>());
-    assert_eq!(
-        meter.columns[&0],
-        (0..2100).map(|i| (i as usize, Val::I(i * i))).collect::<Vec<_>>()
-    );
-    let display = &files[0][&4];
-    assert_eq!(
-        display.columns[&0][13].1,
-        Val::S("zone 03: all systems nominal, no alarms pending, next check at 06:00".into())
-    );
-
+    let files = check_segment_files(&dir, &m, &mut seen);
+    check_deletions_and_groups(&files);
     let expected: Vec<String> = [
         "presence form 0",
         "presence form 1",
@@ -593,6 +554,59 @@ fn golden_store_holds_every_form_it_claims() {
         "forms missing from the golden segment files: {missing:?}"
     );
 
+    check_wal_tail(&dir, m.checkpoint);
+}
+
+/// Reads every segment file the manifest names, checking its size and counts against the
+/// manifest; returns each file's chunks by twin id.
+fn check_segment_files(dir: &Path, m: &Manifest, seen: &mut Seen) -> Vec<BTreeMap<u32, Chunk>> {
+    let mut files = Vec::new();
+    for &(id, size, twins, rows, points) in &m.files {
+        let bytes = std::fs::read(dir.join(format!("cold/{id:016}.seg"))).expect("segment file");
+        assert_eq!(bytes.len() as u64, size);
+        let chunks = segment_file(&bytes, seen);
+        assert_eq!(chunks.len() as u64, twins);
+        assert_eq!(chunks.values().map(|c| c.ts.len() as u64).sum::<u64>(), rows);
+        let held: usize = chunks.values().flat_map(|c| c.columns.values()).map(Vec::len).sum();
+        assert_eq!(held as u64, points);
+        files.push(chunks);
+    }
+    let cold: Vec<String> = std::fs::read_dir(dir.join("cold"))
+        .expect("cold")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cold.len(), 2, "no file but the manifest's: {cold:?}");
+
+    files
+}
+
+fn check_deletions_and_groups(files: &[BTreeMap<u32, Chunk>]) {
+    // The deletions are in the file: no scratch chunk (twin 2), no boiler row at 10 s.
+    assert_eq!(files[0].keys().copied().collect::<Vec<_>>(), [0, 1, 3, 4, 5]);
+    assert_eq!(files[0][&0].ts, [0, 20, 30, 40].map(|s| T0 + s * SEC));
+    assert_eq!(
+        files[0][&0].columns[&1],
+        [(0, Val::I(1000)), (1, Val::I(1020)), (2, Val::I(1030))]
+    );
+    assert_eq!(files[0][&0].columns[&7], [(1, Val::Removed)]);
+    assert_eq!(files[1].keys().copied().collect::<Vec<_>>(), [0]);
+    assert_eq!(files[1][&0].ts, [T0 + 50 * SEC]);
+    // The compacted meter: one chunk of 2,048 + 52 rows, Energy = i² at 1.5 s steps.
+    let meter = &files[0][&1];
+    assert_eq!(meter.groups, 2);
+    assert_eq!(meter.ts, (0..2100).map(|i| T0 + i * 1_500_000_000).collect::<Vec<_>>());
+    assert_eq!(
+        meter.columns[&0],
+        (0..2100).map(|i| (i as usize, Val::I(i * i))).collect::<Vec<_>>()
+    );
+    let display = &files[0][&4];
+    assert_eq!(
+        display.columns[&0][13].1,
+        Val::S("zone 03: all systems nominal, no alarms pending, next check at 06:00".into())
+    );
+}
+
+fn check_wal_tail(dir: &Path, checkpoint: u64) {
     // The WAL tail: one segment with one frame, after the checkpoint, holding set D.
     let wal: Vec<PathBuf> = std::fs::read_dir(dir.join("wal"))
         .expect("wal")
@@ -606,7 +620,7 @@ fn golden_store_holds_every_form_it_claims() {
         .expect("number");
     let frames = wal_segment(&std::fs::read(&wal[0]).expect("wal"), number);
     assert_eq!(frames.len(), 1);
-    assert!(frames[0].0 > m.checkpoint, "the tail is not flushed");
+    assert!(frames[0].0 > checkpoint, "the tail is not flushed");
     let mut c = Cursor::new(&frames[0].1);
     assert_eq!(c.u8(), 1, "batch");
     let definitions: Vec<String> = (0..c.varint())
