@@ -502,9 +502,9 @@ pub(crate) struct Segment {
     map: FileBytes,
     /// The file layer, to delete the file once retired.
     vfs: Arc<dyn Vfs>,
-    /// Why the file could not be opened (offset, reason), when the store opened without it:
-    /// every read of it fails with this, and other files stay readable.
-    damage: Option<(u64, String)>,
+    /// Why the file could not be opened, when the store opened without it: every read of it
+    /// fails with this, and other files stay readable.
+    damage: Option<Damage>,
     footer_offset: usize,
     twins: usize,
     footer_crc: u32,
@@ -518,6 +518,17 @@ pub(crate) struct Segment {
     /// Set when the file is no longer part of the store: it is deleted once the last reader
     /// drops it.
     retired: std::sync::atomic::AtomicBool,
+}
+
+/// Why a file the manifest names could not be opened.
+#[derive(Clone, Debug)]
+enum Damage {
+    /// Its bytes are not a segment file, or it is missing: offset and reason.
+    Corrupt(u64, String),
+    /// It was written by a format version this build does not read (the version found):
+    /// reads fail with [`Error::UnsupportedVersion`], as docs/FORMAT.md promises, not with a
+    /// corruption error.
+    Version(u32),
 }
 
 impl std::fmt::Debug for Segment {
@@ -686,8 +697,9 @@ impl Segment {
     /// open and answer. `verify` reports it.
     pub(crate) fn damaged(vfs: Arc<dyn Vfs>, path: &Path, error: &Error) -> Arc<Segment> {
         let damage = match error {
-            Error::Corruption { offset, reason, .. } => (*offset, reason.clone()),
-            other => (0, other.to_string()),
+            Error::Corruption { offset, reason, .. } => Damage::Corrupt(*offset, reason.clone()),
+            Error::UnsupportedVersion { found, .. } => Damage::Version(*found),
+            other => Damage::Corrupt(0, other.to_string()),
         };
         Arc::new(Segment {
             path: path.to_path_buf(),
@@ -716,8 +728,18 @@ impl Segment {
 
     /// The footer, checksummed on first use.
     pub(crate) fn footer(&self) -> Result<&[TwinRef]> {
-        if let Some((offset, reason)) = &self.damage {
-            return Err(Error::corruption(&self.path, *offset, reason.clone()));
+        match &self.damage {
+            Some(Damage::Corrupt(offset, reason)) => {
+                return Err(Error::corruption(&self.path, *offset, reason.clone()));
+            }
+            Some(Damage::Version(found)) => {
+                return Err(Error::UnsupportedVersion {
+                    path: self.path.clone(),
+                    found: *found,
+                    supported: SEGMENT_VERSION,
+                });
+            }
+            None => {}
         }
         let bytes = &self.map[self.footer_offset..self.footer_offset + self.twins * TWIN_REF_LEN];
         let checked = self.footer_checked.get_or_init(|| {
