@@ -11,8 +11,7 @@ mod write;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -145,6 +144,9 @@ pub(crate) struct Inner {
     pub(crate) maintenance_error: Mutex<Option<String>>,
     /// Estimated bytes written to the warm tier since the last flush.
     pub(crate) warm_estimate: AtomicU64,
+    /// When (nanoseconds on [`Options::clock`]) the oldest write still in the warm tier was
+    /// made; [`maintenance::NO_WARM_WRITE`] when it is empty. The warm window runs from here.
+    pub(crate) oldest_warm_write: AtomicI64,
     /// One more than the cold generation whose latest states the background thread has
     /// computed for every twin (0: none yet).
     pub(crate) latest_done: AtomicU64,
@@ -236,6 +238,14 @@ impl Store {
             .iter()
             .map(|e| e.table.read().heap_bytes() as u64)
             .sum::<u64>();
+        // Rows replayed from the WAL count as written at the open: their original arrival
+        // times are not logged, and a store reopened after a long stop should not flush
+        // (and make a small file) at once.
+        let oldest_warm_write = if warm_estimate > 0 {
+            options.clock.now().as_nanos()
+        } else {
+            maintenance::NO_WARM_WRITE
+        };
         let block_cache_bytes = usize::try_from(options.block_cache_bytes).unwrap_or(usize::MAX);
         let inner = Arc::new(Inner {
             dir,
@@ -253,12 +263,12 @@ impl Store {
             maintenance: Mutex::new(maintenance::MaintenanceState {
                 checkpoint,
                 next_file_id: manifest.next_file_id.max(1),
-                last_flush: Instant::now(),
                 pending_wal_cut: None,
             }),
             maintenance_error: Mutex::new(None),
             metrics: metrics::Counters::default(),
             warm_estimate: AtomicU64::new(warm_estimate),
+            oldest_warm_write: AtomicI64::new(oldest_warm_write),
             latest_done: AtomicU64::new(0),
             flushed: Condvar::new(),
             flushed_lock: Mutex::new(()),
@@ -298,6 +308,21 @@ impl Store {
     /// store that opens without replaying a log.
     pub fn flush(&self) -> Result<()> {
         maintenance::flush(&self.inner)
+    }
+
+    /// Runs one round of what the background thread does, now, on the calling thread: a
+    /// flush if one is due (the oldest unflushed write has reached [`Options::warm_window`]
+    /// on [`Options::clock`], the warm tier is past [`Options::warm_budget_bytes`], or an
+    /// earlier flush failed half-way), compaction of runs of small files, retention
+    /// ([`Options::cold_retention`]) and the refresh of cached latest states.
+    ///
+    /// With [`Options::background_maintenance`] off, call it periodically to get the same
+    /// behaviour on your own schedule (the background thread runs it every half second);
+    /// with a manual [`Clock`] it makes the warm window testable without waiting. Unlike the
+    /// background thread, it returns a failure instead of recording it for
+    /// [`Store::maintenance_error`].
+    pub fn run_maintenance(&self) -> Result<()> {
+        maintenance::run_round(&self.inner)
     }
 
     /// Merges consecutive small segment files into one (the background thread does this
