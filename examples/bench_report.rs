@@ -1,14 +1,19 @@
-//! Prints twinstore's headline figures on the benchmark workload (../shared/WORKLOAD.md),
-//! in the layout of the peers' table there, so the comparison is direct.
+//! Prints twinstore's headline figures on the benchmark workload (docs/WORKLOAD.md), and
+//! the peers' figures quoted from that document beside them, in the same layout.
 //!
 //! ```text
 //! cargo run --release --example generate -- --size medium --out /tmp/medium.ndjson
-//! cargo run --release --example bench_report -- --input /tmp/medium.ndjson
+//! cargo run --release --example bench_report -- --input /tmp/medium.ndjson [--ingest-runs N]
 //! ```
 //!
-//! Knobs (environment): `CHUNK_MB` (NDJSON bytes per ingest call, default 16),
-//! `TYPED_BATCH` (records per typed write call, default 100,000), `INGEST_ONLY=1` (stop after
-//! the NDJSON loads; with `TYPED=1` also run the typed load).
+//! Flags: `--input FILE` (the NDJSON workload, default /tmp/medium.ndjson), `--ingest-runs N`
+//! (NDJSON loads per core count, the median is reported; default 1), `--station FILE` (the
+//! real station data, default the fixture). Knobs (environment): `CHUNK_MB` (NDJSON bytes per
+//! ingest call, default 16), `TYPED_BATCH` (records per typed write call, default 100,000),
+//! `INGEST_ONLY=1` (stop after the NDJSON loads; with `TYPED=1` also run the typed load).
+//!
+//! Every figure says how many runs it is: a median of N samples, or one run. A failed query
+//! or load stops the report with its error: no figure is made of a failure.
 //!
 //! Figures: NDJSON ingest (WAL on, group commit) on one core and on all cores, typed-API
 //! ingest, warm-tier bytes per point, and the latency of each query kind (medians), on the
@@ -52,6 +57,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         return rss_probe(&dir);
     }
     let input_path = arg("--input").unwrap_or_else(|| "/tmp/medium.ndjson".into());
+    let ingest_runs: usize = match arg("--ingest-runs") {
+        Some(n) => n.parse().map_err(|e| format!("--ingest-runs {n}: {e}"))?,
+        None => 1,
+    };
+    if ingest_runs == 0 {
+        return Err("--ingest-runs must be at least 1".into());
+    }
     let input =
         std::fs::read(&input_path).map_err(|e| format!("{input_path}: {e} (make it with the generate example)"))?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -63,12 +75,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     let group = Durability::GroupCommit {
         interval: Duration::from_millis(10),
     };
-    // 1. NDJSON ingest, one core then all cores (median of runs for the single core).
-    let one = ingest_file(&input, Options::default().durability(group).ingest_threads(1))?;
-    let all = ingest_file(&input, Options::default().durability(group).ingest_threads(cores))?;
+    // 1. NDJSON ingest, one core then all cores, each the median of `ingest_runs` loads.
+    let one = ingest_median(
+        &input,
+        ingest_runs,
+        Options::default().durability(group).ingest_threads(1),
+    )?;
+    let all = ingest_median(
+        &input,
+        ingest_runs,
+        Options::default().durability(group).ingest_threads(cores),
+    )?;
+    let load_runs = runs_label(ingest_runs);
     if std::env::var("INGEST_ONLY").is_ok() {
         println!(
-            "1 core {:.2} M/s ({:.2} s), {cores} cores {:.2} M/s ({:.2} s)",
+            "{load_runs}: 1 core {:.2} M/s ({:.2} s), {cores} cores {:.2} M/s ({:.2} s)",
             one.records as f64 / one.secs / 1e6,
             one.secs,
             all.records as f64 / all.secs / 1e6,
@@ -95,7 +116,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     drop(records);
     drop(typed);
     if std::env::var("INGEST_ONLY").is_ok() {
-        println!("typed {:.2} M points/s", typed_points as f64 / typed_secs / 1e6);
+        println!(
+            "typed (one run) {:.2} M points/s",
+            typed_points as f64 / typed_secs / 1e6
+        );
         return Ok(());
     }
 
@@ -116,13 +140,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     let probe = std::process::Command::new(std::env::current_exe()?)
         .args(["--rss-probe", &store_path.display().to_string()])
         .output()?;
-    let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
-    let rss: Vec<f64> = probe.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    let (rss_start, rss_open, rss_queried) = (
-        rss.first().copied().unwrap_or(0.0),
-        rss.get(1).copied().unwrap_or(0.0),
-        rss.get(2).copied().unwrap_or(0.0),
-    );
+    if !probe.status.success() {
+        return Err(format!(
+            "the RSS probe failed ({}): {}",
+            probe.status,
+            String::from_utf8_lossy(&probe.stderr)
+        )
+        .into());
+    }
+    let printed = String::from_utf8_lossy(&probe.stdout).into_owned();
+    let rss = printed
+        .split_whitespace()
+        .map(str::parse::<f64>)
+        .collect::<Result<Vec<f64>, _>>()
+        .map_err(|e| format!("the RSS probe printed {printed:?}: {e}"))?;
+    let [rss_start, rss_open, rss_queried] = rss[..] else {
+        return Err(format!("the RSS probe printed {printed:?}, not three figures").into());
+    };
     let started = Instant::now();
     let store = Store::open(&store_path, Options::default())?;
     let open_secs = started.elapsed().as_secs_f64();
@@ -138,21 +172,24 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cold_points = cold_stats.points as f64;
     println!("| figure | twinstore | target |");
     println!("|---|---|---|");
-    println!("| records / points ingested | {} / {} | |", stats.records, stats.points);
     println!(
-        "| NDJSON ingest, 1 core (records/s) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.0 M |",
+        "| records / points ingested (rejected lines) | {} / {} ({}) | |",
+        stats.records, stats.points, all.rejected
+    );
+    println!(
+        "| NDJSON ingest, 1 core (records/s, {load_runs}) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.0 M |",
         one.records as f64 / one.secs / 1e6,
         one.points as f64 / one.secs / 1e6,
         one.secs
     );
     println!(
-        "| NDJSON ingest, {cores} cores (records/s) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.5 M |",
+        "| NDJSON ingest, {cores} cores (records/s, {load_runs}) | {:.2} M ({:.2} M points/s, {:.2} s) | >= 1.5 M |",
         all.records as f64 / all.secs / 1e6,
         all.points as f64 / all.secs / 1e6,
         all.secs
     );
     println!(
-        "| typed API ingest, {} records per call (points/s) | {:.2} M ({:.2} s) | >= 10 M |",
+        "| typed API ingest, {} records per call (points/s, one run) | {:.2} M ({:.2} s) | >= 10 M |",
         typed_batch(),
         typed_points as f64 / typed_secs / 1e6,
         typed_secs
@@ -166,11 +203,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         stats.disk_bytes as f64 / points
     );
     println!(
-        "| latest values of one twin (median) | {:.1} us | microseconds |",
+        "| latest values of one twin (median of 200) | {:.1} us | microseconds |",
         warm.latest_one
     );
     println!(
-        "| state of one twin at an instant (median) | {:.1} us | |",
+        "| state of one twin at an instant (median of 200) | {:.1} us | |",
         warm.state_one
     );
     println!(
@@ -182,7 +219,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         warm.q2
     );
     println!(
-        "| Q2 through the TSI aggregateSeries JSON body (parse, query, response JSON) | {:.1} us | |",
+        "| Q2 through the TSI aggregateSeries JSON body (parse, query, response JSON; median of 50) | {:.1} us | |",
         warm.q2_json
     );
     println!(
@@ -203,7 +240,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("Cold tier (after a full flush):\n");
     println!("| figure | twinstore | target |");
     println!("|---|---|---|");
-    println!("| flush of the whole warm tier | {flush_secs:.2} s | |");
+    println!("| flush of the whole warm tier (one run) | {flush_secs:.2} s | |");
     println!(
         "| disk bytes per point, whole store directory | {:.2} ({} bytes, {} files) | <= 1.9 |",
         cold_stats.bytes_per_point(),
@@ -230,18 +267,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         station.sizes.presence as f64 / station.points as f64,
         station.sizes.index as f64 / station.points as f64,
     );
-    println!("| open the flushed medium store | {:.0} ms | |", open_secs * 1000.0);
+    println!("| open the flushed store (one run) | {:.0} ms | |", open_secs * 1000.0);
     println!(
-        "| open a store of 100,000 twins in 1,000 files (built in {many_build:.1} s) | {:.0} ms | < 1000 ms |",
+        "| open a store of 100,000 twins in 1,000 files (built in {many_build:.1} s; median of 3 opens) | {:.0} ms | < 1000 ms |",
         many_open * 1000.0
     );
     println!(
-        "| RSS of a fresh process: before open / after opening the flushed store / after reading every event of every twin | {rss_start:.0} / {rss_open:.0} / {rss_queried:.0} MiB (segment files {:.0} MiB, mapped) | little beyond the page cache |",
+        "| RSS of a fresh process (one run): before open / after opening the flushed store / after reading every event of every twin | {rss_start:.0} / {rss_open:.0} / {rss_queried:.0} MiB (segment files {:.0} MiB, mapped) | little beyond the page cache |",
         cold_stats.cold_bytes as f64 / 1048576.0
     );
     println!("| Q1 cold (median of 50) | {:.1} us | <= 5.6 us |", cold.q1);
-    println!("| Q2 cold (aggregation engine) | {:.1} us | <= 22 us |", cold.q2);
-    println!("| Q2 cold, TSI JSON body | {:.1} us | |", cold.q2_json);
+    println!(
+        "| Q2 cold (aggregation engine, median of 50) | {:.1} us | <= 22 us |",
+        cold.q2
+    );
+    println!("| Q2 cold, TSI JSON body (median of 50) | {:.1} us | |", cold.q2_json);
     println!(
         "| Q3 cold (one merged fleet query, both cores; first run after open / median of 7) | {:.1} / {:.1} ms | < 20.5 ms, then < 10 ms |",
         cold.q3_first / 1000.0,
@@ -252,10 +292,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         cold.q3_values as f64 / (cold.q3 / 1e6) / 1e6
     );
     println!("| Q4 cold (median of 20) | {:.1} us | <= 44 us |", cold.q4);
-    println!("| latest values of one twin, cold | {:.1} us | |", cold.latest_one);
-    println!("| state of one twin at an instant, cold | {:.1} us | |", cold.state_one);
+    println!(
+        "| latest values of one twin, cold (median of 200) | {:.1} us | |",
+        cold.latest_one
+    );
+    println!(
+        "| state of one twin at an instant, cold (median of 200) | {:.1} us | |",
+        cold.state_one
+    );
     println!();
-    println!("In the layout of ../shared/WORKLOAD.md (warm tier; load = NDJSON to a durable store, {cores} cores):\n");
+    println!(
+        "In the layout of docs/WORKLOAD.md (warm tier; load = NDJSON to a durable store, {cores} cores, {load_runs}; \
+         queries are the medians above). This run: {} records from {input_path}.\n",
+        stats.records
+    );
     println!("| peer | NDJSON load s | records/s | bytes/point on disk | Q1 ms | Q2 ms | Q3 ms | Q4 ms |");
     println!("|---|---|---|---|---|---|---|---|");
     println!(
@@ -276,25 +326,68 @@ fn main() -> Result<(), Box<dyn Error>> {
         cold.q3 / 1000.0,
         cold.q4 / 1000.0
     );
-    for row in [
-        "| DuckDB 2.0 | 10.6 | 880 k | 7.91 | 4.2 | 4.6 | 20.5 | 17.7 |",
-        "| chDB 4.4 | 8.0 | 1.15 M | 5.02 | 3.1 | 4.0 | 65.7 | 23.4 |",
-        "| SQLite 3.40 | 46.6 | 199 k | 24.1 | 0.030 | 0.63 | 809 | 0.44 |",
-        "| Parquet (pyarrow 26, zstd) | 19.0 | 490 k | 3.77 | 7.1 | 7.6 | 143 | 449 |",
-        "| ArcticDB 6.28 | 46.2 | 201 k | 15.7 | 1.2 | 1.9 | 1961 | 63 |",
-        "| tsink 0.10 | 80.3 | 116 k | 6.45 | 0.028 | 0.11 | 643 | 22 |",
-    ] {
+    println!();
+    println!(
+        "Peers, QUOTED from docs/WORKLOAD.md (not measured by this run): their figures as that \
+         document records them, measured in 2026-11 on the medium workload (10,000 twins, one day). \
+         They compare with the rows above only when this run read the medium workload.\n"
+    );
+    println!(
+        "| peer (quoted, 2026-11) | NDJSON load s | records/s | bytes/point on disk | Q1 ms | Q2 ms | Q3 ms | Q4 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in QUOTED_PEERS {
         println!("{row}");
     }
     Ok(())
+}
+
+/// The peers' rows of docs/WORKLOAD.md's results table, as that document gives them
+/// (measured 2026-11 on the medium workload; not measured by this program).
+const QUOTED_PEERS: [&str; 6] = [
+    "| DuckDB 2.0 | 10.6 | 880 k | 7.91 | 4.2 | 4.6 | 20.5 | 17.7 |",
+    "| chDB 4.4 | 8.0 | 1.15 M | 5.02 | 3.1 | 4.0 | 65.7 | 23.4 |",
+    "| SQLite 3.40 | 46.6 | 199 k | 24.1 | 0.030 | 0.63 | 809 | 0.44 |",
+    "| Parquet (pyarrow 26, zstd) | 19.0 | 490 k | 3.77 | 7.1 | 7.6 | 143 | 449 |",
+    "| ArcticDB 6.28 | 46.2 | 201 k | 15.7 | 1.2 | 1.9 | 1961 | 63 |",
+    "| tsink 0.10 | 80.3 | 116 k | 6.45 | 0.028 | 0.11 | 643 | 22 |",
+];
+
+/// "one run" or "median of N runs".
+fn runs_label(runs: usize) -> String {
+    if runs == 1 {
+        "one run".to_string()
+    } else {
+        format!("median of {runs} runs")
+    }
 }
 
 struct Loaded {
     store: Store,
     records: u64,
     points: u64,
+    /// Lines the store rejected (they are not in `records`).
+    rejected: u64,
     secs: f64,
     _dir: tempfile::TempDir,
+}
+
+/// Loads the input `runs` times, each into a new store, and reports the median time. The
+/// report goes on with the last load's store (every load holds the same rows); each earlier
+/// store is dropped before the next load, so loads do not share the machine's memory.
+fn ingest_median(input: &[u8], runs: usize, options: Options) -> Result<Loaded, Box<dyn Error>> {
+    let mut secs = Vec::with_capacity(runs);
+    let mut last: Option<Loaded> = None;
+    for _ in 0..runs {
+        drop(last.take());
+        let load = ingest_file(input, options.clone())?;
+        secs.push(load.secs);
+        last = Some(load);
+    }
+    let mut load = last.ok_or("no load was run")?;
+    secs.sort_by(f64::total_cmp);
+    load.secs = secs[secs.len() / 2];
+    Ok(load)
 }
 
 /// Loads the whole input into a new store, in chunks, and syncs: NDJSON to durable store.
@@ -302,7 +395,7 @@ fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>>
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path(), options)?;
     let started = Instant::now();
-    let (mut records, mut points, mut line) = (0, 0, 1);
+    let (mut records, mut points, mut rejected, mut line) = (0, 0, 0, 1);
     let mut rest = input;
     while !rest.is_empty() {
         let chunk = chunk();
@@ -324,6 +417,7 @@ fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>>
         )?;
         records += report.records;
         points += report.points;
+        rejected += report.rejected.len() as u64;
         line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         rest = tail;
     }
@@ -333,6 +427,7 @@ fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>>
         store,
         records,
         points,
+        rejected,
         secs,
         _dir: dir,
     })
@@ -363,11 +458,15 @@ fn read_back(store: &Store) -> Result<Vec<Record>, Box<dyn Error>> {
         .collect())
 }
 
-/// 1-minute avg, min, max, count of Temperature from raw events.
 /// Q2 with the aggregation engine: 1-minute avg, min, max and count of Temperature.
-fn minute_buckets(store: &Store, twin: &str, from: Timestamp, to: Timestamp) -> twinstore::SeriesResult {
+fn minute_buckets(
+    store: &Store,
+    twin: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> twinstore::Result<twinstore::SeriesResult> {
     let q = AggregateQuery::new(twin, "Temperature", from, to, Duration::from_secs(60));
-    store.aggregate(&q).unwrap_or_default()
+    store.aggregate(&q)
 }
 
 /// Latencies of the query kinds, in microseconds (medians).
@@ -386,17 +485,23 @@ struct QueryFigures {
 /// Runs each query kind on `store` (the same random choices for every call).
 fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<dyn Error>> {
     let store = store.clone();
+    if twins.is_empty() {
+        return Err("the store holds no twins to query".into());
+    }
     let thermostats: Vec<&String> = twins.iter().filter(|t| t.starts_with("thermostat")).collect();
-    let (day_start, day_end) = day_span(&store);
+    if thermostats.is_empty() {
+        return Err("the workload has no thermostat twins (Q2 and Q3 query them)".into());
+    }
+    let (day_start, day_end) = day_span(&store)?;
     let mut rng = ChaCha8Rng::seed_from_u64(42);
 
     let q1 = median_micros(50, || {
         let twin = &twins[rng.random_range(0..twins.len())];
-        let props = store.schema(twin).unwrap_or_default();
-        let prop = props
-            .get(rng.random_range(0..props.len().max(1)))
-            .map(|p| p.name.to_string())
-            .unwrap_or_default();
+        let props = store.schema(twin)?;
+        if props.is_empty() {
+            return Err(format!("twin {twin} has no properties to query").into());
+        }
+        let prop = props[rng.random_range(0..props.len())].name.to_string();
         let hour = rng.random_range(0..23i64);
         let from = day_start.saturating_add_nanos(hour * 3_600_000_000_000);
         let q = EventsQuery::new(twin.as_str())
@@ -404,17 +509,15 @@ fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<
             .to(from.saturating_add_nanos(3_600_000_000_000))
             .properties([prop]);
         let t = Instant::now();
-        let n = store.events(&q).map(|e| e.len()).unwrap_or(0);
-        std::hint::black_box(n);
-        t.elapsed()
-    });
+        std::hint::black_box(store.events(&q)?.len());
+        Ok(t.elapsed())
+    })?;
     let q2 = median_micros(50, || {
         let twin = thermostats[rng.random_range(0..thermostats.len())].as_str();
         let t = Instant::now();
-        let buckets = minute_buckets(&store, twin, day_start, day_end);
-        std::hint::black_box(buckets);
-        t.elapsed()
-    });
+        std::hint::black_box(minute_buckets(&store, twin, day_start, day_end)?);
+        Ok(t.elapsed())
+    })?;
     // Q3: one fleet query, merged over every thermostat, on both cores. The first run after
     // open decodes every block (and fills the decoded-block cache); later runs read the cache.
     let fleet = AggregateSeriesQuery::new(
@@ -430,15 +533,18 @@ fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<
     let q3_first = started.elapsed().as_secs_f64() * 1e6;
     let q3 = median_micros(7, || {
         let t = Instant::now();
-        std::hint::black_box(store.aggregate_series(&fleet).map(|f| f.len()).unwrap_or(0));
-        t.elapsed()
-    });
-    let q3_values: u64 = thermostats
-        .iter()
-        .flat_map(|t| store.schema(t).unwrap_or_default())
-        .filter(|p| &*p.name == "Temperature" && p.value_type == twinstore::ValueType::Double)
-        .map(|p| p.count)
-        .sum();
+        std::hint::black_box(store.aggregate_series(&fleet)?.len());
+        Ok(t.elapsed())
+    })?;
+    let mut q3_values = 0u64;
+    for twin in &thermostats {
+        q3_values += store
+            .schema(twin)?
+            .iter()
+            .filter(|p| &*p.name == "Temperature" && p.value_type == twinstore::ValueType::Double)
+            .map(|p| p.count)
+            .sum::<u64>();
+    }
     // Q2 through the TSI JSON body (the same engine, plus parsing and the response JSON).
     let q2_json = median_micros(50, || {
         let twin = thermostats[rng.random_range(0..thermostats.len())].as_str();
@@ -451,33 +557,28 @@ fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<
                   "count": {{"kind": "aggregate", "aggregation": {{"tsx": "count()"}}}}}}}}}}"#
         );
         let t = Instant::now();
-        std::hint::black_box(
-            store
-                .query_json(body.as_bytes())
-                .map(|v| v.is_object())
-                .unwrap_or(false),
-        );
-        t.elapsed()
-    });
+        std::hint::black_box(store.query_json(body.as_bytes())?);
+        Ok(t.elapsed())
+    })?;
     let q4 = median_micros(20, || {
         let picks: Vec<&String> = (0..100).map(|_| &twins[rng.random_range(0..twins.len())]).collect();
         let t = Instant::now();
-        std::hint::black_box(store.latest_many(&picks).map(|s| s.len()).unwrap_or(0));
-        t.elapsed()
-    });
+        std::hint::black_box(store.latest_many(&picks)?.len());
+        Ok(t.elapsed())
+    })?;
     let latest_one = median_micros(200, || {
         let twin = &twins[rng.random_range(0..twins.len())];
         let t = Instant::now();
-        std::hint::black_box(store.latest(twin).map(|s| s.properties.len()).unwrap_or(0));
-        t.elapsed()
-    });
+        std::hint::black_box(store.latest(twin)?.properties.len());
+        Ok(t.elapsed())
+    })?;
     let state_one = median_micros(200, || {
         let twin = &twins[rng.random_range(0..twins.len())];
         let at = day_start.saturating_add_nanos(rng.random_range(0..86_400i64) * 1_000_000_000);
         let t = Instant::now();
-        std::hint::black_box(store.state_at(twin, at).map(|s| s.properties.len()).unwrap_or(0));
-        t.elapsed()
-    });
+        std::hint::black_box(store.state_at(twin, at)?.properties.len());
+        Ok(t.elapsed())
+    })?;
 
     Ok(QueryFigures {
         q1,
@@ -549,18 +650,15 @@ fn many_files() -> Result<(f64, f64), Box<dyn Error>> {
         }
     }
     let build = started.elapsed().as_secs_f64();
-    let opens: Vec<f64> = (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            let store = Store::open(dir.path(), Options::default().background_maintenance(false));
-            let secs = started.elapsed().as_secs_f64();
-            drop(store);
-            secs
-        })
-        .collect();
-    let mut sorted = opens;
-    sorted.sort_by(f64::total_cmp);
-    Ok((build, sorted[1]))
+    let mut opens = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let store = Store::open(dir.path(), Options::default().background_maintenance(false))?;
+        opens.push(started.elapsed().as_secs_f64());
+        drop(store);
+    }
+    opens.sort_by(f64::total_cmp);
+    Ok((build, opens[1]))
 }
 
 fn share(part: u64, sizes: &twinstore::SizeBreakdown) -> f64 {
@@ -571,49 +669,55 @@ fn share(part: u64, sizes: &twinstore::SizeBreakdown) -> f64 {
 /// The child process of the RSS figure: prints RSS before opening the store in `dir`, after
 /// opening it, and after reading every event of every twin.
 fn rss_probe(dir: &str) -> Result<(), Box<dyn Error>> {
-    let start = rss_mib();
+    let start = rss_mib()?;
     let store = Store::open(dir, Options::default().background_maintenance(false))?;
-    let open = rss_mib();
+    let open = rss_mib()?;
     let mut events = 0usize;
     for twin in store.twins()? {
         events += store.events(&EventsQuery::new(twin.id.as_str()))?.len();
     }
     std::hint::black_box(events);
-    println!("{start:.1} {open:.1} {:.1}", rss_mib());
+    println!("{start:.1} {open:.1} {:.1}", rss_mib()?);
     Ok(())
 }
 
-/// Resident memory of this process, MiB (Linux; 0 elsewhere).
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+/// Resident memory of this process, MiB (read from /proc: Linux only).
+fn rss_mib() -> Result<f64, Box<dyn Error>> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .ok_or("no VmRSS line in /proc/self/status")?
+        .parse::<f64>()?;
+    Ok(kb / 1024.0)
 }
 
 /// The workload's day: from the earliest event, 24 hours.
-fn day_span(store: &Store) -> (Timestamp, Timestamp) {
+fn day_span(store: &Store) -> Result<(Timestamp, Timestamp), Box<dyn Error>> {
     let first = store
-        .twins()
-        .unwrap_or_default()
+        .twins()?
         .iter()
         .filter_map(|t| t.time_range)
         .map(|r| r.0)
         .min()
-        .unwrap_or(Timestamp::UNIX_EPOCH);
+        .ok_or("the store holds no events")?;
     let start = Timestamp::from_nanos(first.as_nanos() - first.as_nanos().rem_euclid(86_400_000_000_000));
-    (start, start.saturating_add_nanos(86_400_000_000_000))
+    Ok((start, start.saturating_add_nanos(86_400_000_000_000)))
 }
 
-/// Runs `sample` `n` times and returns the median in microseconds.
-fn median_micros(n: usize, mut sample: impl FnMut() -> Duration) -> f64 {
-    let mut times: Vec<f64> = (0..n).map(|_| sample().as_secs_f64() * 1e6).collect();
+/// Runs `sample` `n` times and returns the median in microseconds; a failed sample stops it
+/// with its error.
+fn median_micros(
+    n: usize,
+    mut sample: impl FnMut() -> Result<Duration, Box<dyn Error>>,
+) -> Result<f64, Box<dyn Error>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        times.push(sample()?.as_secs_f64() * 1e6);
+    }
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    Ok(times[times.len() / 2])
 }
 
 /// Records per typed write call (`TYPED_BATCH` overrides).

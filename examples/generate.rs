@@ -1,4 +1,4 @@
-//! Generates the benchmark workload of `../shared/WORKLOAD.md` ("The synthetic workload") as
+//! Generates the benchmark workload of `docs/WORKLOAD.md` ("The synthetic workload") as
 //! NDJSON, deterministically: the same arguments give byte-identical output.
 //!
 //! ```text
@@ -23,7 +23,7 @@
 //!   occupancy and CO2). A sensor does not re-measure every property on every sample: each
 //!   measured property refreshes its reading with a fixed per-sample probability (the
 //!   `REFRESH_*` constants, tuned so the record and point counts land on the table in
-//!   WORKLOAD.md). Discrete settings (Setpoint, Mode, Occupied) change as Poisson events with
+//!   docs/WORKLOAD.md). Discrete settings (Setpoint, Mode, Occupied) change as Poisson events with
 //!   a rate per day.
 //! - **Records.** A record carries only the properties whose rounded value changed since the
 //!   twin's previous record (the first record carries all of them), and is emitted only if at

@@ -11,9 +11,13 @@
 //!
 //! What does not survive a round trip: sub-microsecond digits of times, and property
 //! removals (`Value::Removed`), which Parquet cells cannot tell from absent values.
+//!
+//! Files go through the store's [`Vfs`]: an export is written with [`Vfs::create`] (then
+//! synced and renamed into place), an import lists folders with [`Vfs::read_dir`] and
+//! [`Vfs::stat`] and reads each file whole with [`Vfs::read`], so an import holds one file
+//! in memory at a time.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,10 +27,12 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
 use crate::model::{Record, Timestamp, Value, ValueType};
+use crate::vfs::{Vfs, VfsWriter};
 use crate::{EventsQuery, IngestReport, Store, TwinSelector};
 
 /// The name of the time column.
@@ -186,10 +192,22 @@ fn format_error(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// A Parquet writer's or reader's error on `path`: an I/O failure underneath (a full disk,
+/// an injected fault) stays an I/O error; anything else is about the format.
+fn parquet_error(path: &Path, e: ParquetError) -> Error {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => Error::io(path, *io),
+            Err(other) => format_error(path, other),
+        },
+        other => format_error(path, other),
+    }
+}
+
 /// One month's file: its rows go through Arrow batches into a Parquet writer.
 struct MonthFile {
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<VfsWriter>,
     schema: Arc<Schema>,
     times: TimestampMicrosecondBuilder,
     twins: StringBuilder,
@@ -207,10 +225,24 @@ impl MonthFile {
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.times.finish()), Arc::new(self.twins.finish())];
         arrays.extend(self.columns.iter_mut().map(Builder::finish));
         let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| format_error(&self.path, e))?;
-        self.writer.write(&batch).map_err(|e| format_error(&self.path, e))?;
+        self.writer.write(&batch).map_err(|e| parquet_error(&self.path, e))?;
         self.pending = 0;
         Ok(())
     }
+}
+
+/// What every month file of one export shares.
+struct Export<'a> {
+    store: &'a Store,
+    vfs: &'a dyn Vfs,
+    /// The selected twins, by id.
+    twins: Vec<String>,
+    /// Property columns: name and type, in column order.
+    columns: Vec<(String, ValueType)>,
+    schema: Arc<Schema>,
+    props: WriterProperties,
+    /// When the export started, as file names carry it (`YYYYMMDDHHMMSSfff`).
+    written: String,
 }
 
 pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport> {
@@ -236,11 +268,6 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
         }
     }
     let columns: Vec<(String, ValueType)> = columns.into_keys().collect();
-    let index: BTreeMap<(&str, ValueType), usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (name, ty))| ((name.as_str(), *ty), i))
-        .collect();
     let mut fields = vec![
         Field::new(TIMESTAMP_COLUMN, arrow_type(ValueType::DateTime), false),
         Field::new(TWIN_COLUMN, DataType::Utf8, false),
@@ -249,43 +276,102 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
         let suffix = type_suffix(*ty).unwrap_or("dynamic");
         fields.push(Field::new(format!("{name}_{suffix}"), arrow_type(*ty), true));
     }
-    let schema = Arc::new(Schema::new(fields));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
-        .build();
-
     let mut report = ExportReport::default();
     let Some((first, last)) = span else { return Ok(report) };
-    let written = compact_time(Timestamp::now())?;
+    let export = Export {
+        store,
+        vfs: &*store.inner.options.vfs,
+        twins,
+        columns,
+        schema: Arc::new(Schema::new(fields)),
+        props: WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
+            .build(),
+        written: compact_time(Timestamp::now())?,
+    };
     let (mut year, mut month, ..) = civil(first)?;
     loop {
         let (month_start, month_end) = month_span(year, month)?;
         if month_start > last {
             break;
         }
-        let from = month_start.max(options.from);
-        let to = month_end.min(options.to);
         let folder = dir.join(format!("V=1/PT=Time/Y={year:04}/M={month:02}"));
-        std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-        let tmp = folder.join(format!("{written}.parquet.tmp"));
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(props.clone())).map_err(|e| format_error(&tmp, e))?;
+        let range = (month_start.max(options.from), month_end.min(options.to));
+        if let Some(path) = export.month(&folder, range, &mut report)? {
+            report.files.push(path);
+        }
+        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    }
+    Ok(report)
+}
+
+impl Export<'_> {
+    /// Writes the events in `[from, to)` to one file in `folder`: under a temporary name,
+    /// synced, then renamed to its final name (`None`, and no file, when there are none). On
+    /// failure the temporary file is deleted (best effort) and the error names the file.
+    fn month(
+        &self,
+        folder: &Path,
+        range: (Timestamp, Timestamp),
+        report: &mut ExportReport,
+    ) -> Result<Option<PathBuf>> {
+        self.vfs.create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        let tmp = folder.join(format!("{}.parquet.tmp", self.written));
+        let file = self.vfs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let written = self.write_rows(VfsWriter(file), &tmp, range, report).and_then(|span| {
+            let Some((lo, hi)) = span else {
+                self.vfs.remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                return Ok(None);
+            };
+            let path = folder.join(format!(
+                "{}_{}_{}_twinstore.parquet",
+                self.written,
+                compact_time(lo)?,
+                compact_time(hi)?
+            ));
+            self.vfs.rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            Ok(Some(path))
+        });
+        if written.is_err() {
+            // Best effort: the error says what failed; a leftover `.tmp` is not a Parquet file
+            // to readers globbing `*.parquet`.
+            let _ = self.vfs.remove_file(&tmp);
+        }
+        written
+    }
+
+    /// Writes the rows of `range` to `file` (at `tmp`), finishes and syncs it; returns the
+    /// first and last event time written (`None` when none were).
+    fn write_rows(
+        &self,
+        file: VfsWriter,
+        tmp: &Path,
+        (from, to): (Timestamp, Timestamp),
+        report: &mut ExportReport,
+    ) -> Result<Option<(Timestamp, Timestamp)>> {
+        let index: BTreeMap<(&str, ValueType), usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ty))| ((name.as_str(), *ty), i))
+            .collect();
+        let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+            .map_err(|e| parquet_error(tmp, e))?;
         let mut out = MonthFile {
-            path: tmp.clone(),
+            path: tmp.to_path_buf(),
             writer,
-            schema: schema.clone(),
+            schema: self.schema.clone(),
             times: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             twins: StringBuilder::new(),
-            columns: columns.iter().map(|(_, ty)| Builder::new(*ty)).collect(),
+            columns: self.columns.iter().map(|(_, ty)| Builder::new(*ty)).collect(),
             pending: 0,
             first: None,
             last: None,
         };
-        for twin in &twins {
-            let events = store.events(&EventsQuery::new(twin.as_str()).from(from).to(to))?;
-            let mut row: Vec<Option<&Value>> = vec![None; columns.len()];
+        for twin in &self.twins {
+            let events = self.store.events(&EventsQuery::new(twin.as_str()).from(from).to(to))?;
+            let mut row: Vec<Option<&Value>> = vec![None; self.columns.len()];
             for event in &events {
                 row.iter_mut().for_each(|cell| *cell = None);
                 for (name, value) in &event.values {
@@ -309,38 +395,24 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
             }
         }
         out.flush()?;
-        let (lo, hi) = (out.first, out.last);
-        out.writer.close().map_err(|e| format_error(&tmp, e))?;
-        match lo.zip(hi) {
-            Some((lo, hi)) => {
-                let path = folder.join(format!(
-                    "{written}_{}_{}_twinstore.parquet",
-                    compact_time(lo)?,
-                    compact_time(hi)?
-                ));
-                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                report.files.push(path);
-            }
-            None => std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?,
-        }
-        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        // The footer, and every buffered byte, reach the file here.
+        out.writer.finish().map_err(|e| parquet_error(tmp, e))?;
+        out.writer.inner().0.sync_all().map_err(|e| Error::io(tmp, e))?;
+        Ok(out.first.zip(out.last))
     }
-    Ok(report)
 }
 
 /// The Parquet files under `path` (the file itself, or every `*.parquet` below a folder), in
-/// name order.
-fn parquet_files(path: &Path) -> Result<Vec<PathBuf>> {
-    if path.is_file() {
+/// name order, listed through the file layer.
+fn parquet_files(vfs: &dyn Vfs, path: &Path) -> Result<Vec<PathBuf>> {
+    if !vfs.stat(path).map_err(|e| Error::io(path, e))?.is_dir {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out = Vec::new();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            let p = entry.path();
-            if p.is_dir() {
+        for p in vfs.read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            if vfs.stat(&p).map_err(|e| Error::io(&p, e))?.is_dir {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "parquet") {
                 out.push(p);
@@ -388,11 +460,12 @@ fn timestamp_cell(array: &dyn Array, row: usize, unit: TimeUnit) -> Option<Times
 
 pub(crate) fn import(store: &Store, path: &Path) -> Result<IngestReport> {
     let mut report = IngestReport::default();
-    for file_path in parquet_files(path)? {
-        let file = File::open(&file_path).map_err(|e| Error::io(&file_path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let vfs = &*store.inner.options.vfs;
+    for file_path in parquet_files(vfs, path)? {
+        let bytes = vfs.read(&file_path).map_err(|e| Error::io(&file_path, e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
             .and_then(|b| b.with_batch_size(IMPORT_BATCH).build())
-            .map_err(|e| format_error(&file_path, e))?;
+            .map_err(|e| parquet_error(&file_path, e))?;
         let mut row_number = 0u64;
         for batch in reader {
             let batch = batch.map_err(|e| format_error(&file_path, e))?;

@@ -1,13 +1,26 @@
-//! The file layer. Every file operation the store makes (the WAL, segment files, the
-//! manifest) goes through a [`Vfs`], so that it can be swapped: [`StdVfs`] is the real file
-//! system, [`FaultyVfs`] wraps another one and fails on demand, so tests can show what the
-//! store does when a disk fills up, a sector cannot be read or an `fsync` fails
-//! (docs/RELIABILITY.md, "Faults").
+//! The file layer. Every file operation the library makes goes through a [`Vfs`], so that
+//! it can be swapped: [`StdVfs`] is the real file system, [`FaultyVfs`] wraps another one and
+//! fails on demand, so tests can show what the store does when a disk fills up, a sector
+//! cannot be read or an `fsync` fails (docs/RELIABILITY.md, "Faults").
+//!
+//! That is: the store's `LOCK` file ([`Vfs::lock`]), the WAL, segment files, the manifest,
+//! backups, the sizing of the store directory ([`Vfs::read_dir`], [`Vfs::stat`]), and Parquet
+//! export and import (written through [`Vfs::create`], read whole with [`Vfs::read`]). A
+//! store uses the [`Vfs`] of its [`Options`](crate::Options), for files inside and outside
+//! its directory alike.
+//!
+//! Outside it: the command-line tool (`src/bin/twinstore.rs`) reads its input files and
+//! standard input with `std` (they are the user's files, not the store's); the chart writer
+//! (`plot::plot`, feature `plot`) lets its drawing library create the SVG or PNG file, which
+//! is an output of the user's choosing and never read back by the store; and unit tests
+//! build segment files on [`StdVfs`] directly (`SegmentWriter::create`, `Segment::open`,
+//! compiled only for tests).
 //!
 //! The interface is the handful of calls the store needs, not a general file system: whole
-//! files are read at once (WAL segments on replay, the manifest), segment files are mapped,
-//! and files are written by appending.
+//! files are read at once (WAL segments on replay, the manifest, a Parquet file to import),
+//! segment files are mapped, and files are written by appending.
 
+use std::any::Any;
 use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::ops::Deref;
@@ -39,6 +52,43 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes a directory's entries (created, renamed or deleted files) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// The size and kind of a file or directory (following symbolic links).
+    fn stat(&self, path: &Path) -> io::Result<FileStat>;
+    /// Creates `path` if it does not exist and takes an exclusive lock on it, held until the
+    /// returned [`FileLock`] is dropped. Fails at once, with [`io::ErrorKind::WouldBlock`],
+    /// when another holder has it: another process, or another handle in this one (the store
+    /// relies on this to refuse a second open of its directory).
+    fn lock(&self, path: &Path) -> io::Result<FileLock>;
+}
+
+/// The size and kind of a file or directory ([`Vfs::stat`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// Bytes in the file (for a directory, whatever the file system reports).
+    pub len: u64,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+}
+
+/// An exclusive lock taken by [`Vfs::lock`]; dropping it releases the lock.
+pub struct FileLock {
+    _holder: Box<dyn Any + Send + Sync>,
+}
+
+impl FileLock {
+    /// A lock held for as long as `holder` lives (for a [`Vfs`] implementation: an open
+    /// locked file, or a guard of its own).
+    pub fn new(holder: impl Any + Send + Sync) -> FileLock {
+        FileLock {
+            _holder: Box::new(holder),
+        }
+    }
+}
+
+impl fmt::Debug for FileLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileLock")
+    }
 }
 
 /// A file open for appending. Methods take `&self` so that one thread can sync while
@@ -195,6 +245,28 @@ impl Vfs for StdVfs {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         std::fs::File::open(path)?.sync_all()
     }
+
+    fn stat(&self, path: &Path) -> io::Result<FileStat> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileStat {
+            len: meta.len(),
+            is_dir: meta.is_dir(),
+        })
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            // The lock lives as long as the open file.
+            Ok(()) => Ok(FileLock::new(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 /// A file of [`StdVfs`].
@@ -229,7 +301,7 @@ impl VfsFile for StdFile {
 /// A kind of file operation, as [`FaultyVfs`] matches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Reading a whole file (WAL segments on open, the manifest).
+    /// Reading a whole file (WAL segments on open, the manifest, a Parquet file to import).
     Read,
     /// Mapping a segment file.
     Map,
@@ -249,6 +321,10 @@ pub enum Op {
     Rename,
     /// Deleting a file.
     Remove,
+    /// Reading a file's or directory's size and kind.
+    Stat,
+    /// Taking a file lock (the store's `LOCK` at open).
+    Lock,
 }
 
 /// What an injected fault does.
@@ -488,6 +564,16 @@ impl Vfs for FaultyVfs {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         self.faults.gate(Op::SyncDir, path)?;
         self.inner.sync_dir(path)
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<FileStat> {
+        self.faults.gate(Op::Stat, path)?;
+        self.inner.stat(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<FileLock> {
+        self.faults.gate(Op::Lock, path)?;
+        self.inner.lock(path)
     }
 }
 

@@ -38,8 +38,6 @@ pub(crate) struct MaintenanceState {
     /// Every WAL frame up to here is in the cold tier.
     pub checkpoint: u64,
     pub next_file_id: u64,
-    /// When the warm tier was last emptied (for the warm window).
-    pub last_flush: Instant,
     /// A flush in progress or failed: the WAL segments below this number can go once it is
     /// installed.
     pub pending_wal_cut: Option<(u64, u64)>,
@@ -251,6 +249,9 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
         }
         cold.frozen = Some(Arc::new(Frozen { tables }));
         inner.warm_estimate.store(0, Ordering::Release);
+        // Every write made so far is in the frozen tables (writers hold the gate until their
+        // rows are visible): the warm tier is empty, so its window starts at the next write.
+        inner.oldest_warm_write.store(NO_WARM_WRITE, Ordering::Release);
         state.pending_wal_cut = Some((seq, cut));
     }
     flush_frozen(inner, &mut state)
@@ -267,7 +268,6 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     if frozen.tables.is_empty() && seq == state.checkpoint {
         inner.cold.write().frozen = None;
         state.pending_wal_cut = None;
-        state.last_flush = Instant::now();
         return Ok(());
     }
     let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
@@ -292,7 +292,6 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     }
     state.checkpoint = seq;
     state.pending_wal_cut = None;
-    state.last_flush = Instant::now();
     drop(frozen);
     Counters::add(&inner.metrics.flushes, 1);
     tracing::info!(
@@ -516,8 +515,6 @@ fn has_rows_in(segment: &Segment, twin: TwinId, from: i64, to: i64) -> Result<bo
     Ok(false)
 }
 
-/// The background maintenance thread: flushes on the warm window or memory budget, then
-/// compacts and applies retention. Stops when the store is dropped.
 /// Computes the latest state of every twin whose cached one is older than the cold files
 /// (after an open, a flush, a compaction), so that `latest` is a cache read for every twin,
 /// not only for those asked before. Stops when the files change under it (the next round
@@ -568,6 +565,54 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
     Ok(())
 }
 
+/// No unflushed write: the value of [`Inner::oldest_warm_write`] while the warm tier is empty.
+pub(crate) const NO_WARM_WRITE: i64 = i64::MAX;
+
+/// Records that a write reached the warm tier at `now` (on [`Options::clock`]): the warm
+/// window runs from the oldest such write since the last flush. Called by writers while they
+/// hold the gate, so a flush's swap sees either the write and its time, or neither.
+///
+/// [`Options::clock`]: crate::Options::clock
+pub(crate) fn note_warm_write(inner: &Inner, now: crate::Timestamp) {
+    inner.oldest_warm_write.fetch_min(now.as_nanos(), Ordering::AcqRel);
+}
+
+/// Has the oldest unflushed write reached the warm window (on [`Options::clock`])?
+///
+/// [`Options::clock`]: crate::Options::clock
+fn warm_window_passed(inner: &Inner) -> bool {
+    let oldest = inner.oldest_warm_write.load(Ordering::Acquire);
+    if oldest == NO_WARM_WRITE {
+        return false;
+    }
+    let window = i64::try_from(inner.options.warm_window.as_nanos()).unwrap_or(i64::MAX);
+    inner.options.clock.now().as_nanos().saturating_sub(oldest) >= window
+}
+
+/// One round of maintenance, as the background thread runs it every half second and
+/// [`Store::run_maintenance`](crate::Store::run_maintenance) runs it on demand: a flush when
+/// it is due (the oldest unflushed write has reached the warm window, the warm tier is past
+/// its budget, or an earlier flush failed half-way), then compaction of runs of small files,
+/// retention, and the refresh of cached latest states.
+pub(crate) fn run_round(inner: &Inner) -> Result<()> {
+    let due = {
+        let state = inner.maintenance.lock();
+        // A failed flush left frozen tables: retry it without waiting for new rows.
+        state.pending_wal_cut.is_some()
+            || inner.warm_estimate.load(Ordering::Acquire) > inner.options.warm_budget_bytes
+            || warm_window_passed(inner)
+    };
+    if due {
+        flush(inner)?;
+    }
+    compact(inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
+    apply_retention(inner)?;
+    refresh_latest(inner)
+}
+
+/// The background maintenance thread: a round ([`run_round`]) at once (the latest states of
+/// a reopened store), then every half second or when a writer passes the memory budget.
+/// Stops when the store is dropped.
 pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("twinstore-maintenance".into())
@@ -575,31 +620,14 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
             let mut first = true;
             let mut failures = 0u32;
             loop {
-                // The first round runs at once: the latest states of a reopened store. After
-                // failures (a full disk), rounds back off up to 8 s.
+                // After failures (a full disk), rounds back off up to 8 s.
                 let pause = if first { 0 } else { 500u64 << failures.min(4) };
                 match wake.recv_timeout(Duration::from_millis(pause)) {
                     Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 }
                 let Some(inner) = inner.upgrade() else { return };
-                let estimate = inner.warm_estimate.load(Ordering::Acquire);
-                let window = inner.options.warm_window;
-                let due = {
-                    let state = inner.maintenance.lock();
-                    // A failed flush left frozen tables: retry it without waiting for new rows.
-                    state.pending_wal_cut.is_some()
-                        || estimate > inner.options.warm_budget_bytes
-                        || (estimate > 0 && state.last_flush.elapsed() >= window)
-                };
-                let result = (|| {
-                    if due {
-                        flush(&inner)?;
-                    }
-                    compact(&inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
-                    apply_retention(&inner)
-                })();
-                let result = result.and_then(|()| refresh_latest(&inner));
+                let result = run_round(&inner);
                 first = false;
                 if let Err(e) = result {
                     // Kept for `Store::maintenance_error`; data stays in the warm tier and the

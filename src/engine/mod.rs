@@ -8,11 +8,9 @@ mod snapshot;
 mod verify;
 mod write;
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -107,7 +105,8 @@ pub struct Stats {
     pub cold_bytes: u64,
     /// Live segment files.
     pub files: u64,
-    /// Bytes of the store directory on disk (WAL, manifest, segment files).
+    /// Bytes of the store directory on disk (WAL, manifest, segment files); 0 when it could
+    /// not be listed or sized (the error is logged; [`Store::disk_bytes`] returns it).
     pub disk_bytes: u64,
 }
 
@@ -145,6 +144,9 @@ pub(crate) struct Inner {
     pub(crate) maintenance_error: Mutex<Option<String>>,
     /// Estimated bytes written to the warm tier since the last flush.
     pub(crate) warm_estimate: AtomicU64,
+    /// When (nanoseconds on [`Options::clock`]) the oldest write still in the warm tier was
+    /// made; [`maintenance::NO_WARM_WRITE`] when it is empty. The warm window runs from here.
+    pub(crate) oldest_warm_write: AtomicI64,
     /// One more than the cold generation whose latest states the background thread has
     /// computed for every twin (0: none yet).
     pub(crate) latest_done: AtomicU64,
@@ -153,8 +155,8 @@ pub(crate) struct Inner {
     pub(crate) flushed_lock: Mutex<()>,
     /// Wakes the maintenance thread.
     pub(crate) wake: Option<crossbeam_channel::Sender<()>>,
-    /// Held (locked) for the store's lifetime.
-    _lock: File,
+    /// The `LOCK` file's lock, held for the store's lifetime.
+    _lock: crate::vfs::FileLock,
 }
 
 /// Stops and joins the maintenance thread when the last handle of a store is dropped.
@@ -192,17 +194,11 @@ impl Store {
         let vfs = options.vfs.clone();
         vfs.create_dir_all(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: dir }),
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
+        let lock = match vfs.lock(&lock_path) {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(Error::Locked { path: dir }),
+            Err(e) => return Err(Error::io(&lock_path, e)),
+        };
         let catalog = Catalog::default();
         let manifest = Manifest::read(&*vfs, &dir)?.unwrap_or_default();
         maintenance::import_catalog(&catalog, &manifest.twins)
@@ -236,6 +232,14 @@ impl Store {
             .iter()
             .map(|e| e.table.read().heap_bytes() as u64)
             .sum::<u64>();
+        // Rows replayed from the WAL count as written at the open: their original arrival
+        // times are not logged, and a store reopened after a long stop should not flush
+        // (and make a small file) at once.
+        let oldest_warm_write = if warm_estimate > 0 {
+            options.clock.now().as_nanos()
+        } else {
+            maintenance::NO_WARM_WRITE
+        };
         let block_cache_bytes = usize::try_from(options.block_cache_bytes).unwrap_or(usize::MAX);
         let inner = Arc::new(Inner {
             dir,
@@ -253,12 +257,12 @@ impl Store {
             maintenance: Mutex::new(maintenance::MaintenanceState {
                 checkpoint,
                 next_file_id: manifest.next_file_id.max(1),
-                last_flush: Instant::now(),
                 pending_wal_cut: None,
             }),
             maintenance_error: Mutex::new(None),
             metrics: metrics::Counters::default(),
             warm_estimate: AtomicU64::new(warm_estimate),
+            oldest_warm_write: AtomicI64::new(oldest_warm_write),
             latest_done: AtomicU64::new(0),
             flushed: Condvar::new(),
             flushed_lock: Mutex::new(()),
@@ -298,6 +302,21 @@ impl Store {
     /// store that opens without replaying a log.
     pub fn flush(&self) -> Result<()> {
         maintenance::flush(&self.inner)
+    }
+
+    /// Runs one round of what the background thread does, now, on the calling thread: a
+    /// flush if one is due (the oldest unflushed write has reached [`Options::warm_window`]
+    /// on [`Options::clock`], the warm tier is past [`Options::warm_budget_bytes`], or an
+    /// earlier flush failed half-way), compaction of runs of small files, retention
+    /// ([`Options::cold_retention`]) and the refresh of cached latest states.
+    ///
+    /// With [`Options::background_maintenance`] off, call it periodically to get the same
+    /// behaviour on your own schedule (the background thread runs it every half second);
+    /// with a manual [`Clock`] it makes the warm window testable without waiting. Unlike the
+    /// background thread, it returns a failure instead of recording it for
+    /// [`Store::maintenance_error`].
+    pub fn run_maintenance(&self) -> Result<()> {
+        maintenance::run_round(&self.inner)
     }
 
     /// Merges consecutive small segment files into one (the background thread does this
@@ -782,8 +801,20 @@ impl Store {
             stats.files += 1;
         }
         drop(cold);
-        stats.disk_bytes = dir_bytes(&self.inner.dir);
+        stats.disk_bytes = self.disk_bytes().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "store size unknown: Stats::disk_bytes reads 0");
+            0
+        });
         stats
+    }
+
+    /// Bytes of the store directory on disk: every file under it (WAL, manifest, segment
+    /// files, `LOCK`), listed and sized through the store's [`Vfs`](crate::vfs::Vfs). A file
+    /// deleted between the listing and its sizing (the WAL cut after a flush, a file replaced
+    /// by a compaction) counts as gone; any other failure is an error naming the directory or
+    /// file. [`Store::stats`] reports the same figure, or 0 when this fails.
+    pub fn disk_bytes(&self) -> Result<u64> {
+        dir_bytes(&*self.inner.options.vfs, &self.inner.dir)
     }
 
     /// Makes every acknowledged write durable now (meaningful with `GroupCommit`/`NoSync`).
@@ -851,17 +882,18 @@ fn split_lines(input: &[u8], parts: usize, first_line: u64) -> Vec<(&[u8], u64)>
     out
 }
 
-/// Total size of the files under `dir`.
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
+/// Total size of the files under `dir`, through the file layer (see [`Store::disk_bytes`]).
+fn dir_bytes(vfs: &dyn crate::vfs::Vfs, dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for path in vfs.read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        match vfs.stat(&path) {
+            Ok(stat) if stat.is_dir => total += dir_bytes(vfs, &path)?,
+            Ok(stat) => total += stat.len,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

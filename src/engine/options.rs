@@ -64,12 +64,22 @@ pub struct Options {
     pub strict: bool,
     /// Input limits.
     pub limits: Limits,
-    /// Clock for records without a time.
+    /// The store's wall clock: it stamps records without a time, measures the warm window
+    /// ([`Options::warm_window`]) and the cold retention ([`Options::cold_retention`]), and
+    /// bounds `"WarmStore"` queries. Default: the system clock. With [`Clock::fixed`] time
+    /// does not pass, so the warm window never elapses (only the memory budget and
+    /// [`Store::flush`](crate::Store::flush) move rows to the cold tier).
     pub clock: Clock,
     /// Threads used to parse one large NDJSON input (default: the machine's cores).
     pub ingest_threads: usize,
-    /// Warm rows are flushed to the cold tier once the oldest unflushed write is this old
-    /// (wall-clock time since it was written; TSI's "warm store retention"). Default 15 min.
+    /// The warm tier is flushed to the cold tier once its oldest unflushed write is this old:
+    /// time on [`Options::clock`] since that write call reached the warm tier (not the
+    /// records' event times, and not the time since the last flush, so after an idle period
+    /// a new write still stays warm for the whole window). Every row in the warm tier goes
+    /// with that flush, including younger ones. Rows replayed from the log when the store
+    /// opens count as written at the open. The background thread checks every half second;
+    /// without it, [`Store::run_maintenance`](crate::Store::run_maintenance) does the same
+    /// check. Default 15 min.
     pub warm_window: Duration,
     /// Memory budget of the warm tier, in (estimated) bytes. Past it a flush starts; past
     /// twice it, writes wait for the flush (they slow down, they do not fail). Default 512 MiB.
@@ -78,8 +88,10 @@ pub struct Options {
     /// the background maintenance, by whole files or while compacting. Default: kept forever.
     pub cold_retention: Option<Duration>,
     /// Run flush, compaction and retention on a background thread (default true). Without
-    /// it, only [`Store::flush`](crate::Store::flush) and
-    /// [`Store::compact`](crate::Store::compact) move data.
+    /// it, data moves only when the application calls
+    /// [`Store::run_maintenance`](crate::Store::run_maintenance) (one round of what the
+    /// thread does), [`Store::flush`](crate::Store::flush) or
+    /// [`Store::compact`](crate::Store::compact).
     pub background_maintenance: bool,
     /// Memory for decoded cold blocks (timestamps and numeric columns), so that repeated
     /// queries over the same data skip decompression. Default 256 MiB; 0 disables it.
