@@ -131,7 +131,7 @@
 //! (`wal/`), the cold tier's segment files (`cold/`) and the `MANIFEST` naming them.
 //!
 //! - Writes go to the WAL and the warm tier. A background thread flushes the warm tier to a
-//!   new segment file when its oldest write is older than [`Options::warm_window`] or it
+//!   new segment file when its oldest write reaches the age [`Options::warm_window`] or it
 //!   passes [`Options::warm_budget_bytes`] (writers are slowed, not failed, past twice the
 //!   budget); [`Store::flush`] does it on demand. Once the file and the manifest are
 //!   durable, the WAL segments it covers are deleted.

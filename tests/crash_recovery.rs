@@ -248,7 +248,7 @@ fn kill_rounds(mode: &str, rounds: u32) {
 
         // Recovery: every acknowledged number exactly once; of the call in flight all or
         // nothing; nothing else.
-        let store = Store::open(dir.path(), Options::default()).expect("reopen after the kill");
+        let store = common::open_retrying(dir.path(), Options::default()).expect("reopen after the kill");
         let seen = stored_numbers(&store);
         let duplicated: Vec<_> = seen.iter().filter(|&(_, &count)| count != 1).collect();
         assert!(
@@ -292,7 +292,7 @@ fn kill_rounds(mode: &str, rounds: u32) {
         next = last + 1;
     }
     // A last check after a clean reopen.
-    let store = Store::open(dir.path(), Options::default()).expect("final reopen");
+    let store = common::open_retrying(dir.path(), Options::default()).expect("final reopen");
     let seen = stored_numbers(&store);
     let mut want: Vec<u64> = acked.iter().flat_map(|&(first, last)| first..=last).collect();
     want.sort_unstable();
