@@ -2,7 +2,8 @@
 //! manifest) goes through a [`Vfs`], so that it can be swapped: [`StdVfs`] is the real file
 //! system, [`FaultyVfs`] wraps another one and fails on demand, so tests can show what the
 //! store does when a disk fills up, a sector cannot be read or an `fsync` fails
-//! (docs/RELIABILITY.md, "Faults").
+//! (docs/RELIABILITY.md, "Faults"), and [`PowerCutVfs`] records what is durable so tests can
+//! see what a machine crash leaves (docs/RELIABILITY.md, "Crashes").
 //!
 //! The interface is the handful of calls the store needs, not a general file system: whole
 //! files are read at once (WAL segments on replay, the manifest), segment files are mapped,
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+mod power_cut;
+pub use power_cut::{PowerCutVfs, SyncRecord};
 
 /// The file operations the store makes. Implementations must be usable from several
 /// threads at once.
