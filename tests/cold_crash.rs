@@ -48,11 +48,9 @@ const FLUSH_EVERY: u64 = 4;
 /// ...and compacts after every this many flushes.
 const COMPACT_EVERY: u64 = 3;
 
-
 fn ts_of(n: u64) -> Timestamp {
     Timestamp::from_millis(BASE_MS + n as i64 * 10).expect("time")
 }
-
 
 fn record(n: u64) -> Record {
     Record::new(twin_of(n), ts_of(n))
@@ -60,7 +58,6 @@ fn record(n: u64) -> Record {
         .with("v", v_of(n))
         .with("tag", tag_of(n))
 }
-
 
 /// Maintenance settings of the two variants.
 fn child_options(mode: &str) -> Options {
@@ -277,7 +274,6 @@ fn check_contents(store: &Store, want: &[u64], context: &str) {
     assert_eq!(stats.points, 3 * seen.len() as u64, "{context}: stats().points");
 }
 
-
 /// The run's seed: `TWINSTORE_COLD_CRASH_SEED`, else the clock.
 fn run_seed() -> u64 {
     std::env::var(ENV_SEED)
@@ -428,7 +424,6 @@ const MIX_OP: &str = "TWINSTORE_MIX_OP";
 const MIX_CLOCK: &str = "TWINSTORE_MIX_CLOCK";
 const MIX_SEED: &str = "TWINSTORE_MIX_SEED";
 const MIX_DURABILITY: &str = "TWINSTORE_MIX_DURABILITY";
-
 
 /// The mix child: a seeded random sequence of operations from operation `TWINSTORE_MIX_OP`
 /// and batch `TWINSTORE_MIX_BATCH` on, the clock at `TWINSTORE_MIX_CLOCK`, until killed.
@@ -828,7 +823,11 @@ fn flipped_byte_in_a_segment_fails_only_that_twins_queries() {
             want
         };
         if let Ok(latest) = store.latest(&name) {
-            assert_eq!(common::state_view(&latest), state_after(DAMAGE_ROWS - 1), "{context}: latest");
+            assert_eq!(
+                common::state_view(&latest),
+                state_after(DAMAGE_ROWS - 1),
+                "{context}: latest"
+            );
         }
         // Row 1000 is at exactly BASE_MS + 1,000 s: the state at that instant is after it.
         if let Ok(state) = store.state_at(&name, Timestamp::from_millis(BASE_MS + 1_000_000).expect("time")) {
@@ -845,7 +844,11 @@ fn flipped_byte_in_a_segment_fails_only_that_twins_queries() {
         if let Ok(twins) = store.twins() {
             let mut ids: Vec<String> = twins.iter().map(|t| t.id.to_string()).collect();
             ids.sort();
-            assert_eq!(ids, (0..DAMAGE_TWINS).map(damage_twin).collect::<Vec<_>>(), "{context}: twins");
+            assert_eq!(
+                ids,
+                (0..DAMAGE_TWINS).map(damage_twin).collect::<Vec<_>>(),
+                "{context}: twins"
+            );
         }
         let tail = store.events(
             &EventsQuery::new(name.as_str())

@@ -106,7 +106,14 @@ fn kill_rounds(durability: &str, rounds: u64) {
     let mut in_flight_outcomes = BTreeMap::<bool, u32>::new();
     for round in 0..rounds {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "child_writer", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "child_writer",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_START, next.to_string())
             .env(CHILD_DURABILITY, durability)

@@ -35,7 +35,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use twinstore::{AggregateQuery, Aggregation, Clock, Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value};
+use twinstore::{
+    AggregateQuery, Aggregation, Clock, Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value,
+};
 
 pub const TWINS: u64 = 6;
 /// Records per batch (one write call): spread over every twin.
@@ -76,7 +78,6 @@ impl Rng {
         z ^ (z >> 31)
     }
 }
-
 
 /// Segment files in the store's `cold/` directory.
 pub fn seg_files(dir: &Path) -> Vec<PathBuf> {
@@ -614,5 +615,9 @@ pub fn assert_every_phase_hit<V: Copy + Into<u64>>(hits: &BTreeMap<&str, V>, pha
         .copied()
         .filter(|p| hits.get(p).is_none_or(|&n| n.into() == 0))
         .collect();
-    assert!(missed.is_empty(), "{what}: no crash landed in {missed:?} (crashes by phase: {:?})", hits.iter().map(|(k, v)| (*k, (*v).into())).collect::<Vec<_>>());
+    assert!(
+        missed.is_empty(),
+        "{what}: no crash landed in {missed:?} (crashes by phase: {:?})",
+        hits.iter().map(|(k, v)| (*k, (*v).into())).collect::<Vec<_>>()
+    );
 }
