@@ -415,8 +415,12 @@ fn kill_during_background_flush_and_compaction_keeps_every_acknowledged_batch() 
 }
 
 // ---------------------------------------------------------------------------------------
-// A random mix: writes (typed and NDJSON), flush, compaction, range and twin deletes and
-// retention, killed at random moments; the checker replays the acknowledged operations on
+// The crash mix (tests/common/mix.rs: the operations, the model and what is checked), killed
+// at random moments. The child (`child_mixer`) prints `op:N:KIND:PARAMS` before it starts
+// operation N and `ack:N` after it returned Ok; the parent replays the acknowledged
+// operations on the model and checks the store after each kill is exactly the model with or
+// without the operation in flight. Each child writes with `SyncEachWrite` or (one in three)
+// `GroupCommit`, and continues the same store.
 
 const MIX_DIR: &str = "TWINSTORE_MIX_DIR";
 const MIX_BATCH: &str = "TWINSTORE_MIX_BATCH";
@@ -531,8 +535,8 @@ fn mix_child(
     })
 }
 
-/// The store as the mix child leaves it: warm rows and segment files, by record number.
-
+/// Kills `rounds` mix children (more until a kill landed in every kind of operation),
+/// checking the store against the model after each.
 fn mix_rounds(rounds: u32) {
     let seed = run_seed();
     eprintln!("mix: {ENV_SEED}={seed}");

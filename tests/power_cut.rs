@@ -168,6 +168,8 @@ struct Tally {
     /// The longest time from the last recorded WAL sync to the cut in a round that lost
     /// writes.
     longest_unsynced: Duration,
+    /// The longest time from the acknowledgement of the first lost write to the cut.
+    longest_loss_window: Duration,
 }
 
 fn power_cut_rounds(name: &str, durability: Durability, rounds: u32) {
@@ -281,6 +283,11 @@ fn power_cut_rounds(name: &str, durability: Durability, rounds: u32) {
                 tally.longest_unsynced = tally.longest_unsynced.max(cut_at.saturating_duration_since(sync.at));
             }
             let first_lost = writes[kept];
+            if let Some((_, cut_at)) = vfs.cut_point() {
+                tally.longest_loss_window = tally
+                    .longest_loss_window
+                    .max(cut_at.saturating_duration_since(first_lost.at));
+            }
             assert!(
                 last_wal_sync.is_none_or(|s| first_lost.ack_point > s.operation) || durability == Durability::NoSync,
                 "{context}: a write acknowledged before the last WAL sync was lost"
@@ -304,13 +311,14 @@ fn power_cut_rounds(name: &str, durability: Durability, rounds: u32) {
     eprintln!(
         "{name}: {round_no} power cuts in {:?} ({ENV_SEED}={seed})\n  cut during: {:?}\n  operations \
          acknowledged: {}\n  acknowledged writes lost: {} in {} rounds; longest time from the last WAL sync to \
-         a cut that lost writes: {:?}",
+         a cut that lost writes: {:?}; longest from the acknowledgement of a lost write to the cut: {:?}",
         started.elapsed(),
         tally.cut_in,
         tally.acked,
         tally.writes_lost,
         tally.rounds_with_writes_lost,
         tally.longest_unsynced,
+        tally.longest_loss_window,
     );
     assert_every_phase_hit(&tally.cut_in, &PHASES, &format!("{name} ({ENV_SEED}={seed})"));
 }

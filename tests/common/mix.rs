@@ -256,6 +256,7 @@ pub fn mix_durability(name: &str) -> Durability {
     }
 }
 
+/// The store the mix leaves: warm rows and segment files, by record number.
 #[derive(Clone, Debug)]
 pub struct MixModel {
     pub warm: BTreeSet<u64>,
