@@ -1,7 +1,9 @@
 //! The file layer. Every file operation the library makes goes through a [`Vfs`], so that
 //! it can be swapped: [`StdVfs`] is the real file system, [`FaultyVfs`] wraps another one and
 //! fails on demand, so tests can show what the store does when a disk fills up, a sector
-//! cannot be read or an `fsync` fails (docs/RELIABILITY.md, "Faults").
+//! cannot be read or an `fsync` fails (docs/RELIABILITY.md, "Faults"), and [`PowerCutVfs`]
+//! records what is durable so tests can see what a machine crash leaves (docs/RELIABILITY.md,
+//! "Crashes").
 //!
 //! That is: the store's `LOCK` file ([`Vfs::lock`]), the WAL, segment files, the manifest,
 //! backups, the sizing of the store directory ([`Vfs::read_dir`], [`Vfs::stat`]), and Parquet
@@ -28,6 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+mod power_cut;
+pub use power_cut::{PowerCutVfs, SyncRecord};
 
 /// The file operations the store makes. Implementations must be usable from several
 /// threads at once.

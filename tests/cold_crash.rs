@@ -31,46 +31,25 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use twinstore::{
-    AggregateQuery, Aggregation, Clock, Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value,
-};
+use common::mix::*;
+use twinstore::{Clock, Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value};
 
 const ENV_DIR: &str = "TWINSTORE_COLD_CRASH_DIR";
 const ENV_START: &str = "TWINSTORE_COLD_CRASH_START";
 const ENV_MODE: &str = "TWINSTORE_COLD_CRASH_MODE";
 const ENV_SEED: &str = "TWINSTORE_COLD_CRASH_SEED";
 
-const TWINS: u64 = 6;
-/// Records per batch (one write call): spread over every twin.
-const BATCH_LEN: u64 = 24;
 /// The child flushes after every this many batches...
 const FLUSH_EVERY: u64 = 4;
 /// ...and compacts after every this many flushes.
 const COMPACT_EVERY: u64 = 3;
-const BASE_MS: i64 = 1_767_225_600_000;
-
-// ---------------------------------------------------------------------------------------
-// What record `n` holds: everything derives from its number, so any damage, mix-up or
-// duplicate is visible.
-
-fn twin_of(n: u64) -> String {
-    format!("twin-{}", n % TWINS)
-}
 
 fn ts_of(n: u64) -> Timestamp {
     Timestamp::from_millis(BASE_MS + n as i64 * 10).expect("time")
-}
-
-fn v_of(n: u64) -> f64 {
-    n as f64 * 0.5 + 0.25
-}
-
-fn tag_of(n: u64) -> String {
-    format!("r{n}")
 }
 
 fn record(n: u64) -> Record {
@@ -78,11 +57,6 @@ fn record(n: u64) -> Record {
         .with("n", n as i64)
         .with("v", v_of(n))
         .with("tag", tag_of(n))
-}
-
-/// The numbers of batch `b`.
-fn batch_numbers(b: u64) -> std::ops::Range<u64> {
-    b * BATCH_LEN..(b + 1) * BATCH_LEN
 }
 
 /// Maintenance settings of the two variants.
@@ -107,15 +81,12 @@ fn child_options(mode: &str) -> Options {
 /// The child: writes batches from `TWINSTORE_COLD_CRASH_START` on, flushing and compacting
 /// as it goes, until killed.
 #[test]
-#[ignore = "the cold crash tests' child process; does nothing without TWINSTORE_COLD_CRASH_DIR"]
+#[ignore = "the cold crash tests' child process, spawned by its parent; fails when run on its own"]
 fn child_writer() {
-    let (Ok(dir), Ok(start), Ok(mode)) = (
-        std::env::var(ENV_DIR),
-        std::env::var(ENV_START),
-        std::env::var(ENV_MODE),
-    ) else {
-        return;
-    };
+    let run_by_parent = "child_writer is the cold crash tests' child: run by those tests only";
+    let dir = std::env::var(ENV_DIR).expect(run_by_parent);
+    let start = std::env::var(ENV_START).expect(run_by_parent);
+    let mode = std::env::var(ENV_MODE).expect(run_by_parent);
     let store = common::open_retrying(&dir, child_options(&mode)).expect("child: open");
     let start: u64 = start.parse().expect("start batch");
     let mut stdout = std::io::stdout().lock();
@@ -164,19 +135,6 @@ struct ChildLog {
     compactions: u64,
     /// The last line was a `*-start` without its `*-end`: the kill hit that call.
     killed_in: Option<&'static str>,
-}
-
-/// SplitMix64: kill delays without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// Runs the ignored test `child_test` as a child with `env`, hands its stdout to `read` (on
@@ -316,21 +274,6 @@ fn check_contents(store: &Store, want: &[u64], context: &str) {
     assert_eq!(stats.points, 3 * seen.len() as u64, "{context}: stats().points");
 }
 
-/// Segment files in the store's `cold/` directory.
-fn seg_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("cold"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
 /// The run's seed: `TWINSTORE_COLD_CRASH_SEED`, else the clock.
 fn run_seed() -> u64 {
     std::env::var(ENV_SEED)
@@ -353,7 +296,13 @@ fn kill_rounds(mode: &str, rounds: u32) {
     let mut stored: Vec<u64> = Vec::new();
     let mut next = 0u64;
     let mut kills_in = BTreeMap::<&str, u32>::new();
-    for round in 0..rounds {
+    // At least `rounds` kills, more (up to `MAX_EXTRA_ROUNDS`) until one landed in each phase.
+    let phases = ["write", "flush", "compact"];
+    let all_hit = |kills: &BTreeMap<&str, u32>| phases.iter().all(|p| kills.contains_key(p));
+    for round in 0.. {
+        if round >= rounds && (all_hit(&kills_in) || round >= rounds + MAX_EXTRA_ROUNDS) {
+            break;
+        }
         // 20-400 ms, spread over the range round by round (ten positions, repeated on a long
         // run), jittered.
         let positions = rounds.clamp(1, 10);
@@ -435,11 +384,16 @@ fn kill_rounds(mode: &str, rounds: u32) {
     stored.push(next);
     check_contents(&store, &stored, &format!("{mode}: after a last write"));
     eprintln!(
-        "{mode}: {rounds} kills ({kills_in:?}), {} batches stored, {:?}",
+        "{mode}: {} kills ({kills_in:?}), {} batches stored, {:?}",
+        kills_in.values().sum::<u32>(),
         stored.len(),
         started.elapsed()
     );
+    assert_every_phase_hit(&kills_in, &phases, &format!("{mode} ({ENV_SEED}={seed})"));
 }
+
+/// Kills past the requested number that a run makes to land one in every phase.
+const MAX_EXTRA_ROUNDS: u32 = 150;
 
 /// Kill rounds per test: 10 in CI; `TWINSTORE_CRASH_ROUNDS=N` for a long run (the count of
 /// kills is printed with `--nocapture`).
@@ -461,39 +415,12 @@ fn kill_during_background_flush_and_compaction_keeps_every_acknowledged_batch() 
 }
 
 // ---------------------------------------------------------------------------------------
-// A random mix: writes (typed and NDJSON), flush, compaction, range and twin deletes and
-// retention, killed at random moments; the checker replays the acknowledged operations on
-// a model of the store.
-//
-// The child (`child_mixer`) prints `op:N:KIND:PARAMS` before it starts operation N and
-// `ack:N` after it returned Ok. Its store runs without the background thread, with
-// `cold_retention` of `MIX_RETENTION` and a clock the child sets only at a retention
-// operation (whose line carries the new reading), so every cutoff is known to the parent:
-// the one of a retention operation, and the one compaction applies (the clock's reading at
-// the time).
-//
-// The model follows the tiers down to the segment files, as far as visibility depends on
-// them: a write adds warm rows; a flush makes the warm rows one new file (none when there
-// are none); `compact` (two or more files) merges every file into one and leaves out the
-// rows older than the cutoff; `delete_range` flushes, then removes the twin's rows in
-// `[from, to)` from every file; `delete_twin` is a `delete_range` over all time; retention
-// removes the rows older than the cutoff from every file and leaves warm rows alone (they
-// go at a later retention or compaction once flushed). A file left empty goes. Warm rows are
-// never dropped by anything but a delete. So what is verified of retention is exactly: once
-// `apply_retention` returned, no cold row older than its cutoff is left and every other row
-// is (warm rows older than the cutoff included); a compaction leaves out the merged rows
-// older than the clock's cutoff and nothing else; killed part-way, either is all or nothing.
-// Each child writes with `SyncEachWrite` or (one in three) `GroupCommit`.
-//
-// After each kill the parent reopens the store (without retention or background thread) and
-// checks that what the queries see is exactly the model after the acknowledged operations,
-// or exactly the model after those and the operation in flight (so a write, a delete, a
-// compaction or a retention in flight is all or nothing for what a query sees): every
-// event once, with the values its number gives it; per twin its count and time range, its
-// latest values, a range query, and per-bucket count and sum aggregates; the totals of
-// `stats`; `verify` clean. Then it writes a batch of its own, flushes and compacts (one
-// file holding everything, nothing warm, no stray files), checks again, and starts the next
-// child on the same store.
+// The crash mix (tests/common/mix.rs: the operations, the model and what is checked), killed
+// at random moments. The child (`child_mixer`) prints `op:N:KIND:PARAMS` before it starts
+// operation N and `ack:N` after it returned Ok; the parent replays the acknowledged
+// operations on the model and checks the store after each kill is exactly the model with or
+// without the operation in flight. Each child writes with `SyncEachWrite` or (one in three)
+// `GroupCommit`, and continues the same store.
 
 const MIX_DIR: &str = "TWINSTORE_MIX_DIR";
 const MIX_BATCH: &str = "TWINSTORE_MIX_BATCH";
@@ -502,165 +429,12 @@ const MIX_CLOCK: &str = "TWINSTORE_MIX_CLOCK";
 const MIX_SEED: &str = "TWINSTORE_MIX_SEED";
 const MIX_DURABILITY: &str = "TWINSTORE_MIX_DURABILITY";
 
-/// Record `n` is nominally `n` steps after `BASE_MS`...
-const MIX_STEP_NS: i64 = 10_000_000;
-/// ... but one in five is back-dated by up to this many steps (30 s), so that later writes
-/// land in ranges deleted before and below retention cutoffs.
-const MIX_MAX_BACK: u64 = 3000;
-const MIX_RETENTION: Duration = Duration::from_secs(60);
-const SEC_NS: i64 = 1_000_000_000;
-
-fn mix_base_ns() -> i64 {
-    BASE_MS * 1_000_000
-}
-
-/// The time of mix record `n`: unique (the last six digits of the nanoseconds are `n`'s).
-fn mix_ts_ns(n: u64) -> i64 {
-    let h = Rng(n).next();
-    let back = if h.is_multiple_of(5) {
-        (h >> 16) % MIX_MAX_BACK
-    } else {
-        0
-    };
-    mix_base_ns() + (n as i64 - back as i64) * MIX_STEP_NS + (n % 1_000_000) as i64
-}
-
-fn mix_ts(n: u64) -> Timestamp {
-    Timestamp::from_nanos(mix_ts_ns(n))
-}
-
-/// The nominal time of batch `b`'s first record: "now" for the child's choice of ranges.
-fn mix_head_ns(b: u64) -> i64 {
-    mix_base_ns() + (b * BATCH_LEN) as i64 * MIX_STEP_NS
-}
-
-fn mix_record(n: u64) -> Record {
-    Record::new(twin_of(n), mix_ts(n))
-        .with("n", n as i64)
-        .with("v", v_of(n))
-        .with("tag", tag_of(n))
-}
-
-/// The same record as a line of flat NDJSON.
-fn mix_ndjson(n: u64) -> String {
-    format!(
-        "{{\"$dtId\":\"{}\",\"$ts\":\"{}\",\"n\":{n},\"v\":{},\"tag\":\"{}\"}}\n",
-        twin_of(n),
-        mix_ts(n),
-        v_of(n),
-        tag_of(n)
-    )
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MixOp {
-    Write {
-        batch: u64,
-        ndjson: bool,
-    },
-    Flush,
-    Compact,
-    /// Twin `twin-{twin}`, `[from, to)` in nanoseconds.
-    DeleteRange {
-        twin: u64,
-        from: i64,
-        to: i64,
-    },
-    DeleteTwin {
-        twin: u64,
-    },
-    /// Sets the clock to `now` (nanoseconds), then applies retention.
-    Retention {
-        now: i64,
-    },
-}
-
-impl MixOp {
-    fn kind(&self) -> &'static str {
-        match self {
-            MixOp::Write { .. } => "write",
-            MixOp::Flush => "flush",
-            MixOp::Compact => "compact",
-            MixOp::DeleteRange { .. } => "delete_range",
-            MixOp::DeleteTwin { .. } => "delete_twin",
-            MixOp::Retention { .. } => "retention",
-        }
-    }
-
-    /// The line announcing operation `n`.
-    fn line(&self, n: u64) -> String {
-        match *self {
-            MixOp::Write { batch, ndjson } => {
-                format!("op:{n}:write:{batch}:{}\n", if ndjson { "ndjson" } else { "typed" })
-            }
-            MixOp::Flush => format!("op:{n}:flush\n"),
-            MixOp::Compact => format!("op:{n}:compact\n"),
-            MixOp::DeleteRange { twin, from, to } => format!("op:{n}:delete_range:twin-{twin}:{from}:{to}\n"),
-            MixOp::DeleteTwin { twin } => format!("op:{n}:delete_twin:twin-{twin}\n"),
-            MixOp::Retention { now } => format!("op:{n}:retention:{now}:{}\n", mix_cutoff(now)),
-        }
-    }
-
-    /// Reads a line `line` wrote (without its newline): `(n, op)`.
-    fn parse(text: &str) -> Option<(u64, MixOp)> {
-        let fields: Vec<&str> = text.strip_prefix("op:")?.split(':').collect();
-        let n = fields.first()?.parse().ok()?;
-        let twin = |i: usize| fields.get(i)?.strip_prefix("twin-")?.parse::<u64>().ok();
-        let num = |i: usize| fields.get(i)?.parse::<i64>().ok();
-        let op = match (fields.get(1).copied()?, fields.len()) {
-            ("write", 4) => MixOp::Write {
-                batch: fields[2].parse().ok()?,
-                ndjson: match fields[3] {
-                    "ndjson" => true,
-                    "typed" => false,
-                    _ => return None,
-                },
-            },
-            ("flush", 2) => MixOp::Flush,
-            ("compact", 2) => MixOp::Compact,
-            ("delete_range", 5) => MixOp::DeleteRange {
-                twin: twin(2)?,
-                from: num(3)?,
-                to: num(4)?,
-            },
-            ("delete_twin", 3) => MixOp::DeleteTwin { twin: twin(2)? },
-            ("retention", 4) => MixOp::Retention { now: num(2)? },
-            _ => return None,
-        };
-        Some((n, op))
-    }
-}
-
-/// Rows older than this go when the clock reads `now`.
-fn mix_cutoff(now: i64) -> i64 {
-    now.saturating_sub(MIX_RETENTION.as_nanos() as i64)
-}
-
-fn mix_child_options(clock: &Arc<AtomicI64>, durability: &str) -> Options {
-    let clock = Arc::clone(clock);
-    Options::default()
-        .background_maintenance(false)
-        .cold_retention(Some(MIX_RETENTION))
-        .clock(Clock::from_fn(move || {
-            Timestamp::from_nanos(clock.load(Ordering::SeqCst))
-        }))
-        .durability(match durability {
-            "sync" => Durability::SyncEachWrite,
-            "group" => Durability::GroupCommit {
-                interval: Duration::from_millis(5),
-            },
-            other => panic!("unknown durability {other}"),
-        })
-}
-
 /// The mix child: a seeded random sequence of operations from operation `TWINSTORE_MIX_OP`
 /// and batch `TWINSTORE_MIX_BATCH` on, the clock at `TWINSTORE_MIX_CLOCK`, until killed.
 #[test]
-#[ignore = "the crash mix test's child process; does nothing without TWINSTORE_MIX_DIR"]
+#[ignore = "the crash mix test's child process, spawned by its parent; fails when run on its own"]
 fn child_mixer() {
-    let Ok(dir) = std::env::var(MIX_DIR) else {
-        return;
-    };
+    let dir = std::env::var(MIX_DIR).expect("child_mixer is the mix test's child: run by that test only");
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("child: {name} unset"));
     let num = |name: &str| -> i64 { var(name).parse().unwrap_or_else(|_| panic!("child: {name}")) };
     let mut batch = num(MIX_BATCH) as u64;
@@ -668,7 +442,8 @@ fn child_mixer() {
     let mut now = num(MIX_CLOCK);
     let mut rng = Rng(var(MIX_SEED).parse().expect("child: seed"));
     let clock = Arc::new(AtomicI64::new(now));
-    let store = common::open_retrying(&dir, mix_child_options(&clock, &var(MIX_DURABILITY))).expect("child: open");
+    let options = mix_options(&clock, mix_durability(&var(MIX_DURABILITY)));
+    let store = common::open_retrying(&dir, options).expect("child: open");
     let mut stdout = std::io::stdout().lock();
     // End the test harness's "test child_mixer ... " line.
     stdout.write_all(b"\n").expect("stdout");
@@ -683,65 +458,12 @@ fn child_mixer() {
         if started.elapsed() > Duration::from_secs(60) {
             break;
         }
-        let head = mix_head_ns(batch);
-        // The first operation writes, so that every twin exists before a delete names one.
-        let pick = if n == start_op { 0 } else { rng.next() % 100 };
-        let op = match pick {
-            0..56 => MixOp::Write {
-                batch,
-                ndjson: rng.next().is_multiple_of(2),
-            },
-            56..68 => MixOp::Flush,
-            68..76 => MixOp::Compact,
-            76..86 => {
-                let from = head - (rng.next() % 50_000) as i64 * 1_000_000;
-                let len = 1 + (rng.next() % 30_000) as i64 * 1_000_000;
-                MixOp::DeleteRange {
-                    twin: rng.next() % TWINS,
-                    from,
-                    to: from + len,
-                }
-            }
-            86..88 => MixOp::DeleteTwin {
-                twin: rng.next() % TWINS,
-            },
-            _ => {
-                // A cutoff 15 to 45 s behind the newest nominal time (back-dated records
-                // reach 30 s back), never moving back.
-                let cutoff = head - 15 * SEC_NS - (rng.next() % 30_000) as i64 * 1_000_000;
-                now = now.max(cutoff + MIX_RETENTION.as_nanos() as i64);
-                MixOp::Retention { now }
-            }
-        };
+        let op = MixOp::pick(&mut rng, n == start_op, batch, &mut now);
         say(op.line(n));
-        match op {
-            MixOp::Write { batch: b, ndjson } => {
-                let report = if ndjson {
-                    let text: String = batch_numbers(b).map(mix_ndjson).collect();
-                    store.ingest_ndjson(text.as_bytes())
-                } else {
-                    store.write(&batch_numbers(b).map(mix_record).collect::<Vec<_>>())
-                }
-                .expect("child: write");
-                assert_eq!(report.records, BATCH_LEN, "{:?}", report.rejected);
-                batch += 1;
-            }
-            MixOp::Flush => store.flush().expect("child: flush"),
-            MixOp::Compact => {
-                store.compact().expect("child: compact");
-            }
-            MixOp::DeleteRange { twin, from, to } => store
-                .delete_range(
-                    &format!("twin-{twin}"),
-                    Timestamp::from_nanos(from),
-                    Timestamp::from_nanos(to),
-                )
-                .expect("child: delete_range"),
-            MixOp::DeleteTwin { twin } => store.delete_twin(&format!("twin-{twin}")).expect("child: delete_twin"),
-            MixOp::Retention { now } => {
-                clock.store(now, Ordering::SeqCst);
-                store.apply_retention().expect("child: apply_retention");
-            }
+        op.run(&store, &clock)
+            .unwrap_or_else(|e| panic!("child: {} failed: {e}", op.kind()));
+        if let MixOp::Write { .. } = op {
+            batch += 1;
         }
         // Acknowledged: the call returned Ok.
         say(format!("ack:{n}\n"));
@@ -813,236 +535,8 @@ fn mix_child(
     })
 }
 
-/// The store as the mix child leaves it: warm rows and segment files, by record number.
-#[derive(Clone, Debug)]
-struct MixModel {
-    warm: BTreeSet<u64>,
-    files: Vec<BTreeSet<u64>>,
-    /// The clock's reading.
-    now: i64,
-}
-
-impl MixModel {
-    /// Every record a query sees.
-    fn live(&self) -> BTreeSet<u64> {
-        let mut live = self.warm.clone();
-        for f in &self.files {
-            live.extend(f);
-        }
-        live
-    }
-
-    fn flush(&mut self) {
-        if !self.warm.is_empty() {
-            self.files.push(std::mem::take(&mut self.warm));
-        }
-    }
-
-    /// Removes the cold rows `gone` selects; files left empty go.
-    fn drop_cold(&mut self, gone: impl Fn(u64) -> bool) {
-        for f in &mut self.files {
-            f.retain(|&n| !gone(n));
-        }
-        self.files.retain(|f| !f.is_empty());
-    }
-
-    fn apply(&mut self, op: &MixOp) {
-        match *op {
-            MixOp::Write { batch, .. } => self.warm.extend(batch_numbers(batch)),
-            MixOp::Flush => self.flush(),
-            MixOp::Compact => {
-                if self.files.len() >= 2 {
-                    let cutoff = mix_cutoff(self.now);
-                    let merged: BTreeSet<u64> = self
-                        .files
-                        .drain(..)
-                        .flatten()
-                        .filter(|&n| mix_ts_ns(n) >= cutoff)
-                        .collect();
-                    if !merged.is_empty() {
-                        self.files.push(merged);
-                    }
-                }
-            }
-            MixOp::DeleteRange { twin, from, to } => {
-                self.flush();
-                self.drop_cold(|n| n % TWINS == twin && (from..to).contains(&mix_ts_ns(n)));
-            }
-            MixOp::DeleteTwin { twin } => {
-                self.flush();
-                self.drop_cold(|n| n % TWINS == twin && mix_ts_ns(n) < i64::MAX);
-            }
-            MixOp::Retention { now } => {
-                self.now = now;
-                let cutoff = mix_cutoff(now);
-                self.drop_cold(|n| mix_ts_ns(n) < cutoff);
-            }
-        }
-    }
-
-    /// After the parent's own flush and compaction (without retention): one file holds
-    /// everything.
-    fn flushed_and_compacted(&mut self) {
-        let live = self.live();
-        self.warm.clear();
-        self.files = if live.is_empty() { Vec::new() } else { vec![live] };
-    }
-}
-
-/// How many times each record number is stored, checking every event's twin, time and
-/// values against its number, and that each twin's events come in time order.
-fn mix_stored(store: &Store, context: &str) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for twin in store.twins().unwrap_or_else(|e| panic!("{context}: twins: {e}")) {
-        let events = store
-            .events(&EventsQuery::new(twin.id.as_str()))
-            .unwrap_or_else(|e| panic!("{context}: events of {}: {e}", twin.id));
-        let mut last = Timestamp::MIN;
-        for event in events {
-            let n = mix_check_event(&event, context);
-            assert_eq!(twin.id, twin_of(n), "{context}: n {n} stored under the wrong twin");
-            assert!(
-                event.ts >= last,
-                "{context}: {} events out of time order at n {n}",
-                twin.id
-            );
-            last = event.ts;
-            *seen.entry(n).or_insert(0) += 1;
-        }
-    }
-    seen
-}
-
-/// Checks an event holds exactly what its number gives it; returns the number.
-fn mix_check_event(event: &twinstore::Event, context: &str) -> u64 {
-    let get = |name: &str| event.values.iter().find(|(p, _)| &**p == name).map(|(_, v)| v);
-    let n = match get("n") {
-        Some(Value::Long(n)) if *n >= 0 => *n as u64,
-        other => panic!("{context}: an event without its number: {other:?}"),
-    };
-    assert_eq!(event.ts, mix_ts(n), "{context}: time of n {n}");
-    assert_eq!(get("v"), Some(&Value::Double(v_of(n))), "{context}: v of n {n}");
-    assert_eq!(
-        get("tag"),
-        Some(&Value::String(tag_of(n).into())),
-        "{context}: tag of n {n}"
-    );
-    assert_eq!(event.values.len(), 3, "{context}: n {n}: {:?}", event.values);
-    n
-}
-
-/// Up to 12 numbers of a set, for messages.
-fn some(set: impl IntoIterator<Item = u64>) -> Vec<u64> {
-    set.into_iter().take(12).collect()
-}
-
-/// Checks the store's queries against the records of `live` (the whole state, compared
-/// event by event before): per twin its count and time range, latest values, a random range
-/// query and 10-second count and sum aggregates; and the totals of `stats`.
-fn mix_check_queries(store: &Store, live: &BTreeSet<u64>, rng: &mut Rng, context: &str) {
-    let stats = store.stats();
-    assert_eq!(stats.records, live.len() as u64, "{context}: stats().records");
-    assert_eq!(stats.points, 3 * live.len() as u64, "{context}: stats().points");
-    for k in 0..TWINS {
-        let name = format!("twin-{k}");
-        let mut rows: Vec<(i64, u64)> = live
-            .iter()
-            .filter(|&&n| n % TWINS == k)
-            .map(|&n| (mix_ts_ns(n), n))
-            .collect();
-        rows.sort_unstable();
-        let info = match store.twin_info(&name) {
-            Ok(info) => info,
-            Err(Error::UnknownTwin(_)) if rows.is_empty() => continue,
-            Err(e) => panic!("{context}: twin_info({name}): {e}"),
-        };
-        assert_eq!(info.records, rows.len() as u64, "{context}: {name} records");
-        let range = rows
-            .first()
-            .zip(rows.last())
-            .map(|(a, b)| (Timestamp::from_nanos(a.0), Timestamp::from_nanos(b.0)));
-        assert_eq!(info.time_range, range, "{context}: {name} time range");
-        let latest = store
-            .latest(&name)
-            .unwrap_or_else(|e| panic!("{context}: latest({name}): {e}"));
-        let want = rows.last().map(|&(_, n)| Value::Long(n as i64));
-        assert_eq!(latest.get("n"), want.as_ref(), "{context}: latest n of {name}");
-
-        let (lo, hi) = range.map_or((mix_base_ns(), mix_base_ns()), |(a, b)| (a.as_nanos(), b.as_nanos()));
-        // A range query over a random window around the twin's rows.
-        let span = (hi - lo) as u64 + 2 * SEC_NS as u64;
-        let a = lo - SEC_NS + (rng.next() % span) as i64;
-        let b = a + (rng.next() % span) as i64;
-        let got: Vec<u64> = store
-            .events(
-                &EventsQuery::new(name.as_str())
-                    .from(Timestamp::from_nanos(a))
-                    .to(Timestamp::from_nanos(b)),
-            )
-            .unwrap_or_else(|e| panic!("{context}: events of {name} in a window: {e}"))
-            .iter()
-            .map(|e| mix_check_event(e, context))
-            .collect();
-        let want: Vec<u64> = rows.iter().filter(|r| (a..b).contains(&r.0)).map(|r| r.1).collect();
-        assert_eq!(got, want, "{context}: events of {name} in [{a}, {b})");
-
-        // Count and sum of v per 10-second bucket.
-        let interval = 10 * SEC_NS;
-        let from = lo.div_euclid(interval) * interval;
-        let to = (hi.div_euclid(interval) + 1) * interval;
-        let result = store
-            .aggregate(
-                &AggregateQuery::new(
-                    name.as_str(),
-                    "v",
-                    Timestamp::from_nanos(from),
-                    Timestamp::from_nanos(to),
-                    Duration::from_nanos(interval as u64),
-                )
-                .aggregations([Aggregation::Count, Aggregation::Sum]),
-            )
-            .unwrap_or_else(|e| panic!("{context}: aggregate of {name}: {e}"));
-        let buckets = ((to - from) / interval) as usize;
-        let mut count = vec![0u64; buckets];
-        let mut sum = vec![0f64; buckets];
-        for &(ts, n) in &rows {
-            let i = ((ts - from) / interval) as usize;
-            count[i] += 1;
-            // Sums of quarters below 2^40: exact in any order.
-            sum[i] += v_of(n);
-        }
-        assert_eq!(result.timestamps.len(), buckets, "{context}: {name} buckets");
-        let want_count: Vec<Option<f64>> = count.iter().map(|&c| Some(c as f64)).collect();
-        let want_sum: Vec<Option<f64>> = count.iter().zip(&sum).map(|(&c, &s)| (c > 0).then_some(s)).collect();
-        assert_eq!(
-            result.column(Aggregation::Count),
-            Some(&want_count[..]),
-            "{context}: {name} counts"
-        );
-        assert_eq!(
-            result.column(Aggregation::Sum),
-            Some(&want_sum[..]),
-            "{context}: {name} sums"
-        );
-    }
-}
-
-/// Run-wide tallies of the mix test.
-#[derive(Debug, Default)]
-struct MixTally {
-    /// Kills by the operation in flight (`idle`: between an acknowledgement and the next
-    /// operation's line).
-    killed_in: BTreeMap<&'static str, u32>,
-    /// Operations acknowledged, by kind.
-    acked: BTreeMap<&'static str, u64>,
-    /// Operations in flight found applied after the reopen, by kind...
-    applied: BTreeMap<&'static str, u32>,
-    /// ... found not applied...
-    not_applied: BTreeMap<&'static str, u32>,
-    /// ... and whose effect nothing visible tells (a flush; a delete of nothing).
-    invisible: BTreeMap<&'static str, u32>,
-}
-
+/// Kills `rounds` mix children (more until a kill landed in every kind of operation),
+/// checking the store against the model after each.
 fn mix_rounds(rounds: u32) {
     let seed = run_seed();
     eprintln!("mix: {ENV_SEED}={seed}");
@@ -1057,7 +551,16 @@ fn mix_rounds(rounds: u32) {
     let (mut next_batch, mut next_op) = (0u64, 0u64);
     let mut tally = MixTally::default();
     let reopen_options = || Options::default().background_maintenance(false);
-    for round in 0..rounds {
+    // At least `rounds` kills, more until one landed in each kind of operation.
+    let phases = ["write", "flush", "compact", "delete_range", "delete_twin", "retention"];
+    let all_hit = |kills: &BTreeMap<&str, u32>| phases.iter().all(|p| kills.contains_key(p));
+    let mut round = 0;
+    loop {
+        if round >= rounds && (all_hit(&tally.killed_in) || round >= rounds + MAX_EXTRA_ROUNDS) {
+            break;
+        }
+        round += 1;
+        let round = round - 1;
         let child_seed = rng.next();
         let durability = if rng.next().is_multiple_of(3) { "group" } else { "sync" };
         let delay = Duration::from_millis(5 + rng.next() % 300);
@@ -1163,43 +666,9 @@ fn mix_rounds(rounds: u32) {
 
         // The recovered store takes new writes, flushes and compacts without losing
         // anything, and keeps only the files it uses.
-        let probe = MixOp::Write {
-            batch: next_batch,
-            ndjson: false,
-        };
+        mix_check_takes_work(&store, dir.path(), &mut model, next_batch, &mut rng, &context);
         next_batch += 1;
-        store
-            .write(&batch_numbers(next_batch - 1).map(mix_record).collect::<Vec<_>>())
-            .unwrap_or_else(|e| panic!("{context}: write after reopen: {e}"));
-        model.apply(&probe);
-        store
-            .flush()
-            .unwrap_or_else(|e| panic!("{context}: flush after reopen: {e}"));
-        store
-            .compact()
-            .unwrap_or_else(|e| panic!("{context}: compact after reopen: {e}"));
-        model.flushed_and_compacted();
-        let context = format!("{context}, after a write, flush and compact");
         let live = model.live();
-        let seen = mix_stored(&store, &context);
-        assert!(
-            seen.values().all(|&c| c == 1) && seen.keys().copied().eq(live.iter().copied()),
-            "{context}: the store differs from the model"
-        );
-        mix_check_queries(&store, &live, &mut rng, &context);
-        let stats = store.stats();
-        let files = seg_files(dir.path());
-        assert_eq!(
-            files.len() as u64,
-            stats.files,
-            "{context}: stray files in cold/: {files:?}"
-        );
-        assert_eq!(stats.files, model.files.len() as u64, "{context}: files");
-        assert_eq!(stats.warm_bytes, 0, "{context}: rows left warm after a flush");
-        assert!(
-            !dir.path().join("MANIFEST.tmp").exists(),
-            "{context}: MANIFEST.tmp left"
-        );
         drop(store);
         if rounds <= 20 || (round + 1) % 100 == 0 {
             eprintln!(
@@ -1219,7 +688,7 @@ fn mix_rounds(rounds: u32) {
         invisible,
     } = &tally;
     eprintln!(
-        "mix: {rounds} kills in {:?} ({ENV_SEED}={seed})\n  killed during: {killed_in:?}\n  in flight \
+        "mix: {round} kills in {:?} ({ENV_SEED}={seed})\n  killed during: {killed_in:?}\n  in flight \
          and applied: {applied:?}\n  in flight and not applied: {not_applied:?}\n  in flight, no visible \
          effect: {invisible:?}\n  operations acknowledged: {} {acked:?}\n  batches {next_batch}, records \
          live at the end {}",
@@ -1227,6 +696,7 @@ fn mix_rounds(rounds: u32) {
         acked.values().sum::<u64>(),
         model.live().len(),
     );
+    assert_every_phase_hit(killed_in, &phases, &format!("mix ({ENV_SEED}={seed})"));
 }
 
 #[test]
@@ -1347,11 +817,43 @@ fn flipped_byte_in_a_segment_fails_only_that_twins_queries() {
         // Other queries of the damaged twin may or may not need the damaged bytes; they must
         // not panic, and what they report must be an error or right.
         let name = damage_twin(damaged_twin);
-        let _ = store.latest(&name);
-        let _ = store.schema(&name);
-        let _ = store.twin_info(&name);
-        let _ = store.twins();
-        let _ = store.state_at(&name, Timestamp::from_millis(BASE_MS + 1_000_000).expect("time"));
+        // The state after row `i`: its three values, set at its time.
+        let state_after = |i: u64| {
+            let record = damage_record(damaged_twin, i);
+            let mut want: BTreeMap<String, (Value, Timestamp)> = BTreeMap::new();
+            for (p, v) in record.values.iter() {
+                want.insert(p.to_string(), (v.clone(), record.ts));
+            }
+            want
+        };
+        if let Ok(latest) = store.latest(&name) {
+            assert_eq!(
+                common::state_view(&latest),
+                state_after(DAMAGE_ROWS - 1),
+                "{context}: latest"
+            );
+        }
+        // Row 1000 is at exactly BASE_MS + 1,000 s: the state at that instant is after it.
+        if let Ok(state) = store.state_at(&name, Timestamp::from_millis(BASE_MS + 1_000_000).expect("time")) {
+            assert_eq!(common::state_view(&state), state_after(1000), "{context}: state_at");
+        }
+        if let Ok(schema) = store.schema(&name) {
+            let mut names: Vec<String> = schema.iter().map(|p| p.name.to_string()).collect();
+            names.sort();
+            assert_eq!(names, ["n", "tag", "v"], "{context}: schema");
+        }
+        if let Ok(info) = store.twin_info(&name) {
+            assert_eq!(info.records, DAMAGE_ROWS, "{context}: twin_info records");
+        }
+        if let Ok(twins) = store.twins() {
+            let mut ids: Vec<String> = twins.iter().map(|t| t.id.to_string()).collect();
+            ids.sort();
+            assert_eq!(
+                ids,
+                (0..DAMAGE_TWINS).map(damage_twin).collect::<Vec<_>>(),
+                "{context}: twins"
+            );
+        }
         let tail = store.events(
             &EventsQuery::new(name.as_str())
                 .from(Timestamp::from_millis(BASE_MS + 2_500_000).expect("time"))

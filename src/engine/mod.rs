@@ -204,6 +204,15 @@ impl Store {
         maintenance::import_catalog(&catalog, &manifest.twins)
             .map_err(|reason| Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason))?;
         let files = maintenance::open_files(&vfs, &dir, &manifest)?;
+        // `wal/` and `cold/` may have just been made: until the store's directory is synced
+        // their entries are not durable, and a machine crash would take every file in them
+        // (acknowledged writes included) with them. The directory holding the store is
+        // synced too, for a store this call created; best effort, as it lies outside the
+        // store and may not be readable.
+        wal::sync_dir(&*vfs, &dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = vfs.sync_dir(parent);
+        }
         let checkpoint = manifest.checkpoint;
         // Frames up to the checkpoint are in the cold files already.
         let outcome = wal::replay(&*vfs, &wal_dir, |seq, payload| {

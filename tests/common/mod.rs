@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+pub mod mix;
+
 use twinstore::{Event, Options, Store, Timestamp, TwinState, Value};
 
 /// Days from 1970-01-01 to the civil date `y-m-d` (proleptic Gregorian), H. Hinnant's
