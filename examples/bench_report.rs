@@ -493,7 +493,10 @@ fn measure_queries(store: &Store, twins: &[String]) -> Result<QueryFigures, Box<
 }
 
 /// The real station data in tests/fixtures (see its README).
-const STATION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payerne-bsrn-2016-06.ndjson.zst");
+const STATION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/payerne-bsrn-2016-06.ndjson.zst"
+);
 
 struct Station {
     points: u64,

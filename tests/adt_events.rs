@@ -14,10 +14,7 @@ mod common;
 use common::{dynamic, events_view, reopen, s, state_view, temp_store, utc, values};
 use twinstore::{Clock, Error, EventsQuery, IngestOptions, InputFormat, Options, Store, Timestamp, Value, ValueType};
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/adt-twin-updates.ndjson"
-);
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adt-twin-updates.ndjson");
 
 const UPDATE: &str = "Microsoft.DigitalTwins.Twin.Update";
 

@@ -10,10 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-const ADT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/adt-twin-updates.ndjson"
-);
+const ADT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adt-twin-updates.ndjson");
 
 /// Line 2 is cut-off JSON, line 3 has no `$dtId`; line 1 is good.
 const BAD: &str = concat!(
