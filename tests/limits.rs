@@ -287,3 +287,66 @@ fn warm_memory_grows_without_a_budget() {
         "resident memory grew by only {growth} bytes while the warm tier kept everything: {flood:?}"
     );
 }
+
+/// The README's warm-tier memory figure, measured as the process's heap: the growth of
+/// `RssAnon` while an NDJSON file is ingested into a store that keeps everything warm (no
+/// background flush), per point stored, against the 24 bytes/point target. The input is
+/// read and ingested in 64 MiB pieces, so it is not part of the figure. Run it alone, so
+/// that no other test shares the process:
+///
+/// `TWINSTORE_WARM_INPUT=FILE cargo test --release --test limits warm_tier_bytes_per_point -- --ignored --exact --nocapture`
+#[test]
+#[ignore = "a measurement on a generated workload; see its doc comment"]
+#[cfg(target_os = "linux")]
+fn warm_tier_bytes_per_point() {
+    use std::io::Read;
+    let path = std::env::var("TWINSTORE_WARM_INPUT").expect("TWINSTORE_WARM_INPUT: an NDJSON file");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(
+        dir.path(),
+        Options::default()
+            .durability(twinstore::Durability::NoSync)
+            .background_maintenance(false),
+    )
+    .expect("open");
+    let before = proc_status_bytes("RssAnon");
+    let mut file = std::fs::File::open(&path).expect("open the input");
+    let mut carry: Vec<u8> = Vec::new();
+    let (mut records, mut points) = (0u64, 0u64);
+    loop {
+        let mut piece = std::mem::take(&mut carry);
+        let start = piece.len();
+        piece.resize(start + (64 << 20), 0);
+        let n = file.read(&mut piece[start..]).expect("read");
+        piece.truncate(start + n);
+        let cut = if n == 0 {
+            piece.len()
+        } else {
+            piece.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+        };
+        carry = piece.split_off(cut);
+        if !piece.is_empty() {
+            let report = store.ingest_ndjson(&piece).expect("ingest");
+            records += report.records;
+            points += report.points;
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    drop(carry);
+    let after = proc_status_bytes("RssAnon");
+    let stats = store.stats();
+    assert_eq!(stats.points, points);
+    let measured = (after - before) as f64 / points as f64;
+    println!(
+        "{records} records, {points} points: heap grew by {} bytes, {measured:.1} bytes/point (engine estimate {:.1}); peak VmHWM {} bytes",
+        after - before,
+        stats.warm_bytes as f64 / points as f64,
+        proc_status_bytes("VmHWM")
+    );
+    assert!(
+        measured <= 24.0,
+        "{measured:.1} bytes/point, over the 24 bytes/point target"
+    );
+}
