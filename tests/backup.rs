@@ -31,9 +31,9 @@ fn batch(n: u64) -> Vec<Record> {
 fn batches_in(store: &Store) -> BTreeMap<i64, u64> {
     let mut out = BTreeMap::new();
     for t in 0..TWINS {
-        let Ok(events) = store.events(&EventsQuery::new(format!("twin-{t}"))) else {
-            continue;
-        };
+        let events = store
+            .events(&EventsQuery::new(format!("twin-{t}")))
+            .unwrap_or_else(|e| panic!("events of twin-{t}: {e}"));
         for e in events {
             match e.values.iter().find(|(n, _)| &**n == "n") {
                 Some((_, Value::Long(n))) => *out.entry(*n).or_insert(0) += 1,
@@ -57,18 +57,26 @@ fn a_backup_taken_under_writes_is_consistent_and_opens() {
 
     let acked = Arc::new(AtomicU64::new(200));
     let stop = Arc::new(AtomicBool::new(false));
+    // Every 500 batches the writer flushes and compacts: the flush adds a file to the one
+    // left by the previous compaction (or the first flush), so each compaction has at least
+    // two small files to merge and must report a merge.
     let writer = {
         let (store, acked, stop) = (store.clone(), acked.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut n = acked.load(Ordering::Acquire);
+            let mut compactions = 0u64;
             while !stop.load(Ordering::Acquire) && n < 200_000 {
                 store.write(&batch(n)).expect("write during the backup");
                 n += 1;
                 acked.store(n, Ordering::Release);
                 if n % 500 == 0 {
-                    let _ = store.compact();
+                    store.flush().expect("flush during the backup");
+                    let merged = store.compact().expect("compaction during the backup");
+                    assert!(merged, "batch {n}: a compaction after a flush merged nothing");
+                    compactions += 1;
                 }
             }
+            (n, compactions)
         })
     };
     while acked.load(Ordering::Acquire) < 1_000 {
@@ -78,7 +86,11 @@ fn a_backup_taken_under_writes_is_consistent_and_opens() {
     let dest = backups.path().join("b1");
     let report = store.backup(&dest).expect("backup");
     stop.store(true, Ordering::Release);
-    writer.join().expect("writer");
+    let (written, compactions) = writer.join().expect("writer");
+    assert!(
+        compactions >= 2,
+        "{compactions} compactions ran while the backup was taken"
+    );
 
     let copy = Store::open(&dest, options.clone()).expect("open the backup");
     let seen = batches_in(&copy);
@@ -97,7 +109,19 @@ fn a_backup_taken_under_writes_is_consistent_and_opens() {
     // The backup is a store: it takes writes, and the original is untouched by them.
     copy.write(&batch(999_999)).expect("write to the restored copy");
     drop(copy);
-    assert!(!batches_in(&store).contains_key(&999_999));
+    // With nothing racing it, a flush of one more batch makes a second file, and a
+    // compaction leaves one.
+    store.write(&batch(written)).expect("write after the backup");
+    store.flush().expect("flush");
+    assert!(store.compact().expect("compact"), "two files were left to merge");
+    assert_eq!(store.stats().files, 1, "files after the last compaction");
+    // The original holds every batch written, once each, through the compactions, and
+    // nothing written to the copy.
+    let original = batches_in(&store);
+    assert_eq!(original.len() as u64, written + 1, "batches in the original");
+    for n in 0..=written {
+        assert_eq!(original.get(&(n as i64)), Some(&TWINS), "batch {n} in the original");
+    }
     assert!(store.verify().expect("verify the original").is_ok());
 
     // A non-empty destination, or the store itself, is refused.

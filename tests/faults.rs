@@ -38,7 +38,12 @@ impl Model {
     fn resolve(&mut self, store: &Store, uncertain: &mut Vec<Vec<(String, i64, f64)>>, when: &str) {
         for rows in uncertain.drain(..) {
             let Some((twin, ms, v)) = rows.first() else { continue };
-            let events = store.events(&EventsQuery::new(twin)).unwrap_or_default();
+            let events = match store.events(&EventsQuery::new(twin)) {
+                Ok(events) => events,
+                // The refused write was the twin's first: the reopen did not keep it.
+                Err(Error::UnknownTwin(_)) => Vec::new(),
+                Err(e) => panic!("{when}: events of {twin} after a reopen: {e}"),
+            };
             let found = events.iter().any(|e| {
                 e.ts.as_nanos() / 1_000_000 == *ms
                     && e.values.iter().any(|(n, x)| &**n == "v" && *x == Value::Double(*v))
@@ -47,7 +52,6 @@ impl Model {
                 self.add(&rows);
             }
             // `check` then finds the rest of the write, or none of it.
-            let _ = when;
         }
     }
 
@@ -218,7 +222,17 @@ fn when_the_log_cannot_be_cut_back_the_store_is_read_only_until_reopened() {
         other => panic!("wanted ReadOnly, got {other:?}"),
     }
     model.check(&store, "read-only");
-    assert!(store.flush().is_ok() || store.flush().is_err(), "flush must not panic");
+    // A flush only moves acknowledged rows, which the warm tier holds whole (the torn frame
+    // never reached it): it succeeds, the rows are then in a segment file, and the store stays
+    // read-only for writes.
+    store.flush().expect("a flush of a read-only store");
+    assert_eq!(store.stats().files, 1, "the flush wrote one segment file");
+    assert_eq!(store.stats().warm_bytes, 0, "rows left warm after the flush");
+    model.check(&store, "read-only, flushed");
+    assert!(
+        matches!(write(&store, &batch(65, 3)), Err(Error::ReadOnly(_))),
+        "a flush must not lift the read-only state"
+    );
     // A reopen cuts the torn frame: every acknowledged row, nothing of the torn one.
     let (store, _) = reopen_and_check(dir.path(), store, &model, "torn tail, reopened");
     let more = batch(70, 6);
@@ -514,146 +528,280 @@ fn background_flush_on_a_full_disk_retries_until_space_is_back() {
     reopen_and_check(dir.path(), store, &model, "background, reopened");
 }
 
+const RANDOM_OPS: [Op; 10] = [
+    Op::Write,
+    Op::Sync,
+    Op::SyncDir,
+    Op::Create,
+    Op::Rename,
+    Op::Remove,
+    Op::Truncate,
+    Op::Map,
+    Op::Read,
+    Op::ReadDir,
+];
+const RANDOM_FAULTS: [Fault; 4] = [Fault::Eio, Fault::NoSpace, Fault::ShortWrite, Fault::TornWrite];
+const RANDOM_PATHS: [&str; 4] = [".wal", ".seg", "MANIFEST", ""];
+/// The seed of round `r` of the randomized run is `RANDOM_SEED + r`.
+const RANDOM_SEED: u64 = 0xfa17;
+
+/// Faults that took effect in a randomized run, by operation and kind. A write-only fault
+/// (short, torn) on another operation fires without effect and is not counted.
+#[derive(Default)]
+struct Coverage {
+    by_pair: BTreeMap<String, u64>,
+    ops: [u64; RANDOM_OPS.len()],
+    faults: [u64; RANDOM_FAULTS.len()],
+}
+
+fn took_effect(op: Op, fault: Fault) -> bool {
+    op == Op::Write || !matches!(fault, Fault::ShortWrite | Fault::TornWrite)
+}
+
+impl Coverage {
+    fn add(&mut self, fired: &[(Op, Fault, std::path::PathBuf)]) {
+        for &(op, fault, _) in fired.iter().filter(|(op, fault, _)| took_effect(*op, *fault)) {
+            *self.by_pair.entry(format!("{op:?}/{fault:?}")).or_default() += 1;
+            self.ops[RANDOM_OPS.iter().position(|o| *o == op).expect("a listed op")] += 1;
+            self.faults[RANDOM_FAULTS.iter().position(|f| *f == fault).expect("a listed fault")] += 1;
+        }
+    }
+
+    /// Operations and fault kinds that have not fired yet, counting `pending` (the faults
+    /// fired so far in the current round) too.
+    fn missing(&self, pending: &[(Op, Fault, std::path::PathBuf)]) -> (Vec<Op>, Vec<Fault>) {
+        let mut all = Coverage {
+            ops: self.ops,
+            faults: self.faults,
+            ..Coverage::default()
+        };
+        all.add(pending);
+        let ops = (0..RANDOM_OPS.len())
+            .filter(|&i| all.ops[i] == 0)
+            .map(|i| RANDOM_OPS[i]);
+        let faults = (0..RANDOM_FAULTS.len())
+            .filter(|&i| all.faults[i] == 0)
+            .map(|i| RANDOM_FAULTS[i]);
+        (ops.collect(), faults.collect())
+    }
+}
+
+/// One or two random rules to arm. Half the time the operation (or fault kind) is one that
+/// has not fired yet in this run, so that a short run reaches all of them.
+fn random_rules(rng: &mut impl RngExt, missing: &(Vec<Op>, Vec<Fault>)) -> Vec<FaultRule> {
+    let (missing_ops, missing_faults) = missing;
+    let mut op = RANDOM_OPS[rng.random_range(0..RANDOM_OPS.len())];
+    if !missing_ops.is_empty() && rng.random_range(0..2u32) == 0 {
+        op = missing_ops[rng.random_range(0..missing_ops.len())];
+    }
+    let mut fault = RANDOM_FAULTS[rng.random_range(0..RANDOM_FAULTS.len())];
+    if !missing_faults.is_empty() && rng.random_range(0..2u32) == 0 {
+        fault = missing_faults[rng.random_range(0..missing_faults.len())];
+        if matches!(fault, Fault::ShortWrite | Fault::TornWrite) {
+            // Write-only faults take effect on writes alone.
+            op = Op::Write;
+        }
+    }
+    let mut rule = FaultRule::new(op, fault);
+    let path = RANDOM_PATHS[rng.random_range(0..RANDOM_PATHS.len())];
+    if !path.is_empty() {
+        rule = rule.path_contains(path);
+    }
+    let rule = rule.skip(rng.random_range(0..3u64)).times(rng.random_range(1..4u64));
+    if op == Op::Truncate {
+        // The log is cut back only after a log write failed: arm one with it, or a
+        // truncation fault would hardly ever be reached.
+        let torn = FaultRule::new(Op::Write, Fault::TornWrite)
+            .path_contains(".wal")
+            .times(1);
+        return vec![rule, torn];
+    }
+    vec![rule]
+}
+
+/// A flush or compaction in the randomized run fails only because of a fault: one fired
+/// during the call, or an earlier one left the store read-only.
+fn assert_failure_has_a_cause<T: std::fmt::Debug>(result: twinstore::Result<T>, fired: bool, what: &str) {
+    match result {
+        Ok(_) => {}
+        Err(_) if fired => {}
+        Err(Error::ReadOnly(_)) => {}
+        Err(e) => panic!("{what}: failed although no fault fired during it: {e}"),
+    }
+}
+
+/// Names the round's seed when a check of the round panics.
+struct SeedOnPanic(u64);
+
+impl Drop for SeedOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "the failing round had seed {:#x}: repeat it with TWINSTORE_FAULT_FIRST_ROUND={} TWINSTORE_FAULT_ROUNDS=1 TWINSTORE_FAULT_TRACE=1",
+                RANDOM_SEED + self.0,
+                self.0
+            );
+        }
+    }
+}
+
+#[derive(Default)]
+struct RunCounts {
+    acked: u64,
+    refused: u64,
+    flushes_failed: u64,
+    compactions_failed: u64,
+}
+
 /// Random faults during a random mix of writes, flushes and compactions, with reopens:
-/// every acknowledged write is there exactly once, no refused one is, `verify` stays clean.
+/// every acknowledged write is there exactly once, no refused one is, `verify` stays clean;
+/// a flush or compaction fails only when a fault caused it; and every operation and every
+/// fault kind fired at least once in the run.
 #[test]
 fn random_faults_lose_nothing_acknowledged() {
-    let rounds: u64 = std::env::var("TWINSTORE_FAULT_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let ops = [
-        Op::Write,
-        Op::Sync,
-        Op::SyncDir,
-        Op::Create,
-        Op::Rename,
-        Op::Remove,
-        Op::Truncate,
-        Op::Map,
-        Op::Read,
-        Op::ReadDir,
-    ];
-    let faults = [Fault::Eio, Fault::NoSpace, Fault::ShortWrite, Fault::TornWrite];
-    let paths = [".wal", ".seg", "MANIFEST", ""];
-    // Faults that took effect, by operation and kind (a write-only fault rule matching
-    // another operation fires without effect and is not counted).
-    let mut injected: BTreeMap<String, u64> = BTreeMap::new();
-    let mut count = |fired: Vec<(Op, Fault, std::path::PathBuf)>| {
-        for (op, fault, _) in fired {
-            if op == Op::Write || !matches!(fault, Fault::ShortWrite | Fault::TornWrite) {
-                *injected.entry(format!("{op:?}/{fault:?}")).or_default() += 1;
-            }
-        }
-    };
-    let mut refused = 0u64;
-    let mut acked = 0u64;
+    let env =
+        |name: &str, default: u64| -> u64 { std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default) };
+    let rounds = env("TWINSTORE_FAULT_ROUNDS", 3);
+    let first_round = env("TWINSTORE_FAULT_FIRST_ROUND", 0);
+    // Past `rounds`, the run goes on until every operation and fault kind has fired, up to
+    // this many rounds.
+    let max_rounds = rounds.max(env("TWINSTORE_FAULT_MAX_ROUNDS", 20));
     let trace = std::env::var("TWINSTORE_FAULT_TRACE").is_ok();
-    let first_round: u64 = std::env::var("TWINSTORE_FAULT_FIRST_ROUND")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    for round in first_round..first_round + rounds {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0xfa17 + round);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut vfs = Arc::new(FaultyVfs::new());
-        let mut store = open(dir.path(), &vfs);
-        let mut model = Model::default();
-        let mut next = 0i64;
-        let mut uncertain = Vec::new();
-        for step in 0..150 {
-            let when = format!("round {round} step {step}");
-            match rng.random_range(0..20u32) {
-                0..=10 => {
-                    let rows = batch(next, rng.random_range(1..20i64));
-                    next += 20;
-                    let result = write(&store, &rows);
-                    if trace {
-                        println!("{when}: write {next}: {result:?}");
-                    }
-                    match result {
-                        Ok(()) => {
-                            model.add(&rows);
-                            acked += 1;
-                        }
-                        Err(Error::ReadOnly(reason)) if reason.contains("may find the write") => {
-                            uncertain.push(rows);
-                            refused += 1;
-                        }
-                        Err(Error::Io { .. } | Error::ReadOnly(_)) => refused += 1,
-                        Err(e) => panic!("{when}: unexpected error {e}"),
-                    }
+    let mut coverage = Coverage::default();
+    let mut counts = RunCounts::default();
+    let mut round = first_round;
+    loop {
+        let ran = round - first_round;
+        let (ops, faults) = coverage.missing(&[]);
+        let covered = ops.is_empty() && faults.is_empty();
+        if ran >= max_rounds || ran >= rounds && covered {
+            break;
+        }
+        random_round(round, trace, &mut coverage, &mut counts);
+        round += 1;
+    }
+    let ran = round - first_round;
+    let total: u64 = coverage.by_pair.values().sum();
+    println!(
+        "random faults: {ran} rounds (seeds {:#x}..{:#x}), {} writes acknowledged, {} refused, {} flushes and {} compactions failed, {total} faults injected: {:?}",
+        RANDOM_SEED + first_round,
+        RANDOM_SEED + round,
+        counts.acked,
+        counts.refused,
+        counts.flushes_failed,
+        counts.compactions_failed,
+        coverage.by_pair
+    );
+    let (ops, faults) = coverage.missing(&[]);
+    assert!(
+        ops.is_empty() && faults.is_empty(),
+        "after {ran} rounds (seeds {:#x}..{:#x}) these never fired: operations {ops:?}, faults {faults:?}; fired: {:?}",
+        RANDOM_SEED + first_round,
+        RANDOM_SEED + round,
+        coverage.by_pair
+    );
+    assert!(counts.acked > 0, "no write was acknowledged");
+    assert!(counts.refused > 0, "no write met a fault");
+}
+
+/// One round of the randomized run: 150 random steps on a fresh store, the model checked
+/// after each, then a reopen with the faults lifted.
+fn random_round(round: u64, trace: bool, coverage: &mut Coverage, counts: &mut RunCounts) {
+    let seed = RANDOM_SEED + round;
+    let _seed_on_panic = SeedOnPanic(round);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vfs = Arc::new(FaultyVfs::new());
+    let mut store = open(dir.path(), &vfs);
+    let mut model = Model::default();
+    let mut next = 0i64;
+    let mut uncertain = Vec::new();
+    for step in 0..150 {
+        let when = format!("round {round} (seed {seed:#x}) step {step}");
+        let fired_before = vfs.injected().len();
+        match rng.random_range(0..20u32) {
+            0..=10 => {
+                let rows = batch(next, rng.random_range(1..20i64));
+                next += 20;
+                let result = write(&store, &rows);
+                if trace {
+                    println!("{when}: write {next}: {result:?}");
                 }
-                11..=12 => {
-                    let result = store.flush();
-                    if trace {
-                        println!("{when}: flush: {result:?}");
+                match result {
+                    Ok(()) => {
+                        model.add(&rows);
+                        counts.acked += 1;
                     }
+                    Err(Error::ReadOnly(reason)) if reason.contains("may find the write") => {
+                        uncertain.push(rows);
+                        counts.refused += 1;
+                    }
+                    Err(Error::Io { .. } | Error::ReadOnly(_)) => counts.refused += 1,
+                    Err(e) => panic!("{when}: unexpected error {e}"),
                 }
-                13 => {
-                    let result = store.compact();
-                    if trace {
-                        println!("{when}: compact: {result:?}");
-                    }
+            }
+            11..=12 => {
+                let result = store.flush();
+                if trace {
+                    println!("{when}: flush: {result:?}");
                 }
-                14..=16 => {
-                    let mut rule = FaultRule::new(
-                        ops[rng.random_range(0..ops.len())],
-                        faults[rng.random_range(0..faults.len())],
-                    );
-                    let path = paths[rng.random_range(0..paths.len())];
-                    if !path.is_empty() {
-                        rule = rule.path_contains(path);
-                    }
-                    let rule = rule.skip(rng.random_range(0..3u64)).times(rng.random_range(1..4u64));
+                counts.flushes_failed += u64::from(result.is_err());
+                let fired = vfs.injected().len() > fired_before;
+                assert_failure_has_a_cause(result, fired, &format!("{when}: flush"));
+            }
+            13 => {
+                let result = store.compact();
+                if trace {
+                    println!("{when}: compact: {result:?}");
+                }
+                counts.compactions_failed += u64::from(result.is_err());
+                let fired = vfs.injected().len() > fired_before;
+                assert_failure_has_a_cause(result, fired, &format!("{when}: compact"));
+            }
+            14..=16 => {
+                for rule in random_rules(&mut rng, &coverage.missing(&vfs.injected())) {
                     if trace {
                         println!("{when}: inject {rule:?}");
                     }
                     vfs.inject(rule);
                 }
-                17 => {
-                    if trace {
-                        println!("{when}: clear; fired so far {:?}", vfs.injected());
-                    }
-                    vfs.clear();
-                }
-                _ => {
-                    // Reopen: with the faults still armed at first; an open refused by a
-                    // fault is retried once they are lifted.
-                    if trace {
-                        println!("{when}: reopen");
-                    }
-                    drop(store);
-                    store = match Store::open(dir.path(), options(&vfs)) {
-                        Ok(store) => store,
-                        Err(Error::Io { .. }) => {
-                            vfs.clear();
-                            open(dir.path(), &vfs)
-                        }
-                        Err(e) => panic!("{when}: reopen: {e}"),
-                    };
-                    model.resolve(&store, &mut uncertain, &when);
-                }
             }
-            // Reads see exactly the acknowledged rows, whatever failed.
-            model.check(&store, &when);
+            17 => {
+                if trace {
+                    println!("{when}: clear; fired so far {:?}", vfs.injected());
+                }
+                vfs.clear();
+            }
+            _ => {
+                // Reopen: with the faults still armed at first; an open refused by a
+                // fault is retried once they are lifted.
+                if trace {
+                    println!("{when}: reopen");
+                }
+                drop(store);
+                store = match Store::open(dir.path(), options(&vfs)) {
+                    Ok(store) => store,
+                    Err(Error::Io { .. }) => {
+                        vfs.clear();
+                        open(dir.path(), &vfs)
+                    }
+                    Err(e) => panic!("{when}: reopen: {e}"),
+                };
+                model.resolve(&store, &mut uncertain, &when);
+            }
         }
-        count(vfs.injected());
-        vfs.clear();
-        drop(store);
-        let peek = open(dir.path(), &vfs);
-        model.resolve(&peek, &mut uncertain, "final");
-        let (reopened, fresh) = reopen_and_check(dir.path(), peek, &model, &format!("round {round}: final"));
-        store = reopened;
-        vfs = fresh;
-        let rows = batch(next, 5);
-        write(&store, &rows).expect("write at the end");
-        drop(vfs);
+        // Reads see exactly the acknowledged rows, whatever failed.
+        model.check(&store, &when);
     }
-    let total: u64 = injected.values().sum();
-    println!(
-        "random faults: {rounds} rounds, {acked} writes acknowledged, {refused} refused, {total} faults injected: {injected:?}"
-    );
+    coverage.add(&vfs.injected());
+    vfs.clear();
+    drop(store);
+    let peek = open(dir.path(), &vfs);
+    let when = format!("round {round} (seed {seed:#x}): final");
+    model.resolve(&peek, &mut uncertain, &when);
+    let (store, _) = reopen_and_check(dir.path(), peek, &model, &when);
+    let rows = batch(next, 5);
+    write(&store, &rows).expect("write at the end");
 }
 
 fn segment_files(dir: &Path) -> usize {

@@ -139,12 +139,80 @@ fn a_call_over_the_record_limit_is_refused_whole() {
     assert_eq!(store.stats().records, 10);
 }
 
-/// Writers flooding a store with a small warm budget are slowed down while the background
-/// thread flushes: the warm tier stays within a bound instead of growing with the input.
+/// Set in the child process that runs the measured flood (see
+/// `memory_stays_bounded_under_a_flood`); its value is the warm budget in bytes.
+const FLOOD_CHILD: &str = "TWINSTORE_FLOOD_CHILD_BUDGET";
+/// Records written by the flood: 1,000 per call over 50 twins, two values each.
+const FLOOD_RECORDS: i64 = 800_000;
+/// The most the flood may grow the process's heap by with a 1 MiB warm budget.
+const FLOOD_BOUND: u64 = 12 << 20;
+
+/// A field of `/proc/self/status` (`VmRSS`, `VmHWM`, `RssAnon`), in bytes.
+fn proc_status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kib: u64 = line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    kib * 1024
+}
+
+/// What the child process measured.
+#[derive(Debug)]
+struct Flood {
+    /// Anonymous resident memory (heap; not the mapped segment files) after opening the store.
+    anon_before: u64,
+    /// Its largest value, sampled after every write call.
+    anon_peak: u64,
+    /// The engine's own estimate of the warm tier, largest value seen.
+    warm_estimate_peak: u64,
+    /// Segment files at the end.
+    files: u64,
+}
+
+/// Runs the flood in a child process (a test binary runs its tests as threads of one
+/// process, which share one resident set) and returns what it measured.
+fn flood_in_a_child(budget: u64) -> Flood {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "flood_child_process", "--nocapture", "--test-threads=1"])
+        .env(FLOOD_CHILD, budget.to_string())
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the flood child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("FLOOD ").map(|(_, numbers)| numbers))
+        .unwrap_or_else(|| panic!("no FLOOD line from the child: {stdout}"));
+    let numbers: Vec<u64> = line.split_whitespace().map(|w| w.parse().expect("a number")).collect();
+    let [anon_before, anon_peak, warm_estimate_peak, files] = numbers[..] else {
+        panic!("FLOOD line {line:?}");
+    };
+    Flood {
+        anon_before,
+        anon_peak,
+        warm_estimate_peak,
+        files,
+    }
+}
+
+/// The measured part of `memory_stays_bounded_under_a_flood`; does nothing unless run as
+/// its child process.
 #[test]
-fn memory_stays_bounded_under_a_flood() {
+fn flood_child_process() {
+    let Ok(budget) = std::env::var(FLOOD_CHILD) else { return };
+    let budget: u64 = budget.parse().expect("budget");
     let dir = tempfile::tempdir().expect("tempdir");
-    let budget: u64 = 2 << 20;
     let store = Store::open(
         dir.path(),
         Options::default()
@@ -153,25 +221,134 @@ fn memory_stays_bounded_under_a_flood() {
             .warm_window(Duration::from_secs(3600)),
     )
     .expect("open");
-    let mut peak = 0u64;
-    let batches = 200i64;
-    for b in 0..batches {
-        let records: Vec<Record> = (0..1000)
+    let records_of = |b: i64| -> Vec<Record> {
+        (0..1000)
             .map(|i| {
                 Record::new(format!("twin-{}", i % 50), ts(b * 1000 + i))
                     .with("v", i as f64)
                     .with("w", Value::Long(b))
             })
-            .collect();
-        store.write(&records).expect("write");
-        peak = peak.max(store.stats().warm_bytes);
+            .collect()
+    };
+    let anon_before = proc_status_bytes("RssAnon");
+    let (mut anon_peak, mut warm_estimate_peak) = (anon_before, 0u64);
+    for b in 0..FLOOD_RECORDS / 1000 {
+        store.write(&records_of(b)).expect("write");
+        anon_peak = anon_peak.max(proc_status_bytes("RssAnon"));
+        warm_estimate_peak = warm_estimate_peak.max(store.stats().warm_bytes);
     }
-    // 200,000 records of two values each hold about 12 MB in the warm tier; writers wait at
-    // twice the budget, and one batch (about 60 KB) can land past it.
-    assert!(
-        peak < 3 * budget,
-        "warm tier peaked at {peak} bytes against a budget of {budget}"
+    assert_eq!(store.stats().records, FLOOD_RECORDS as u64);
+    println!(
+        "FLOOD {anon_before} {anon_peak} {warm_estimate_peak} {}",
+        store.stats().files
     );
-    assert!(store.stats().files > 0, "no flush happened");
-    assert_eq!(store.stats().records, (batches * 1000) as u64);
+}
+
+/// Writers flooding a store with a small warm budget are slowed down while the background
+/// thread flushes: the process's memory stays within a bound instead of growing with the
+/// input. Measured as the process's anonymous resident memory (`RssAnon`, Linux), in a child
+/// process that does nothing else.
+#[test]
+#[cfg(target_os = "linux")]
+fn memory_stays_bounded_under_a_flood() {
+    let budget: u64 = 1 << 20;
+    let flood = flood_in_a_child(budget);
+    println!("{flood:?}");
+    let growth = flood.anon_peak.saturating_sub(flood.anon_before);
+    // 800,000 records of two values grow resident memory by about 21 MB in a warm tier that
+    // keeps them all (`warm_memory_grows_without_a_budget`). Here writers wait at twice the
+    // budget, one call (about 60 KB) can land past it, and a flush holds the tables it writes
+    // while new ones fill: under 5 MiB of tables. The rest of the bound is the flush's
+    // buffers and the allocator's slack (measured: 7.1 MB of growth in all).
+    let bound = FLOOD_BOUND;
+    assert!(
+        growth < bound,
+        "resident memory grew by {growth} bytes during the flood (bound {bound}): {flood:?}"
+    );
+    assert!(
+        flood.warm_estimate_peak < 3 * budget,
+        "the engine's warm estimate peaked at {} against a budget of {budget}",
+        flood.warm_estimate_peak
+    );
+    assert!(flood.files > 0, "no flush happened");
+}
+
+/// The contrast that shows the bound above can fail: with a budget larger than the flood,
+/// nothing is flushed and resident memory grows with the input, past the bound.
+#[test]
+#[cfg(target_os = "linux")]
+fn warm_memory_grows_without_a_budget() {
+    let flood = flood_in_a_child(1 << 40);
+    println!("{flood:?}");
+    let growth = flood.anon_peak.saturating_sub(flood.anon_before);
+    assert_eq!(flood.files, 0, "a flush happened");
+    assert!(
+        growth > FLOOD_BOUND,
+        "resident memory grew by only {growth} bytes while the warm tier kept everything: {flood:?}"
+    );
+}
+
+/// The README's warm-tier memory figure, measured as the process's heap: the growth of
+/// `RssAnon` while an NDJSON file is ingested into a store that keeps everything warm (no
+/// background flush), per point stored, against the README's figure. The input is
+/// read and ingested in 64 MiB pieces, so it is not part of the figure. Run it alone, so
+/// that no other test shares the process:
+///
+/// `TWINSTORE_WARM_INPUT=FILE cargo test --release --test limits warm_tier_bytes_per_point -- --ignored --exact --nocapture`
+#[test]
+#[ignore = "a measurement on a generated workload; see its doc comment"]
+#[cfg(target_os = "linux")]
+fn warm_tier_bytes_per_point() {
+    use std::io::Read;
+    let path = std::env::var("TWINSTORE_WARM_INPUT").expect("TWINSTORE_WARM_INPUT: an NDJSON file");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(
+        dir.path(),
+        Options::default()
+            .durability(twinstore::Durability::NoSync)
+            .background_maintenance(false),
+    )
+    .expect("open");
+    let before = proc_status_bytes("RssAnon");
+    let mut file = std::fs::File::open(&path).expect("open the input");
+    let mut carry: Vec<u8> = Vec::new();
+    let (mut records, mut points) = (0u64, 0u64);
+    loop {
+        let mut piece = std::mem::take(&mut carry);
+        let start = piece.len();
+        piece.resize(start + (64 << 20), 0);
+        let n = file.read(&mut piece[start..]).expect("read");
+        piece.truncate(start + n);
+        let cut = if n == 0 {
+            piece.len()
+        } else {
+            piece.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+        };
+        carry = piece.split_off(cut);
+        if !piece.is_empty() {
+            let report = store.ingest_ndjson(&piece).expect("ingest");
+            records += report.records;
+            points += report.points;
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    drop(carry);
+    let after = proc_status_bytes("RssAnon");
+    let stats = store.stats();
+    assert_eq!(stats.points, points);
+    let measured = (after - before) as f64 / points as f64;
+    println!(
+        "{records} records, {points} points: heap grew by {} bytes, {measured:.1} bytes/point (engine estimate {:.1}); peak VmHWM {} bytes",
+        after - before,
+        stats.warm_bytes as f64 / points as f64,
+        proc_status_bytes("VmHWM")
+    );
+    // README.md: 31.1 bytes/point on the medium workload (target 24, not reached); a
+    // measurement past it by more than a tenth is a regression.
+    assert!(
+        measured <= 34.2,
+        "{measured:.1} bytes/point, over the 31.1 the README gives"
+    );
 }

@@ -17,6 +17,9 @@ fn metrics_count_writes_maintenance_and_queries() {
     let store = Store::open(dir.path(), options).expect("open");
     let zero = store.metrics();
     assert_eq!((zero.records_ingested, zero.flushes, zero.wal_bytes_written), (0, 0, 0));
+    // One entry per query kind (events, aggregate, get_events, get_series,
+    // aggregate_series, catalog, state, json), all at zero.
+    assert_eq!(zero.queries.len(), 8, "{:?}", zero.queries);
     assert!(zero.queries.iter().all(|(_, q)| q.count == 0));
 
     // 3 records of 2 values, then an NDJSON call with 1 good record (1 value) and 1 bad line.
@@ -59,7 +62,7 @@ fn metrics_count_writes_maintenance_and_queries() {
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, q)| *q)
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("no entry for {kind:?}"))
     };
     // Failed queries count too; with a zero threshold every query is slow.
     assert_eq!((q(QueryKind::Events).count, q(QueryKind::Events).slow), (3, 3));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use twinstore::{Durability, EventsQuery, Options, Record, Store, Timestamp, Value};
+use twinstore::{Durability, Error, EventsQuery, Options, Record, Store, Timestamp, Value};
 
 const WRITERS: u64 = 3;
 const READERS: usize = 3;
@@ -23,18 +23,90 @@ fn twins_of(writer: u64) -> [String; 3] {
     [format!("w{writer}-a"), format!("w{writer}-b"), "shared".to_string()]
 }
 
-/// Rows per batch id of one twin, as a reader sees them.
-fn batches(store: &Store, twin: &str) -> Option<BTreeMap<i64, u64>> {
-    let events = store.events(&EventsQuery::new(twin)).ok()?;
-    let mut out = BTreeMap::new();
+/// What a reader saw of one twin: rows per batch id, and the time of the newest row.
+struct Seen {
+    batches: BTreeMap<i64, u64>,
+    newest: Option<Timestamp>,
+}
+
+/// One twin as a reader sees it; `None` before the twin's first write.
+fn batches(store: &Store, twin: &str) -> Option<Seen> {
+    let events = match store.events(&EventsQuery::new(twin)) {
+        Ok(events) => events,
+        Err(Error::UnknownTwin(_)) => return None,
+        Err(e) => panic!("events of {twin}: {e}"),
+    };
+    let mut batches = BTreeMap::new();
+    let newest = events.iter().map(|e| e.ts).max();
     for event in events {
         let b = event.values.iter().find(|(n, _)| &**n == "b").map(|(_, v)| v.clone());
         match b {
-            Some(Value::Long(b)) => *out.entry(b).or_insert(0) += 1,
+            Some(Value::Long(b)) => *batches.entry(b).or_insert(0) += 1,
             other => panic!("{twin}: event without a batch id: {other:?}"),
         }
     }
-    Some(out)
+    Some(Seen { batches, newest })
+}
+
+/// The latest state of `twin` must be the newest row of some batch: `k` is the last row of
+/// its call (rows of a call are written in time order, and calls are at least 10 ms apart),
+/// `b` and `k` come from that same row, and it is not older than the newest row this reader
+/// saw before: `events_newest` from the events query just made, `newest_seen` from earlier
+/// latest states. For a twin with one writer, the newest row is the one of the
+/// writer's newest in-order call, so its batch id never goes back either.
+fn check_latest(
+    store: &Store,
+    twin: &str,
+    events_newest: Option<Timestamp>,
+    newest_seen: &mut BTreeMap<String, (Timestamp, i64)>,
+) {
+    let latest = match store.latest(twin) {
+        Ok(latest) => latest,
+        Err(Error::UnknownTwin(_)) => {
+            assert!(
+                events_newest.is_none() && !newest_seen.contains_key(twin),
+                "{twin}: known, then unknown"
+            );
+            return;
+        }
+        Err(e) => panic!("latest of {twin}: {e}"),
+    };
+    if latest.properties.is_empty() {
+        // A twin whose first write call is still being applied is known, without rows.
+        assert!(
+            events_newest.is_none() && !newest_seen.contains_key(twin),
+            "{twin}: an empty latest state after rows were seen"
+        );
+        return;
+    }
+    let property = |name: &str| match latest.properties.iter().find(|p| &*p.name == name) {
+        Some(p) => match p.value {
+            Value::Long(x) => (p.ts, x),
+            ref other => panic!("{twin}: latest {name} is {other:?}"),
+        },
+        None => panic!("{twin}: latest state without {name}: {latest:?}"),
+    };
+    let (ts, b) = property("b");
+    let (k_ts, k) = property("k");
+    assert_eq!(
+        k,
+        ROWS_PER_TWIN as i64 - 1,
+        "{twin}: the latest row is not the last of its call"
+    );
+    assert_eq!(ts, k_ts, "{twin}: latest b and k come from different rows");
+    if let Some(newest) = events_newest {
+        assert!(
+            ts >= newest,
+            "{twin}: latest row at {ts}, older than an event seen at {newest}"
+        );
+    }
+    if let Some(&(before_ts, before_b)) = newest_seen.get(twin) {
+        assert!(ts >= before_ts, "{twin}: latest went back from {before_ts} to {ts}");
+        if twin != "shared" {
+            assert!(b >= before_b, "{twin}: latest batch went back from {before_b} to {b}");
+        }
+    }
+    newest_seen.insert(twin.to_string(), (ts, b));
 }
 
 #[test]
@@ -92,30 +164,37 @@ fn run(options: Options, compactor: bool) {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut last_count: BTreeMap<String, usize> = BTreeMap::new();
-                let mut last_b: BTreeMap<String, i64> = BTreeMap::new();
+                // Per twin: time and batch id of the newest row this reader has seen.
+                let mut newest_seen: BTreeMap<String, (Timestamp, i64)> = BTreeMap::new();
+                let mut last_records = 0u64;
                 let mut queries = 0u64;
                 let mut i = r as u64;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
                     let twin = twins_of(i % WRITERS)[(i % 3) as usize].clone();
-                    let Some(seen) = batches(&store, &twin) else { continue };
-                    for (b, rows) in &seen {
+                    let Some(seen) = batches(&store, &twin) else {
+                        assert!(!last_count.contains_key(&twin), "{twin}: seen, then unknown");
+                        continue;
+                    };
+                    for (b, rows) in &seen.batches {
                         assert_eq!(*rows, ROWS_PER_TWIN, "{twin}: batch {b} seen with {rows} rows");
                     }
-                    let count: usize = seen.values().map(|&n| n as usize).sum();
+                    let count: usize = seen.batches.values().map(|&n| n as usize).sum();
                     let previous = last_count.insert(twin.clone(), count).unwrap_or(0);
                     assert!(count >= previous, "{twin}: rows went from {previous} to {count}");
-                    if let Ok(latest) = store.latest(&twin)
-                        && let Some(Value::Long(k)) = latest.get("k")
-                    {
-                        // The latest row of a twin is the last row of some batch, k = K - 1 or,
-                        // for late batches, whatever is newest in time: just never a torn one.
-                        assert!(*k < ROWS_PER_TWIN as i64);
-                        if let Some(Value::Long(b)) = latest.get("b") {
-                            last_b.insert(twin.clone(), *b);
-                        }
+                    if let (Some(newest), Some(&(before, _))) = (seen.newest, newest_seen.get(&twin)) {
+                        assert!(
+                            newest >= before,
+                            "{twin}: newest row went back from {before} to {newest}"
+                        );
                     }
-                    let _ = store.stats();
+                    check_latest(&store, &twin, seen.newest, &mut newest_seen);
+                    let records = store.stats().records;
+                    assert!(
+                        records >= last_records,
+                        "stats: records went from {last_records} to {records}"
+                    );
+                    last_records = records;
                     queries += 1;
                 }
                 queries
@@ -158,7 +237,7 @@ fn run(options: Options, compactor: bool) {
     for w in 0..WRITERS {
         for twin in twins_of(w) {
             let seen = batches(&store, &twin).expect("twin exists");
-            assert!(seen.values().all(|&rows| rows == ROWS_PER_TWIN), "{twin}");
+            assert!(seen.batches.values().all(|&rows| rows == ROWS_PER_TWIN), "{twin}");
         }
     }
     // And after a reopen (WAL replay).

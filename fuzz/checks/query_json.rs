@@ -1,12 +1,13 @@
 //! Arbitrary bytes as a TSI query body against a small store (warm and cold data): the
-//! answer is JSON or an error, never a panic, a hang or a memory blow-up.
+//! answer is JSON that serializes, or an error about the request (an invalid argument or an
+//! unknown twin: the store itself is intact), never a panic, a hang or a memory blow-up.
 //!
 //! Shared by the fuzz target `fuzz/fuzz_targets/query_json.rs` and the seed regression test
 //! `tests/fuzz_seeds.rs`.
 
 use std::sync::OnceLock;
 
-use twinstore::{Durability, Options, Store};
+use twinstore::{Durability, Error, Options, Store};
 
 const DATA: &str = r#"
 {"$dtId":"t1","$ts":"2026-01-01T00:00:00Z","Temperature":10.0,"Mode":"heat","n":1}
@@ -25,29 +26,32 @@ struct Fixture {
     store: Store,
 }
 
-fn store() -> Option<&'static Store> {
-    static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
-    FIXTURE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().ok()?;
-            let options = Options::default()
-                .durability(Durability::NoSync)
-                .background_maintenance(false);
-            let store = Store::open(dir.path(), options).ok()?;
-            store.ingest_ndjson(DATA.as_bytes()).ok()?;
-            store.flush().ok()?;
-            store.ingest_ndjson(LATE.as_bytes()).ok()?;
-            Some(Fixture { _dir: dir, store })
-        })
-        .as_ref()
-        .map(|f| &f.store)
+/// The store every input is asked, built once; a failure to build it fails the run.
+fn store() -> &'static Store {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    let fixture = FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary directory for the store");
+        let options = Options::default()
+            .durability(Durability::NoSync)
+            .background_maintenance(false);
+        let store = Store::open(dir.path(), options).expect("open the fixture store");
+        let report = store.ingest_ndjson(DATA.as_bytes()).expect("ingest the cold rows");
+        assert_eq!((report.records, report.rejected.len()), (4, 0), "cold rows");
+        store.flush().expect("flush the cold rows");
+        let report = store.ingest_ndjson(LATE.as_bytes()).expect("ingest the warm rows");
+        assert_eq!((report.records, report.rejected.len()), (2, 0), "warm rows");
+        Fixture { _dir: dir, store }
+    });
+    &fixture.store
 }
 
 /// Runs the check on one input; panics on a finding.
 pub fn run(data: &[u8]) {
-    let Some(store) = store() else { return };
-    if let Ok(response) = store.query_json(data) {
-        // Whatever is answered serializes.
-        let _ = serde_json::to_vec(&response);
+    match store().query_json(data) {
+        Ok(response) => {
+            serde_json::to_vec(&response).expect("an answer serializes");
+        }
+        Err(Error::InvalidArgument(_) | Error::UnknownTwin(_)) => {}
+        Err(e) => panic!("a query failed other than on its request: {e}"),
     }
 }

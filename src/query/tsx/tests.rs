@@ -1124,7 +1124,38 @@ fn printing_gives_canonical_text_that_parses_back() {
         }
         let e = parse_ok(text);
         assert_eq!(e.to_string(), *printed, "{text}");
-        assert_eq!(parse_ok(printed).to_string(), *printed, "{text}");
+        let again = parse_ok(printed);
+        assert!(
+            again.same_tree(&e),
+            "{text}: {printed} parses to\n{again:?}, not\n{e:?}"
+        );
+    }
+}
+
+#[test]
+fn same_tree_compares_structure_not_positions() {
+    // Positions, spacing, parentheses and keyword case do not count.
+    assert!(parse_ok("1+2").same_tree(&parse_ok(" ( 1 + 2 ) ")));
+    assert!(parse_ok("NOT TRUE").same_tree(&parse_ok("not   true")));
+    // Everything else does: operator, operand order, literal value and type, sign of zero,
+    // property name and type, function, grouping.
+    let differ = [
+        ("1 + 2", "1 - 2"),
+        ("1 + 2", "2 + 1"),
+        ("1 + 2", "1 + 3"),
+        ("1 + 2", "1 + 2.0"),
+        ("0.0", "-0.0"),
+        ("$event.a.Double", "$event.b.Double"),
+        ("$event.a.Double", "$event.a.Long"),
+        ("floor(1.5)", "round(1.5)"),
+        ("(1 - 2) - 3", "1 - (2 - 3)"),
+        ("min($value)", "max($value)"),
+        ("1 IN (1, 2)", "1 IN (1)"),
+        ("'ab' HAS 'a'", "'ab' HAS 'b'"),
+    ];
+    for (a, b) in differ {
+        assert!(!parse_ok(a).same_tree(&parse_ok(b)), "{a} vs {b}");
+        assert!(parse_ok(a).same_tree(&parse_ok(a)), "{a}");
     }
 }
 
