@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Repeats the long runs behind the figures in docs/RELIABILITY.md (crash, power cut, fault,
 # stress and fuzz runs) and writes what they printed to docs/soak/<date>/: one log per run and
-# SUMMARY.md with each run's command, seed, duration, exit status and final tallies.
+# SUMMARY.md with each run's command, seed, duration, exit status and final tallies. A fuzz
+# run's corpus is a scratch copy of fuzz/seeds/TARGET (the temporary path in its command).
 #
 #   scripts/soak.sh                 # the published sizes (about half an hour on 2 cores)
 #   SOAK_SCALE=0.1 scripts/soak.sh  # a tenth of every run, to try the script
@@ -100,6 +101,8 @@ if cargo fuzz --version > /dev/null 2>&1; then
         run "fuzz_$target" RUSTC_BOOTSTRAP=1 sh -c \
             "cd fuzz && cargo fuzz run -O $target $corpus -- -max_total_time=$fuzz_secs -seed=$seed -print_final_stats=1"
         rm -rf "$corpus"
+        # libFuzzer logs every new input: kept compressed (the summary has the totals).
+        [ -f "$out/fuzz_$target.log" ] && gzip -f "$out/fuzz_$target.log"
     done
 else
     echo "| fuzz | (cargo-fuzz not installed) | | skipped |" >> "$summary"
