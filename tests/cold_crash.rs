@@ -276,14 +276,7 @@ fn check_contents(store: &Store, want: &[u64], context: &str) {
 
 /// The run's seed: `TWINSTORE_COLD_CRASH_SEED`, else the clock.
 fn run_seed() -> u64 {
-    std::env::var(ENV_SEED)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
+    common::seed_from_env(ENV_SEED)
 }
 
 fn kill_rounds(mode: &str, rounds: u32) {

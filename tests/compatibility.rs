@@ -7,6 +7,8 @@
 //! the file. Regenerate the files only for a new format version:
 //! `cargo test --test compatibility -- --ignored write_golden_files write_full_golden_store`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -42,16 +44,9 @@ fn golden_records() -> [Vec<Record>; 2] {
     ]
 }
 
-/// Copies a fixture store to a temporary directory (opening a store may write to it).
+/// A copy of the fixture store `name` in a temporary directory.
 fn copy_store(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let wal = dir.path().join("wal");
-    std::fs::create_dir_all(&wal).expect("wal dir");
-    for entry in std::fs::read_dir(fixtures().join(name).join("wal")).expect("fixture exists") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), wal.join(entry.file_name())).expect("copy");
-    }
-    dir
+    common::copy_tree_to_temp(&fixtures().join(name))
 }
 
 #[test]
@@ -334,25 +329,6 @@ fn write_full_golden_store() {
     std::fs::remove_file(dir.join("LOCK")).expect("lock file");
 }
 
-/// Copies a fixture store (every file under it) to a temporary directory: opening a store
-/// writes to it (a new WAL segment, the LOCK file).
-fn copy_full_store(name: &str) -> tempfile::TempDir {
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("dir");
-        for entry in std::fs::read_dir(from).expect("fixture exists") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_dir() {
-                copy_dir(&entry.path(), &to.join(entry.file_name()));
-            } else {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixtures().join(name), dir.path());
-    dir
-}
-
 fn values(pairs: &[(&str, Value)]) -> Vec<(std::sync::Arc<str>, Value)> {
     pairs.iter().map(|(n, v)| ((*n).into(), v.clone())).collect()
 }
@@ -371,7 +347,7 @@ fn state(props: &[(&str, Value, i64)]) -> Vec<PropertyValue> {
 
 #[test]
 fn version_1_full_store_answers_exactly() {
-    let dir = copy_full_store("store-full");
+    let dir = copy_store("store-full");
     let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("golden store opens");
     check_boiler(&store);
     check_meter(&store);

@@ -215,14 +215,7 @@ fn crash_child(dir: &Path, mode: &str, start: u64, delay: Duration) -> Vec<(u64,
 }
 
 fn kill_rounds(mode: &str, rounds: u32) {
-    let seed = std::env::var(ENV_SEED)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = common::seed_from_env(ENV_SEED);
     eprintln!("{mode}: {ENV_SEED}={seed}");
     let mut rng = Rng(seed);
     let started = Instant::now();

@@ -5,6 +5,8 @@
 //! version field and recomputes the checksums that cover the field, so that only the version
 //! check can refuse it. A control without the checksum fix shows the checksum is checked too.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use twinstore::{Error, EventsQuery, Options, Store};
@@ -15,20 +17,7 @@ fn fixtures() -> PathBuf {
 
 /// A copy of the fixture store `name` (every file under it) in a temporary directory.
 fn copy_store(name: &str) -> tempfile::TempDir {
-    fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("dir");
-        for entry in std::fs::read_dir(from).expect("fixture exists") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_dir() {
-                copy_dir(&entry.path(), &to.join(entry.file_name()));
-            } else {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixtures().join(name), dir.path());
-    dir
+    common::copy_tree_to_temp(&fixtures().join(name))
 }
 
 /// Writes `version` at `at` of the file, then for each `(covered, crc_at)` the CRC-32C of

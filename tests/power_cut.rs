@@ -72,14 +72,7 @@ struct Round {
 
 /// The run's seed: `TWINSTORE_POWER_CUT_SEED`, else the clock.
 fn run_seed() -> u64 {
-    std::env::var(ENV_SEED)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
+    common::seed_from_env(ENV_SEED)
 }
 
 /// Runs the mix on the store in `dir` over `vfs` until the power is cut.

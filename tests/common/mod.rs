@@ -125,6 +125,35 @@ pub fn spawn_child(child_test: &str, env: &[(&str, String)]) -> Child {
     command.spawn().expect("spawn the child")
 }
 
+/// A run's seed: the number in the environment variable `var`, else one from the clock (the
+/// tests print it, so that a failure can be repeated).
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    })
+}
+
+/// A copy of the directory tree `from` (a fixture store) in a temporary directory: opening a
+/// store writes to it (a new WAL segment, the LOCK file), and fixtures must stay as committed.
+pub fn copy_tree_to_temp(from: &Path) -> tempfile::TempDir {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create a directory of the copy");
+        for entry in std::fs::read_dir(from).expect("the fixture exists") {
+            let entry = entry.expect("a directory entry");
+            if entry.file_type().expect("its type").is_dir() {
+                copy_dir(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a file");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(from, dir.path());
+    dir
+}
+
 /// `Store::open`, retried for a while when the store is locked: a child process that another
 /// test of the same binary spawns at that moment holds a copy of every open descriptor, the
 /// store's lock file's too, between its fork and its exec (they close on exec), and on a
