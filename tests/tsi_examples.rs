@@ -237,8 +237,8 @@ fn aggregate_series_sample_interpolation_example() {
         assert_eq!(linear[m as usize], json!(temperature(m * 60)), "minute {m}");
         assert_eq!(step[m as usize], json!(temperature(m * 60)), "minute {m}");
     }
-    for m in 10..17 {
-        assert_eq!(step[m], json!(temperature(LAST)), "minute {m}");
+    for (m, v) in step.iter().enumerate().skip(10) {
+        assert_eq!(*v, json!(temperature(LAST)), "minute {m}");
     }
 }
 
