@@ -281,6 +281,25 @@ fn call(func: Func, args: &[Expr], types: &[TsxType]) -> Result<TsxType, TsxErro
             expect(func, args, types, 0, &[Double, Long])?;
             Ok(types.first().copied().unwrap_or(TsxType::Null))
         }
+        Func::Cos
+        | Func::Sin
+        | Func::Tan
+        | Func::Acos
+        | Func::Asin
+        | Func::Atan
+        | Func::Atan2
+        | Func::Log
+        | Func::Log2
+        | Func::Log10 => {
+            // The reference's signatures take Doubles; a Long is widened, as in arithmetic.
+            all(&[Double, Long])?;
+            Ok(Double)
+        }
+        Func::MonthOfYear | Func::DayOfMonth | Func::HourOfDay => {
+            expect(func, args, types, 0, &[TsxType::DateTime])?;
+            Ok(Long)
+        }
+        Func::UtcNow => Ok(TsxType::DateTime),
         Func::ToDouble | Func::ToLong => {
             expect(func, args, types, 0, &[Double, Long, String, Bool])?;
             Ok(if func == Func::ToDouble { Double } else { Long })
@@ -296,7 +315,8 @@ fn call(func: Func, args: &[Expr], types: &[TsxType]) -> Result<TsxType, TsxErro
         }
         Func::SubString => {
             expect(func, args, types, 0, &[String])?;
-            (1..types.len()).try_for_each(|i| expect(func, args, types, i, &[Long]))?;
+            // `subString(value:String, startIndex:Double, length:Double)` in the reference.
+            (1..types.len()).try_for_each(|i| expect(func, args, types, i, &[Double, Long]))?;
             Ok(String)
         }
         Func::StartsWith | Func::EndsWith | Func::Contains => {

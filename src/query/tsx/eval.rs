@@ -230,9 +230,51 @@ fn char_count(v: i64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// A Long, or a Double truncated towards zero (`subString(x, 2.0, 4.0)` in TSI's reference);
+/// `None` for anything else, a Double out of the Long range included.
+fn whole_number(v: &Scalar) -> Option<i64> {
+    match v {
+        Scalar::Long(n) => Some(*n),
+        Scalar::Double(x) => match double_to_long(*x) {
+            Scalar::Long(n) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The one-argument math functions (angles in radians).
+fn math(func: Func, x: f64) -> f64 {
+    match func {
+        Func::Cos => x.cos(),
+        Func::Sin => x.sin(),
+        Func::Tan => x.tan(),
+        Func::Acos => x.acos(),
+        Func::Asin => x.asin(),
+        Func::Atan => x.atan(),
+        Func::Log => x.ln(),
+        Func::Log2 => x.log2(),
+        Func::Log10 => x.log10(),
+        _ => f64::NAN,
+    }
+}
+
+/// The month (1-12), day of the month (1-31) or hour (0-23) of an instant, in UTC.
+fn calendar_field(func: Func, nanos: i64) -> Option<i64> {
+    let instant = jiff::Timestamp::from_nanosecond(i128::from(nanos)).ok()?;
+    let civil = jiff::tz::Offset::UTC.to_datetime(instant);
+    Some(i64::from(match func {
+        Func::MonthOfYear => civil.month(),
+        Func::DayOfMonth => civil.day(),
+        Func::HourOfDay => civil.hour(),
+        _ => return None,
+    }))
+}
+
 fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
     // The two lazy functions first: NULL arguments are their business.
     match func {
+        Func::UtcNow => return Scalar::DateTime(Timestamp::now().as_nanos()),
         Func::Coalesce => {
             return args
                 .iter()
@@ -263,6 +305,27 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
         (Func::Floor, [Double(v)]) => Double(v.floor()),
         (Func::Ceiling, [Double(v)]) => Double(v.ceil()),
         (Func::Round | Func::Floor | Func::Ceiling, [Long(v)]) => Long(*v),
+        // A result that is not a finite number (log of 0 or less, acos outside [-1, 1]) is
+        // NULL, as for every Double operation: JSON has no NaN or infinity.
+        (Func::Atan2, [y, x]) => match (y.as_f64(), x.as_f64()) {
+            (Some(y), Some(x)) => finite(y.atan2(x)),
+            _ => Null,
+        },
+        (
+            Func::Cos
+            | Func::Sin
+            | Func::Tan
+            | Func::Acos
+            | Func::Asin
+            | Func::Atan
+            | Func::Log
+            | Func::Log2
+            | Func::Log10,
+            [x],
+        ) => x.as_f64().map_or(Null, |x| finite(math(func, x))),
+        (Func::MonthOfYear | Func::DayOfMonth | Func::HourOfDay, [Scalar::DateTime(n)]) => {
+            calendar_field(func, *n).map_or(Null, Long)
+        }
         (Func::ToDouble, [v]) => match v {
             Double(_) => v.clone(),
             Long(x) => Double(*x as f64),
@@ -313,16 +376,20 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
             }
             Str(out.into())
         }
-        (Func::SubString, [Str(s), Long(start), rest @ ..]) => {
+        (Func::SubString, [Str(s), start, rest @ ..]) => {
+            let Some(start) = whole_number(start) else { return Null };
             let length = match rest {
                 [] => None,
-                [Long(n)] => Some(*n),
+                [n] => match whole_number(n) {
+                    Some(n) => Some(n),
+                    None => return Null,
+                },
                 _ => return Null,
             };
-            if *start < 0 || length.is_some_and(|n| n < 0) {
+            if start < 0 || length.is_some_and(|n| n < 0) {
                 return Null;
             }
-            let chars = s.chars().skip(char_count(*start));
+            let chars = s.chars().skip(char_count(start));
             let out: String = match length {
                 Some(n) => chars.take(char_count(n)).collect(),
                 None => chars.collect(),

@@ -344,15 +344,12 @@ impl Lexer {
         Ok(Tok::Property(segments))
     }
 
-    /// `['name']` at the cursor.
+    /// `['name']` or `[name]` at the cursor.
     fn bracketed(&mut self) -> Result<Segment, TsxError> {
         let open = self.i;
         self.i += 1;
         if self.peek() != Some('\'') {
-            return Err(TsxError::new(
-                self.i,
-                format!("expected a quoted property name after '[' but found {}", self.found()),
-            ));
+            return self.bare_bracketed(open);
         }
         let text = self.quoted()?;
         if self.peek() != Some(']') {
@@ -365,6 +362,50 @@ impl Lexer {
         if text.is_empty() {
             return Err(TsxError::new(open, "empty property name"));
         }
+        Ok(Segment { text, quoted: true })
+    }
+
+    /// `[name]` without quotes, as TSI's 2020-07-31 examples write `$event.[Status].String`;
+    /// the cursor is after `[`. The name runs to the first `]` and may hold any character but
+    /// `[`, `]`, `'`, `\` and control characters, and may not start or end with whitespace
+    /// (names needing those are written quoted: `['a]b']`).
+    fn bare_bracketed(&mut self, open: usize) -> Result<Segment, TsxError> {
+        let start = self.i;
+        let mut text = String::new();
+        loop {
+            match self.peek() {
+                Some(']') => break,
+                None => {
+                    return Err(TsxError::new(
+                        open,
+                        "unterminated property name: '[' without a closing ']'",
+                    ));
+                }
+                Some(c) if matches!(c, '[' | '\'' | '\\') || c.is_control() => {
+                    return Err(TsxError::new(
+                        self.i,
+                        format!(
+                            "unexpected character {c:?} in a bracketed property name: \
+                             names with [ ] ' \\ or control characters are quoted, e.g. $event['a]b']"
+                        ),
+                    ));
+                }
+                Some(c) => {
+                    text.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+        if text.is_empty() {
+            return Err(TsxError::new(open, "empty property name"));
+        }
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err(TsxError::new(
+                start,
+                "a bracketed property name may not start or end with whitespace (quote it: $event[' a '])",
+            ));
+        }
+        self.i += 1;
         Ok(Segment { text, quoted: true })
     }
 }

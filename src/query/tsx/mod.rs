@@ -12,7 +12,9 @@
 //!   means Double; nested `$event.a.b.Long` names the property `a.b`; special names go in
 //!   brackets, `$event['Front.Temperature'].Double`, where `\` and `'` are escaped with `\`;
 //!   brackets may follow any segment (`$event.a['b.c'].Long` is `a.b.c`, `$event.['x']` is
-//!   `x`). The last segment is the type when it is one of the TSI type names `Double`, `Long`,
+//!   `x`). The quotes may be left out, as TSI's 2020-07-31 Query API examples do
+//!   (`$event.[Status].String`): a bare bracketed name runs to the first `]`, holds no `[`,
+//!   `]`, `'`, `\` or control character, and does not start or end with whitespace. The last segment is the type when it is one of the TSI type names `Double`, `Long`,
 //!   `Bool`, `String`, `DateTime`, `Dynamic` (any case) and not in brackets; otherwise the
 //!   type is Double. A single segment is always a name (`$event.Long` is the Double property
 //!   `Long`). Unbracketed segments are `[A-Za-z_][A-Za-z0-9_]*`; anything else, `-` included
@@ -28,9 +30,15 @@
 //!   (or `<>`), `<`, `<=`, `>`, `>=` and the Gen1 extensions `x IN (a, b, ...)` and
 //!   `x HAS 'text'`; `+ -`; `* /`; prefix `-`. Binary operators associate to the left.
 //!   Keywords and function names are case-insensitive; property names are case-sensitive.
-//! - **Scalar functions**: `coalesce`, `iff`, `round`, `floor`, `ceiling`, `toDouble`,
-//!   `toLong`, `toString`, `toUpper`, `toLower`, `strLen`, `strCat`, `subString`, `trim`,
-//!   `indexOf`, `replace`, and the Gen1 extensions `startsWith`, `endsWith`, `contains`.
+//! - **Scalar functions** (see [`Func`]): `coalesce`, `iff`, `round`, `floor`, `ceiling`,
+//!   `cos`, `sin`, `tan`, `acos`, `asin`, `atan`, `atan2`, `log`, `log2`, `log10`,
+//!   `monthOfYear`, `dayOfMonth`, `hourOfDay`, `utcNow`, `toDouble`, `toLong`, `toString`,
+//!   `toUpper`, `toLower`, `strLen`, `strCat`, `subString`, `trim`, `indexOf`, `replace`, and
+//!   the Gen1 extensions `startsWith`, `endsWith`, `contains`. The math functions take a
+//!   Double or a Long and give a Double (angles in radians); `monthOfYear` (1-12),
+//!   `dayOfMonth` (1-31) and `hourOfDay` (0-23) give the Long field of a DateTime in UTC;
+//!   `utcNow()` is the system clock's time, read when evaluated; `subString`'s start and length are Doubles (truncated towards
+//!   zero) or Longs.
 //! - **Aggregate functions**: `min`, `max`, `sum`, `avg`, `stdev`, `first`, `last`, `median`,
 //!   `left`, `right`, `twavg`, `twsum` of one Double or Long argument, and `count()`.
 //!
@@ -50,7 +58,8 @@
 //!
 //! Evaluation never panics and never fails: a missing property is NULL, and so is the result
 //! of any operation with a NULL operand, of a Long overflow or a division of Longs by zero,
-//! and of a Double operation whose result is not finite. The exceptions: `AND`/`OR` use
+//! and of a Double operation whose result is not finite (`log(0)`, `log(-1)`, `acos(2)`:
+//! TSI's reference does not say, and JSON has no NaN or infinity). The exceptions: `AND`/`OR` use
 //! three-valued logic (`FALSE AND NULL` is FALSE, `TRUE OR NULL` is TRUE); `x = NULL` is TRUE
 //! exactly when `x` is NULL (and `!=` the opposite), so `=` and `!=` never give NULL; `IN` is
 //! the `OR` of such `=` tests; `coalesce` returns its first non-NULL argument; `iff` takes the
@@ -68,16 +77,21 @@
 
 mod check;
 mod eval;
+mod func;
 mod lexer;
 mod parser;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reference;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::model::{Timestamp, Value, ValueType};
+
+pub use func::Func;
 
 /// The longest expression text accepted, in bytes.
 pub(crate) const MAX_INPUT_BYTES: usize = 64 * 1024;
@@ -299,131 +313,6 @@ impl AggFn {
 }
 
 impl fmt::Display for AggFn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The scalar functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Func {
-    /// `coalesce(a, b, ...)`: the first non-NULL argument (2 to 64 arguments of one type).
-    Coalesce,
-    /// `iff(cond, a, b)`: `a` when `cond` is TRUE, else `b`.
-    Iff,
-    /// `round(x)`: nearest whole number, halves away from zero.
-    Round,
-    /// `floor(x)`: largest whole number not above `x`.
-    Floor,
-    /// `ceiling(x)`: smallest whole number not below `x`.
-    Ceiling,
-    /// `toDouble(x)` from Double, Long, String (parsed; NULL if it does not parse) or Bool.
-    ToDouble,
-    /// `toLong(x)` from Double (truncated; NULL out of range), Long, String or Bool.
-    ToLong,
-    /// `toString(x)` of any value.
-    ToString,
-    /// `toUpper(s)`.
-    ToUpper,
-    /// `toLower(s)`.
-    ToLower,
-    /// `strLen(s)`: length in characters.
-    StrLen,
-    /// `strCat(a, b, ...)`: two or more strings joined.
-    StrCat,
-    /// `subString(s, start, length?)`: characters from a 0-based start.
-    SubString,
-    /// `trim(s)`: without leading and trailing whitespace.
-    Trim,
-    /// `indexOf(s, needle)`: character index of the first occurrence, or -1.
-    IndexOf,
-    /// `replace(s, old, new)`: every occurrence of `old` replaced.
-    Replace,
-    /// `startsWith(s, prefix)` (Gen1 extension).
-    StartsWith,
-    /// `endsWith(s, suffix)` (Gen1 extension).
-    EndsWith,
-    /// `contains(s, needle)` (Gen1 extension).
-    Contains,
-}
-
-impl Func {
-    /// Every scalar function.
-    pub const ALL: [Func; 19] = [
-        Func::Coalesce,
-        Func::Iff,
-        Func::Round,
-        Func::Floor,
-        Func::Ceiling,
-        Func::ToDouble,
-        Func::ToLong,
-        Func::ToString,
-        Func::ToUpper,
-        Func::ToLower,
-        Func::StrLen,
-        Func::StrCat,
-        Func::SubString,
-        Func::Trim,
-        Func::IndexOf,
-        Func::Replace,
-        Func::StartsWith,
-        Func::EndsWith,
-        Func::Contains,
-    ];
-
-    /// The TSX spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Func::Coalesce => "coalesce",
-            Func::Iff => "iff",
-            Func::Round => "round",
-            Func::Floor => "floor",
-            Func::Ceiling => "ceiling",
-            Func::ToDouble => "toDouble",
-            Func::ToLong => "toLong",
-            Func::ToString => "toString",
-            Func::ToUpper => "toUpper",
-            Func::ToLower => "toLower",
-            Func::StrLen => "strLen",
-            Func::StrCat => "strCat",
-            Func::SubString => "subString",
-            Func::Trim => "trim",
-            Func::IndexOf => "indexOf",
-            Func::Replace => "replace",
-            Func::StartsWith => "startsWith",
-            Func::EndsWith => "endsWith",
-            Func::Contains => "contains",
-        }
-    }
-
-    /// The function of a name, case-insensitively.
-    pub fn from_name(name: &str) -> Option<Func> {
-        Func::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
-    }
-
-    /// The least and the most number of arguments.
-    pub fn arity(self) -> (usize, usize) {
-        match self {
-            Func::Coalesce => (2, 64),
-            Func::Iff | Func::Replace => (3, 3),
-            Func::Round
-            | Func::Floor
-            | Func::Ceiling
-            | Func::ToDouble
-            | Func::ToLong
-            | Func::ToString
-            | Func::ToUpper
-            | Func::ToLower
-            | Func::StrLen
-            | Func::Trim => (1, 1),
-            Func::StrCat => (2, usize::MAX),
-            Func::SubString => (2, 3),
-            Func::IndexOf | Func::StartsWith | Func::EndsWith | Func::Contains => (2, 2),
-        }
-    }
-}
-
-impl fmt::Display for Func {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
