@@ -104,7 +104,7 @@ fn child_writer() {
     } else {
         Options::default().durability(durability(&mode))
     };
-    let store = Store::open(&dir, options).expect("child: open");
+    let store = common::open_retrying(&dir, options).expect("child: open");
     let mut first: u64 = start.parse().expect("start number");
     let mut stdout = std::io::stdout().lock();
     // End the test harness's "test child_writer ... " line.
