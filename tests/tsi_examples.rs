@@ -104,6 +104,8 @@ fn get_events_examples() {
         "QueryGetEventsPage4",
         "WarmStoreQueryGetEventsPage1",
         "ColdStoreQueryGetEventsPage2",
+        "ColdStoreQueryGetEventsPage3",
+        "ColdStoreQueryGetEventsPage4",
     ] {
         let r = ask(name, &data);
         let times = timestamps(&r);
@@ -149,8 +151,11 @@ fn get_series_examples() {
         "QueryGetSeriesPage2",
         "QueryGetSeriesPage3",
         "WarmStoreQueryGetSeriesPage1",
+        "WarmStoreQueryGetSeriesPage2",
         "WarmStoreQueryGetSeriesPage3",
         "ColdStoreQueryGetSeriesPage1",
+        "ColdStoreQueryGetSeriesPage2",
+        "ColdStoreQueryGetSeriesPage3",
     ] {
         let r = ask(name, &data);
         let times = timestamps(&r);
