@@ -4,7 +4,10 @@
 //!
 //! The reference computes each bucket on its own straight from the definitions in the crate
 //! docs: the values of the events in the bucket, and for interpolation a piecewise signal
-//! integrated between consecutive breakpoints.
+//! integrated between consecutive breakpoints. `first`, `last` and `median` are by event, as
+//! TSI's TSX syntax reference defines them ("`$value` of the first / last event by event
+//! time", "of the middle event in the interval by event time stamp", not avoiding nulls): the
+//! event's value, null when that event carries no `v`.
 
 use std::time::Duration;
 
@@ -35,6 +38,18 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
     )
 }
 
+/// The value of the event `first`, `last` or `median` picks among the bucket's events (by
+/// time, equal times in write order): the first, the last, or the earlier middle one.
+fn picked(name: &str, events: &[Option<f64>]) -> Option<f64> {
+    let i = match name {
+        "first" => 0,
+        "last" => events.len().checked_sub(1)?,
+        "median" => events.len().checked_sub(1)? / 2,
+        _ => unreachable!(),
+    };
+    events.get(i).copied().flatten()
+}
+
 /// Plain aggregation of the values of a bucket (events in write order).
 fn plain(name: &str, values: &[f64]) -> Option<f64> {
     if values.is_empty() {
@@ -46,13 +61,6 @@ fn plain(name: &str, values: &[f64]) -> Option<f64> {
         "max" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         "sum" => values.iter().sum(),
         "avg" => values.iter().sum::<f64>() / n,
-        "first" => values[0],
-        "last" => values[values.len() - 1],
-        "median" => {
-            let mut v = values.to_vec();
-            v.sort_by(f64::total_cmp);
-            v[(v.len() - 1) / 2]
-        }
         "stdev" => {
             if values.len() == 1 {
                 0.0
@@ -251,9 +259,13 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
         let mut in_time = in_bucket.clone();
         in_time.sort_by_key(|e| e.t);
         let values: Vec<f64> = in_time.iter().filter_map(|e| e.v).collect();
+        let by_event: Vec<Option<f64>> = in_time.iter().map(|e| e.v).collect();
         for name in plain_names {
             let got = frame.doubles(name).unwrap()[b as usize];
-            let want = plain(name, &values);
+            let want = match name {
+                "first" | "last" | "median" => picked(name, &by_event),
+                _ => plain(name, &values),
+            };
             prop_assert!(close(got, want), "{} bucket {}: got {:?} want {:?}", name, b, got, want);
         }
         let count = frame.column("count").unwrap().values[b as usize].clone();

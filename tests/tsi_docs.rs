@@ -53,20 +53,24 @@ fn column<'a>(answer: &'a Json, name: &str) -> &'a Json {
 #[test]
 fn get_events_returns_the_projected_properties_that_exist() {
     let r = ask("get_events.json");
-    // `status` is projected as Long but stored as Double: absent, so not returned. The event
-    // at 00:00:30 carries only status: no projected value, not returned.
+    // `status` is projected as Long but stored as Double: it appears in no event, so it is not
+    // returned ("These properties must appear in the events; otherwise, they are not
+    // returned": GetEvents.projectedProperties in the 2020-07-31 specification). The event at
+    // 00:00:30 carries only status: it is still an event of the span, returned with a null
+    // (PropertyValues: "May contain nulls").
     assert_eq!(
         r["timestamps"],
         json!([
             "2016-08-01T00:00:00Z",
             "2016-08-01T00:00:20Z",
+            "2016-08-01T00:00:30Z",
             "2016-08-01T00:00:40Z",
             "2016-08-01T00:01:10Z"
         ])
     );
     assert_eq!(r["properties"].as_array().unwrap().len(), 1);
     assert_eq!(r["properties"][0]["type"], "Double");
-    assert_eq!(column(&r, "data"), &json!([10.0, 20.0, 40.0, 70.0]));
+    assert_eq!(column(&r, "data"), &json!([10.0, 20.0, null, 40.0, 70.0]));
     assert!(r.get("continuationToken").is_none());
 }
 

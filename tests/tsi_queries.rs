@@ -151,10 +151,13 @@ fn every_plain_aggregation_by_hand() {
     // Bucket 0 holds 10, 20; bucket 1 holds 30, 40 (50 is after `to`).
     close(&numbers(&column(&r, "avg")), &[Some(15.0), Some(35.0)]);
     close(&numbers(&column(&r, "sum")), &[Some(30.0), Some(70.0)]);
+    // first, last and median are by event and do not avoid nulls (TSI's TSX syntax
+    // reference): bucket 0's events are at 0 (10), 30 (20) and 45 s (Mode only), so its last
+    // is null and its middle event is the one at 30 s; bucket 1's are at 60 (30) and 90 s (40),
+    // and the earlier of its two middle events is at 60 s.
     close(&numbers(&column(&r, "first")), &[Some(10.0), Some(30.0)]);
-    close(&numbers(&column(&r, "last")), &[Some(20.0), Some(40.0)]);
-    // Lower middle of two values.
-    close(&numbers(&column(&r, "median")), &[Some(10.0), Some(30.0)]);
+    close(&numbers(&column(&r, "last")), &[None, Some(40.0)]);
+    close(&numbers(&column(&r, "median")), &[Some(20.0), Some(30.0)]);
     // Sample stdev of {10, 20}: sqrt(((-5)^2 + 5^2) / 1) = sqrt(50).
     close(
         &numbers(&column(&r, "stdev")),

@@ -1,6 +1,10 @@
-//! Bucketed aggregates of one numeric property of one twin (TSI `aggregateSeries` without
-//! interpolation): min, max, sum, avg, stdev, first, last, median and count over
-//! epoch-aligned buckets.
+//! Bucketed aggregates of one numeric property of one twin: min, max, sum, avg, stdev, first,
+//! last, median and count over epoch-aligned buckets, the same buckets as TSI
+//! `aggregateSeries`. `Store::aggregate` is twinstore's own one-property API, not a TSI body:
+//! every aggregation here is over the property's *values* (an event without the property does
+//! not count), so `first` and `last` are its first and last value and `median` is the
+//! statistical median. TSI bodies define `first`, `last` and `median` by event instead
+//! (`series::EventValues`; docs/QUERIES.md); they use these accumulators for the others.
 //!
 //! Rows come from every source of the twin (cold chunks, tables being flushed, warm rows) in
 //! one pass per source; a cold block that lies inside one bucket is folded in from its
@@ -38,11 +42,13 @@ pub enum Aggregation {
     Avg,
     /// Sample standard deviation (n - 1); 0 for one value.
     Stdev,
-    /// The earliest value (ties: the first written).
+    /// The earliest value (ties: the first written). Over the property's values: unlike TSX
+    /// `first($value)`, which is the first event's value or null.
     First,
-    /// The latest value (ties: the last written).
+    /// The latest value (ties: the last written). Over the property's values, as `First`.
     Last,
-    /// The middle value; of an even count, the lower middle one.
+    /// The statistical median: the middle of the sorted values; of an even count, the lower
+    /// middle one. Not TSX `median($value)`, which is the middle event's value by time.
     Median,
 }
 

@@ -15,20 +15,35 @@
 //!   fills the slots of each row, evaluates the filters and values, and folds the results into
 //!   per-bucket accumulators, or into the points an interpolation needs.
 //!
+//! # Rules TSI's documentation states (docs/QUERIES.md cites each)
+//!
+//! - `first`, `last` and `median` are `$value` of the first, last and middle *event* of the
+//!   bucket by event time, and do not avoid nulls (the TSX syntax reference): every event of
+//!   the twin in the bucket that passes the query's and the variable's filters counts, with or
+//!   without the property. The middle of an even count is the earlier of the two middle events.
+//! - Categorical Step fractions are time in the category over the whole interval, so a bucket
+//!   the search span clips, or that starts before the signal, adds up to less than 1 (TSI's
+//!   example `QueryAggregateSeriesWithCategoricalInterpolatedVariable.json`).
+//! - `getEvents` returns every event in the span that passes the filter; a projected property
+//!   that no returned event has is left out, but an event without any projected property is
+//!   returned with nulls.
+//!
 //! # Choices where TSI's documentation is silent
 //!
 //! - Twin updates carry only the properties that changed, so an event without a variable's
-//!   property is not a null reading: events whose value is null are skipped by every
-//!   aggregation (`first`, `last` and `median` included), and by categorical variables.
+//!   property is not a null reading: events whose value is null are skipped by the other
+//!   aggregations (`min`, `max`, `sum`, `avg`, `stdev`, the interpolated ones) and by
+//!   categorical variables.
 //! - An empty bucket gives null; `count()` gives 0; a categorical variable gives 0 events.
 //! - Interpolated aggregations (`left`, `right`, `twavg`, `twsum`) see the points in the
 //!   search span plus the last point before `from` and the first at or after `to` within the
 //!   boundary span (none without one). Inside the span, interpolation bridges any gap.
 //!   `twsum` is in value × seconds. See `interpolate` for the exact definitions.
 //! - A fleet merged into one series folds every twin's values into the same buckets (the
-//!   hourly average is over all readings of all twins); interpolated aggregations are
-//!   averaged over the twins that have a value (`twsum` summed), categorical counts added and
-//!   fractions averaged.
+//!   hourly average is over all readings of all twins; `first`, `last` and `median` pick among
+//!   the events of all twins, equal times ordered by the twins' order in the selection);
+//!   interpolated aggregations are averaged over the twins that have a value (`twsum`
+//!   summed), categorical counts added and fractions averaged.
 //! - `getEvents` does not return removal markers (TSI has no such type); `getSeries` leaves out
 //!   events where every projected variable is null.
 
@@ -595,6 +610,14 @@ fn is_interpolated(f: AggFn) -> bool {
     matches!(f, AggFn::Left | AggFn::Right | AggFn::Twavg | AggFn::Twsum)
 }
 
+/// `first`, `last` and `median`: TSI's TSX reference defines them by event ("`$value` of the
+/// first / last event by event time", "of the middle event in the interval by event time
+/// stamp"; they "do not avoid null values"), so they look at every event of the bucket, not
+/// only at those with a value.
+fn picks_an_event(f: AggFn) -> bool {
+    matches!(f, AggFn::First | AggFn::Last | AggFn::Median)
+}
+
 fn basic_aggregation(f: AggFn) -> Option<Aggregation> {
     Some(match f {
         AggFn::Min => Aggregation::Min,
@@ -773,7 +796,11 @@ fn compile(
                         }
                         _ => {}
                     }
-                    if filter.is_none() && matches!(c.arg, Some(Expr::Value { .. })) && !is_interpolated(c.func) {
+                    if picks_an_event(c.func) {
+                        // Events without the property count too: read every row.
+                        all_rows = true;
+                    } else if filter.is_none() && matches!(c.arg, Some(Expr::Value { .. })) && !is_interpolated(c.func)
+                    {
                         c.column = plain.clone();
                     }
                 }
@@ -870,7 +897,7 @@ fn compile(
                         c.func
                     )));
                 }
-                if calls.iter().any(|c| c.func == AggFn::Count) {
+                if calls.iter().any(|c| c.func == AggFn::Count || picks_an_event(c.func)) {
                     all_rows = true;
                 }
                 Compiled::Aggregate { filter, top, calls }
@@ -893,14 +920,82 @@ fn compile(
 enum CallState {
     /// Plain aggregations: shared running totals.
     Acc(Accumulators, Aggregation),
+    /// `first`, `last`, `median`: the events they pick from.
+    Events(EventValues),
     /// Interpolated: per bucket, the sum of the twins' values and how many twins gave one.
     Interp { sum: Vec<f64>, n: Vec<u32>, func: AggFn },
+}
+
+/// Where an event sits among every event of a query: its time, its twin's place in the
+/// selection, its row in the twin's merged rows (equal times: write order). So in a fleet
+/// merged into one series, events of equal time are ordered by twin, in the selection's order.
+type EventKey = (i64, usize, usize);
+
+/// The events `first`, `last` or `median` pick from, per bucket, each with its value (`None`
+/// where the event has none: TSI's first, last and median "do not avoid null values").
+struct EventValues {
+    func: AggFn,
+    /// `first` / `last`: the earliest / latest event so far; `median`: every event.
+    buckets: Vec<Vec<(EventKey, Option<f64>)>>,
+}
+
+impl EventValues {
+    fn new(func: AggFn, buckets: usize) -> Self {
+        EventValues {
+            func,
+            buckets: vec![Vec::new(); buckets],
+        }
+    }
+
+    fn offer(&mut self, bucket: usize, key: EventKey, value: Option<f64>) {
+        let Some(kept) = self.buckets.get_mut(bucket) else {
+            return;
+        };
+        let replaces = match self.func {
+            AggFn::First => kept.first().is_none_or(|(k, _)| key < *k),
+            AggFn::Last => kept.first().is_none_or(|(k, _)| key > *k),
+            _ => {
+                kept.push((key, value));
+                return;
+            }
+        };
+        if replaces {
+            kept.clear();
+            kept.push((key, value));
+        }
+    }
+
+    fn merge(&mut self, other: EventValues) {
+        for (bucket, events) in other.buckets.into_iter().enumerate() {
+            for (key, value) in events {
+                self.offer(bucket, key, value);
+            }
+        }
+    }
+
+    /// The value of the picked event of every bucket: null for an empty bucket and for an
+    /// event without a value. The median of an even number of events is the earlier of the
+    /// two middle ones (TSI does not say; this is always one of the bucket's events).
+    fn column(self) -> Vec<Option<f64>> {
+        let median = self.func == AggFn::Median;
+        self.buckets
+            .into_iter()
+            .map(|mut events| {
+                if median {
+                    events.sort_unstable_by_key(|(k, _)| *k);
+                    events.get(events.len().wrapping_sub(1) / 2).and_then(|(_, v)| *v)
+                } else {
+                    events.first().and_then(|(_, v)| *v)
+                }
+            })
+            .collect()
+    }
 }
 
 enum VarState {
     Calls(Vec<CallState>),
     /// Per category (the default last), per bucket: events, or the sum of fractions and the
-    /// number of twins that gave one.
+    /// number of twins that gave one (fractions are over the whole interval).
     Counts(Vec<Vec<u64>>),
     Fractions(Vec<Vec<f64>>, Vec<u32>),
 }
@@ -913,6 +1008,7 @@ fn new_state(plan: &Plan, buckets: usize) -> Vec<VarState> {
                 calls
                     .iter()
                     .map(|c| match basic_aggregation(c.func) {
+                        _ if picks_an_event(c.func) => CallState::Events(EventValues::new(c.func, buckets)),
                         Some(a) => CallState::Acc(Accumulators::new(buckets, &[a]), a),
                         None => CallState::Interp {
                             sum: vec![0.0; buckets],
@@ -940,6 +1036,7 @@ fn merge_state(into: &mut [VarState], from: Vec<VarState>) {
                 for (x, y) in a.iter_mut().zip(b) {
                     match (x, y) {
                         (CallState::Acc(x, _), CallState::Acc(y, _)) => x.merge(y),
+                        (CallState::Events(x), CallState::Events(y)) => x.merge(y),
                         (CallState::Interp { sum, n, .. }, CallState::Interp { sum: s2, n: n2, .. }) => {
                             sum.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
                             n.iter_mut().zip(n2).for_each(|(a, b)| *a += b);
@@ -998,6 +1095,10 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
                             )
                         }
                     }
+                    Some(CallState::Events(events)) => (
+                        ValueType::Double,
+                        events.column().into_iter().map(|v| v.map(Value::Double)).collect(),
+                    ),
                     Some(CallState::Interp { sum, n, func }) => (
                         ValueType::Double,
                         sum.into_iter()
@@ -1029,6 +1130,11 @@ fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn
                                 (Some(v), _) => Scalar::Double(v),
                                 (None, _) => Scalar::Null,
                             })
+                            .collect(),
+                        CallState::Events(events) => events
+                            .column()
+                            .into_iter()
+                            .map(|v| v.map_or(Scalar::Null, Scalar::Double))
                             .collect(),
                         CallState::Interp { sum, n, func } => sum
                             .into_iter()
@@ -1293,8 +1399,8 @@ fn interpolation_points<T: Copy>(points: &[(i64, T)], from: i64, to: i64, bounda
     out
 }
 
-/// Folds one twin into `state`.
-fn fold_twin(view: &TwinView<'_>, plan: &Plan, buckets: &Buckets, state: &mut [VarState]) -> Result<()> {
+/// Folds one twin, the `twin`-th of the selection, into `state`.
+fn fold_twin(view: &TwinView<'_>, twin: usize, plan: &Plan, buckets: &Buckets, state: &mut [VarState]) -> Result<()> {
     if buckets.count == 0 {
         return Ok(());
     }
@@ -1364,11 +1470,19 @@ fn fold_twin(view: &TwinView<'_>, plan: &Plan, buckets: &Buckets, state: &mut [V
             match (var, st) {
                 (Compiled::Numeric { value, calls, .. }, VarState::Calls(states)) => {
                     let x = value.eval(&buf, ts, &Scalar::Null);
-                    if x == Scalar::Null {
-                        continue;
-                    }
                     for (c, (call, st)) in calls.iter().zip(states.iter_mut()).enumerate() {
                         if call.column.is_some() && !global_filter {
+                            continue;
+                        }
+                        if let CallState::Events(events) = st {
+                            // Every event counts, with or without a value.
+                            if let Some(b) = bucket {
+                                let y = call.arg.as_ref().and_then(|a| a.eval(&buf, ts, &x).as_f64());
+                                events.offer(b, (ts, twin, i), y);
+                            }
+                            continue;
+                        }
+                        if x == Scalar::Null {
                             continue;
                         }
                         let arg = call.arg.as_ref().map(|a| a.eval(&buf, ts, &x));
@@ -1382,12 +1496,18 @@ fn fold_twin(view: &TwinView<'_>, plan: &Plan, buckets: &Buckets, state: &mut [V
                                 }
                             }
                             CallState::Interp { .. } => points.entry((v, c)).or_default().push((ts, y)),
+                            CallState::Events(_) => {}
                         }
                     }
                 }
                 (Compiled::Aggregate { calls, .. }, VarState::Calls(states)) => {
                     let Some(b) = bucket else { continue };
                     for (call, st) in calls.iter().zip(states.iter_mut()) {
+                        if let CallState::Events(events) = st {
+                            let y = call.arg.as_ref().and_then(|a| a.eval(&buf, ts, &Scalar::Null).as_f64());
+                            events.offer(b, (ts, twin, i), y);
+                            continue;
+                        }
                         let CallState::Acc(acc, _) = st else { continue };
                         let y = match &call.arg {
                             None => 0.0,
@@ -1545,7 +1665,7 @@ pub(crate) fn aggregate_series(
             .iter()
             .map(|entry| {
                 let mut state = new_state(&plan, buckets.count);
-                store.with_twin(entry, |view| fold_twin(view, &plan, &buckets, &mut state))?;
+                store.with_twin(entry, |view| fold_twin(view, 0, &plan, &buckets, &mut state))?;
                 Ok(TwinFrame {
                     twin: Some(entry.name.to_string()),
                     frame: Frame {
@@ -1562,20 +1682,22 @@ pub(crate) fn aggregate_series(
     let per_thread = twins.len().div_ceil(threads.max(1)).max(1);
     let mut state = new_state(&plan, buckets.count);
     if threads <= 1 || twins.len() < 16 {
-        for entry in twins {
-            store.with_twin(entry, |view| fold_twin(view, &plan, &buckets, &mut state))?;
+        for (twin, entry) in twins.iter().enumerate() {
+            store.with_twin(entry, |view| fold_twin(view, twin, &plan, &buckets, &mut state))?;
         }
     } else {
         let partials: Vec<Result<Vec<VarState>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = twins
                 .chunks(per_thread)
-                .map(|part| {
+                .enumerate()
+                .map(|(k, part)| {
                     let plan = &plan;
                     let buckets = &buckets;
                     scope.spawn(move || {
                         let mut state = new_state(plan, buckets.count);
-                        for entry in part {
-                            store.with_twin(entry, |view| fold_twin(view, plan, buckets, &mut state))?;
+                        for (j, entry) in part.iter().enumerate() {
+                            let twin = k * per_thread + j;
+                            store.with_twin(entry, |view| fold_twin(view, twin, plan, buckets, &mut state))?;
                         }
                         Ok(state)
                     })
@@ -1771,10 +1893,14 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
     let col_slot = column_slots(&slot_cols);
     let mut page = PageBuilder::new(out_cols.len(), query.continuation.as_deref(), query.from, query.take)?;
     let start = page.cursor.ts;
-    if page.limit > 0 && !out_cols.is_empty() && start < query.to.as_nanos() {
-        let mut wanted: Vec<ColumnId> = out_cols
-            .iter()
-            .copied()
+    if page.limit > 0 && start < query.to.as_nanos() {
+        // Every event, with or without a projected property: the specification drops
+        // projected *properties* that appear in no event ("These properties must appear in the
+        // events; otherwise, they are not returned"), not events. A row holding only removal
+        // markers is not an event (TSI has no such type), so the scan asks for every other
+        // column, which leaves those rows out.
+        let mut wanted: Vec<ColumnId> = (0..names.len() as ColumnId)
+            .filter(|&c| names[c as usize].1 != ValueType::Removed)
             .chain(slot_cols.iter().flatten().copied())
             .collect();
         wanted.sort_unstable();
@@ -1784,7 +1910,8 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
             to: query.to.as_nanos(),
             descending: false,
         };
-        // Every kept row has a value: without a filter, the page needs at most this many.
+        // Every kept row counts at least one value: without a filter, the page needs at most
+        // this many.
         let row_limit = if filter.is_none() {
             page.cursor.skip.saturating_add(page.limit).saturating_add(1)
         } else {
@@ -1810,7 +1937,9 @@ pub(crate) fn get_events(view: &TwinView<'_>, query: &GetEventsQuery) -> Result<
                     n += 1;
                 }
             }
-            if n > 0 && !page.push(ts, &mut row_vals, n, before) {
+            // An event with no projected value is returned with nulls; it counts as one value
+            // towards `take` and the page size, so that pages of such events stay bounded.
+            if !page.push(ts, &mut row_vals, n.max(1), before) {
                 break;
             }
         }
