@@ -528,7 +528,23 @@ fn background_flush_on_a_full_disk_retries_until_space_is_back() {
     reopen_and_check(dir.path(), store, &model, "background, reopened");
 }
 
-const RANDOM_OPS: [Op; 10] = [
+/// The bytes of every file under `dir`, read with `std::fs` (not through the store's layer).
+fn bytes_on_disk(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("list the store directory")
+        .map(|entry| {
+            let entry = entry.expect("a directory entry");
+            let meta = entry.metadata().expect("its metadata");
+            if meta.is_dir() {
+                bytes_on_disk(&entry.path())
+            } else {
+                meta.len()
+            }
+        })
+        .sum()
+}
+
+const RANDOM_OPS: [Op; 12] = [
     Op::Write,
     Op::Sync,
     Op::SyncDir,
@@ -539,6 +555,8 @@ const RANDOM_OPS: [Op; 10] = [
     Op::Map,
     Op::Read,
     Op::ReadDir,
+    Op::Stat,
+    Op::Lock,
 ];
 const RANDOM_FAULTS: [Fault; 4] = [Fault::Eio, Fault::NoSpace, Fault::ShortWrite, Fault::TornWrite];
 const RANDOM_PATHS: [&str; 4] = [".wal", ".seg", "MANIFEST", ""];
@@ -719,7 +737,7 @@ fn random_round(round: u64, trace: bool, coverage: &mut Coverage, counts: &mut R
     for step in 0..150 {
         let when = format!("round {round} (seed {seed:#x}) step {step}");
         let fired_before = vfs.injected().len();
-        match rng.random_range(0..20u32) {
+        match rng.random_range(0..21u32) {
             0..=10 => {
                 let rows = batch(next, rng.random_range(1..20i64));
                 next += 20;
@@ -771,6 +789,20 @@ fn random_round(round: u64, trace: bool, coverage: &mut Coverage, counts: &mut R
                     println!("{when}: clear; fired so far {:?}", vfs.injected());
                 }
                 vfs.clear();
+            }
+            20 => {
+                // Sizing the store lists and stats its files: it agrees with the file system
+                // read directly, or fails with an I/O error that a fault caused.
+                let result = store.disk_bytes();
+                if trace {
+                    println!("{when}: disk_bytes: {result:?}");
+                }
+                let fired = vfs.injected().len() > fired_before;
+                match result {
+                    Ok(bytes) => assert_eq!(bytes, bytes_on_disk(dir.path()), "{when}: disk_bytes"),
+                    Err(Error::Io { .. }) if fired => {}
+                    Err(e) => panic!("{when}: disk_bytes failed without a fault: {e}"),
+                }
             }
             _ => {
                 // Reopen: with the faults still armed at first; an open refused by a
