@@ -153,3 +153,124 @@ fn get_block_ref(rd: &mut Reader<'_>, data_start: usize) -> Result<BlockRef, Cod
     let len = usize::try_from(len).map_err(|_| CodecError("block length overflows".into()))?;
     Ok(BlockRef { start, len, crc })
 }
+
+#[cfg(test)]
+mod tests {
+    use bytemuck::Zeroable;
+
+    use super::*;
+    use crate::cold::segment::stats::{StatsSummary, put_stats};
+    use crate::model::Value;
+
+    /// Two groups: 3 rows with a Long block in slot 1, then 2 rows with no column block.
+    /// Blocks are stand-in bytes (the directory only records where they are).
+    fn sample_directory() -> Vec<u8> {
+        let columns = [
+            ColumnRows {
+                column: 4,
+                ty: ValueType::String,
+                rows: vec![],
+                values: vec![],
+            },
+            ColumnRows {
+                column: 9,
+                ty: ValueType::Long,
+                rows: vec![],
+                values: vec![],
+            },
+        ];
+        let mut dir = Vec::new();
+        let mut blocks = vec![1u8, 2, 3];
+        put_columns(&mut dir, &columns);
+        put_uvarint(&mut dir, 2);
+        put_group_head(&mut dir, 3, -1_000, 2_000);
+        put_block_ref(&mut dir, 0, &blocks);
+        put_uvarint(&mut dir, 1);
+        blocks.extend_from_slice(&[4, 5]);
+        put_uvarint(&mut dir, 1);
+        put_block_ref(&mut dir, 3, &blocks);
+        put_stats(&mut dir, ValueType::Long, &[Value::Long(6), Value::Long(8)], 0, 500, 1);
+        blocks.push(6);
+        put_group_head(&mut dir, 2, 3_000, 3_000);
+        put_block_ref(&mut dir, 5, &blocks);
+        put_uvarint(&mut dir, 0);
+        dir
+    }
+
+    #[test]
+    fn a_directory_round_trips() {
+        let dir = sample_directory();
+        let twin = TwinRef {
+            rows: 5,
+            ..TwinRef::zeroed()
+        };
+        let parsed = parse_directory(&dir, &twin, 100).expect("parses");
+        assert_eq!(parsed.columns, [(4, ValueType::String), (9, ValueType::Long)]);
+        assert_eq!(parsed.groups.len(), 2);
+        let (g0, g1) = (&parsed.groups[0], &parsed.groups[1]);
+        assert_eq!((g0.rows, g0.first_ts, g0.last_ts), (3, -1_000, 2_000));
+        assert_eq!(
+            g0.ts_block,
+            BlockRef {
+                start: 100,
+                len: 3,
+                crc: crc32c::crc32c(&[1, 2, 3]),
+            }
+        );
+        assert_eq!(g0.blocks.len(), 1);
+        let b = &g0.blocks[0];
+        assert_eq!(b.slot, 1);
+        assert_eq!(
+            b.block,
+            BlockRef {
+                start: 103,
+                len: 2,
+                crc: crc32c::crc32c(&[4, 5]),
+            }
+        );
+        assert_eq!(
+            (b.stats.count, b.stats.first_ts, b.stats.last_ts, b.stats.last_row),
+            (2, -1_000, 1_500, 1)
+        );
+        assert_eq!(b.stats.last, Value::Long(8));
+        assert_eq!(
+            b.stats.summary,
+            StatsSummary::Integer {
+                min: 6,
+                max: 8,
+                sum: 14.0,
+                first: 6,
+                last: 8,
+            }
+        );
+        assert_eq!((g1.rows, g1.first_ts, g1.last_ts), (2, 3_000, 3_000));
+        assert_eq!(
+            g1.ts_block,
+            BlockRef {
+                start: 105,
+                len: 1,
+                crc: crc32c::crc32c(&[6]),
+            }
+        );
+        assert!(g1.blocks.is_empty());
+    }
+
+    #[test]
+    fn a_directory_that_disagrees_with_its_footer_or_is_cut_short_is_refused() {
+        let dir = sample_directory();
+        let twin = |rows| TwinRef {
+            rows,
+            ..TwinRef::zeroed()
+        };
+        assert!(
+            parse_directory(&dir, &twin(6), 0).is_err(),
+            "row count differs from the footer's"
+        );
+        for cut in 0..dir.len() {
+            assert!(parse_directory(&dir[..cut], &twin(5), 0).is_err(), "cut at {cut}");
+        }
+        // An empty directory: no columns, no groups, no rows.
+        let empty = parse_directory(&[0, 0], &twin(0), 0).expect("parses");
+        assert!(empty.columns.is_empty() && empty.groups.is_empty());
+    }
+}

@@ -190,4 +190,49 @@ mod tests {
             }
         }
     }
+
+    /// Encodes `rows` of a group of `n` rows and decodes them back.
+    fn round_trip(rows: &[i64], n: usize) -> (u8, Vec<u32>) {
+        let mut bytes = Vec::new();
+        encode_presence(rows, n, &mut bytes);
+        let (present, used) = decode_presence(&bytes[1..], bytes[0], n, rows.len()).expect("decodes");
+        assert_eq!(
+            used + 1,
+            bytes.len(),
+            "presence of {rows:?} in {n} rows: bytes left over"
+        );
+        (bytes[0], present)
+    }
+
+    #[test]
+    fn edge_cases_round_trip() {
+        // An empty group: every one of its zero rows has a value, in the one-byte form.
+        assert_eq!(round_trip(&[], 0), (PRESENCE_ALL, vec![]));
+        // One row, present.
+        assert_eq!(round_trip(&[0], 1), (PRESENCE_ALL, vec![0]));
+        // No row has a value (a writer never writes such a block, the format allows it).
+        for n in [1, 5, 2048] {
+            let (form, present) = round_trip(&[], n);
+            assert_ne!(form, PRESENCE_ALL);
+            assert_eq!(present, Vec::<u32>::new());
+        }
+        // Only the first row, only the last row, all but the first, all but the last.
+        assert_eq!(round_trip(&[0], 2048).1, vec![0]);
+        assert_eq!(round_trip(&[2047], 2048).1, vec![2047]);
+        let tail: Vec<i64> = (1..7).collect();
+        assert_eq!(round_trip(&tail, 7).1, vec![1, 2, 3, 4, 5, 6]);
+        let head: Vec<i64> = (0..6).collect();
+        assert_eq!(round_trip(&head, 7).1, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn the_all_rows_form_is_one_byte_and_an_unknown_form_is_refused() {
+        let mut bytes = Vec::new();
+        encode_presence(&[0, 1, 2], 3, &mut bytes);
+        assert_eq!(bytes, [PRESENCE_ALL]);
+        assert_eq!(presence_len(&bytes, 3, 3).expect("length"), 1);
+        // Form 0 claims every row: a count below the group's rows is corruption.
+        assert!(decode_presence(&[], PRESENCE_ALL, 3, 2).is_err());
+        assert!(decode_presence(&[], 4, 3, 3).is_err());
+    }
 }

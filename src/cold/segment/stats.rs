@@ -219,3 +219,151 @@ fn get_last_value(
         (StatsSummary::None, _) => Value::Removed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes the statistics of `values` (first value 10 ns after the group's first time 1000,
+    /// last 20 ns before its last time 5000, in row 7 of 8) and reads them back.
+    fn round_trip(ty: ValueType, values: &[Value]) -> BlockStats {
+        let mut dir = Vec::new();
+        put_stats(&mut dir, ty, values, 10, 20, 7);
+        let mut rd = Reader::new(&dir);
+        let stats = get_stats(&mut rd, ty, 8, (1000, 5000), dir.len()).expect("reads back");
+        assert!(rd.rest().is_empty(), "{ty}: bytes left after the statistics");
+        stats
+    }
+
+    fn expected(count: u64, last: Value, summary: StatsSummary) -> BlockStats {
+        BlockStats {
+            count,
+            first_ts: 1010,
+            last_ts: 4980,
+            last_row: 7,
+            last,
+            summary,
+        }
+    }
+
+    #[test]
+    fn statistics_of_every_type_round_trip() {
+        let doubles = [Value::Double(20.5), Value::Double(19.25), Value::Double(21.0)];
+        assert_eq!(
+            round_trip(ValueType::Double, &doubles),
+            expected(
+                3,
+                Value::Double(21.0),
+                StatsSummary::Double {
+                    min: 19.25,
+                    max: 21.0,
+                    sum: 60.75,
+                    first: 20.5,
+                    last: 21.0,
+                }
+            )
+        );
+        let longs = [Value::Long(5), Value::Long(-3), Value::Long(9)];
+        assert_eq!(
+            round_trip(ValueType::Long, &longs),
+            expected(
+                3,
+                Value::Long(9),
+                StatsSummary::Integer {
+                    min: -3,
+                    max: 9,
+                    sum: 11.0,
+                    first: 5,
+                    last: 9,
+                }
+            )
+        );
+        let times = [
+            Value::DateTime(Timestamp::from_nanos(3_000)),
+            Value::DateTime(Timestamp::from_nanos(1_000)),
+        ];
+        assert_eq!(
+            round_trip(ValueType::DateTime, &times),
+            expected(
+                2,
+                Value::DateTime(Timestamp::from_nanos(1_000)),
+                StatsSummary::Integer {
+                    min: 1_000,
+                    max: 3_000,
+                    sum: 4_000.0,
+                    first: 3_000,
+                    last: 1_000,
+                }
+            )
+        );
+        let bools = [
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Bool(true),
+            Value::Bool(false),
+        ];
+        assert_eq!(
+            round_trip(ValueType::Bool, &bools),
+            expected(
+                4,
+                Value::Bool(false),
+                StatsSummary::Bool {
+                    trues: 2,
+                    first: false,
+                    last: false,
+                }
+            )
+        );
+        let strings = [Value::String("a".into()), Value::String("héllo".into())];
+        assert_eq!(
+            round_trip(ValueType::String, &strings),
+            expected(2, Value::String("héllo".into()), StatsSummary::None)
+        );
+        let dynamic = [Value::Dynamic("{\"x\":1}".into())];
+        assert_eq!(
+            round_trip(ValueType::Dynamic, &dynamic),
+            expected(1, Value::Dynamic("{\"x\":1}".into()), StatsSummary::None)
+        );
+        let removed = [Value::Removed, Value::Removed];
+        assert_eq!(
+            round_trip(ValueType::Removed, &removed),
+            expected(2, Value::Removed, StatsSummary::None)
+        );
+    }
+
+    #[test]
+    fn a_block_without_values_or_with_more_values_than_rows_is_refused() {
+        let mut dir = Vec::new();
+        put_stats(&mut dir, ValueType::Long, &[Value::Long(1), Value::Long(2)], 0, 0, 1);
+        // The statistics say 2 values: a group of 1 row cannot hold them.
+        assert!(get_stats(&mut Reader::new(&dir), ValueType::Long, 1, (0, 0), dir.len()).is_err());
+        // A count of 0.
+        assert!(get_stats(&mut Reader::new(&[0, 0, 0]), ValueType::Removed, 4, (0, 0), 3).is_err());
+    }
+
+    #[test]
+    fn compact_doubles_round_trip_bit_for_bit() {
+        // docs/FORMAT.md's example: 20.5 is `01 9a 03`.
+        let mut out = Vec::new();
+        put_compact_f64(&mut out, 20.5);
+        assert_eq!(out, [0x01, 0x9a, 0x03]);
+        for v in [
+            0.0,
+            -0.0,
+            1e-9,
+            123_456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            let mut out = Vec::new();
+            put_compact_f64(&mut out, v);
+            let mut rd = Reader::new(&out);
+            let back = get_compact_f64(&mut rd).expect("reads back");
+            assert_eq!(back.to_bits(), v.to_bits(), "{v}");
+            assert!(rd.rest().is_empty());
+        }
+        assert!(get_compact_f64(&mut Reader::new(&[10, 0])).is_err());
+    }
+}

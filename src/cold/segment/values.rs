@@ -208,3 +208,126 @@ pub(super) fn decode_numeric(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::presence::encode_presence;
+    use super::*;
+
+    /// A column block of type `ty` (presence of `rows` in a group of `n` rows, then
+    /// `values`), decoded back.
+    fn round_trip(ty: ValueType, n: usize, rows: &[i64], values: &[Value]) -> (Vec<u32>, Values) {
+        let mut block = Vec::new();
+        encode_presence(rows, n, &mut block);
+        encode_values(ty, values, &mut block);
+        decode_column(&block, n, values.len(), ty).expect("decodes")
+    }
+
+    #[test]
+    fn values_of_every_type_round_trip() {
+        let all = [0, 1, 2];
+        let some = [1, 4, 6];
+        assert_eq!(
+            round_trip(
+                ValueType::Double,
+                3,
+                &all,
+                &[Value::Double(1.5), Value::Double(-2.25), Value::Double(f64::MAX)]
+            ),
+            (vec![0, 1, 2], Values::Double(vec![1.5, -2.25, f64::MAX]))
+        );
+        assert_eq!(
+            round_trip(
+                ValueType::Long,
+                7,
+                &some,
+                &[Value::Long(i64::MIN), Value::Long(0), Value::Long(i64::MAX)]
+            ),
+            (vec![1, 4, 6], Values::Long(vec![i64::MIN, 0, i64::MAX]))
+        );
+        assert_eq!(
+            round_trip(
+                ValueType::Bool,
+                7,
+                &some,
+                &[Value::Bool(true), Value::Bool(false), Value::Bool(true)]
+            ),
+            (vec![1, 4, 6], Values::Bool(vec![true, false, true]))
+        );
+        let times = [-5, 0, 1_700_000_000_123_456_789];
+        assert_eq!(
+            round_trip(
+                ValueType::DateTime,
+                3,
+                &all,
+                &times.map(|t| Value::DateTime(Timestamp::from_nanos(t)))
+            ),
+            (vec![0, 1, 2], Values::DateTime(times.to_vec()))
+        );
+        let texts = ["on", "", "on"];
+        assert_eq!(
+            round_trip(ValueType::String, 7, &some, &texts.map(|t| Value::String(t.into()))),
+            (vec![1, 4, 6], Values::String(texts.map(Arc::from).to_vec()))
+        );
+        assert_eq!(
+            round_trip(ValueType::Dynamic, 3, &all, &texts.map(|t| Value::Dynamic(t.into()))),
+            (vec![0, 1, 2], Values::Dynamic(texts.map(Arc::from).to_vec()))
+        );
+        assert_eq!(
+            round_trip(
+                ValueType::Removed,
+                7,
+                &some,
+                &[Value::Removed, Value::Removed, Value::Removed]
+            ),
+            (vec![1, 4, 6], Values::Removed(3))
+        );
+        // One value in one row.
+        assert_eq!(
+            round_trip(ValueType::Long, 1, &[0], &[Value::Long(42)]),
+            (vec![0], Values::Long(vec![42]))
+        );
+    }
+
+    #[test]
+    fn numeric_blocks_decode_widened_to_doubles() {
+        let mut block = Vec::new();
+        encode_presence(&[0, 1, 2], 3, &mut block);
+        encode_values(
+            ValueType::Long,
+            &[Value::Long(-7), Value::Long(0), Value::Long(9)],
+            &mut block,
+        );
+        let mut s = NumericScratch::default();
+        decode_numeric(&block, 3, 3, ValueType::Long, &mut s).expect("decodes");
+        assert!(s.all_rows);
+        assert_eq!(s.values, [-7.0, 0.0, 9.0]);
+
+        let mut block = Vec::new();
+        encode_presence(&[2, 5], 6, &mut block);
+        encode_values(
+            ValueType::Double,
+            &[Value::Double(0.5), Value::Double(-1.0)],
+            &mut block,
+        );
+        decode_numeric(&block, 6, 2, ValueType::Double, &mut s).expect("decodes");
+        assert!(!s.all_rows);
+        assert_eq!(s.rows, [2, 5]);
+        assert_eq!(s.values, [0.5, -1.0]);
+
+        let mut block = Vec::new();
+        encode_presence(&[0], 1, &mut block);
+        encode_values(ValueType::String, &[Value::String("x".into())], &mut block);
+        assert!(decode_numeric(&block, 1, 1, ValueType::String, &mut s).is_err());
+    }
+
+    #[test]
+    fn only_doubles_are_stored_in_a_double_column() {
+        // Value::as_f64 widens a Long; a Double column's encoder does not.
+        assert_eq!(stored_double(&Value::Double(2.5)), Some(2.5));
+        assert_eq!(stored_double(&Value::Long(2)), None);
+        assert_eq!(stored_integer(&Value::Bool(true)), Some(1));
+        assert_eq!(stored_integer(&Value::DateTime(Timestamp::from_nanos(-3))), Some(-3));
+        assert_eq!(stored_integer(&Value::Double(1.0)), None);
+    }
+}
