@@ -175,6 +175,7 @@ mod model;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod query;
+mod read;
 pub mod vfs;
 mod wal;
 mod warm;

@@ -5,8 +5,8 @@
 //! - [`manifest`]: the atomically replaced list of live files plus the catalog.
 //!
 //! This module also holds what readers share: the list of live files and, during a flush,
-//! the warm tables being written out ([`ColdState`]), and the row-level helpers flush and
-//! compaction use to move rows between tiers.
+//! the warm tables being written out ([`ColdState`]), and the conversion of rows into the
+//! writer's column-major input. Reading rows back out is the next stage's job (`read`).
 
 pub(crate) mod cache;
 pub(crate) mod codec;
@@ -92,55 +92,9 @@ impl ColdState {
     }
 }
 
-/// One row, row-major: for merging rows of several sources.
-pub(crate) type Row = (i64, Vec<(ColumnId, Value)>);
-
-/// Every row of a chunk, in order.
-pub(crate) fn chunk_rows(chunk: &Chunk<'_>) -> Result<Vec<Row>> {
-    let mut out: Vec<Row> = Vec::with_capacity(chunk.twin_ref.rows as usize);
-    let mut ts = Vec::new();
-    for g in &chunk.groups {
-        chunk.timestamps(g, &mut ts)?;
-        let base = out.len();
-        out.extend(ts.iter().map(|&t| (t, Vec::new())));
-        for b in &g.blocks {
-            let column = chunk.columns[b.slot].0;
-            let (rows, values) = chunk.column(g, b)?;
-            for (i, r) in rows.iter().enumerate() {
-                out[base + *r as usize].1.push((column, values.get(i)));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Merges sources (each in order) into one: by time, rows of equal time in source order.
-/// Rows `drop` selects are left out.
-pub(crate) fn merge_rows(sources: Vec<Vec<Row>>, drop: impl Fn(i64) -> bool) -> Vec<Row> {
-    let total = sources.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(total);
-    let mut iters: Vec<_> = sources.into_iter().map(|s| s.into_iter().peekable()).collect();
-    loop {
-        let mut best: Option<(usize, i64)> = None;
-        for (i, it) in iters.iter_mut().enumerate() {
-            if let Some((t, _)) = it.peek()
-                && best.is_none_or(|(_, b)| *t < b)
-            {
-                best = Some((i, *t));
-            }
-        }
-        let Some((i, _)) = best else { break };
-        if let Some(row) = iters[i].next()
-            && !drop(row.0)
-        {
-            out.push(row);
-        }
-    }
-    out
-}
-
-/// Column-major rows for the segment writer (a column holds values of one type).
-pub(crate) fn to_twin_rows(twin: TwinId, rows: &[Row]) -> TwinRows {
+/// Column-major rows for the segment writer (a column holds values of one type), from rows
+/// given row-major: each row's time and values by column.
+pub(crate) fn to_twin_rows(twin: TwinId, rows: &[(i64, Vec<(ColumnId, Value)>)]) -> TwinRows {
     let mut columns: BTreeMap<ColumnId, ColumnRows> = BTreeMap::new();
     let mut ts = Vec::with_capacity(rows.len());
     for (i, (t, values)) in rows.iter().enumerate() {

@@ -27,10 +27,11 @@ use super::metrics::Counters;
 use crate::catalog::{Catalog, TwinId};
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
-    self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Row, Segment, SegmentWriter, chunk_rows,
-    merge_rows, to_twin_rows,
+    self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Segment, SegmentWriter, to_twin_rows,
 };
 use crate::error::{Error, Result};
+use crate::read::chunk::all_chunk_rows;
+use crate::read::{Row, merge_rows};
 use crate::vfs::Vfs;
 
 /// State owned by the maintenance mutex.
@@ -400,10 +401,10 @@ fn merge_files(
         let mut sources = Vec::new();
         for f in inputs {
             if let Some(chunk) = f.segment.chunk(twin)? {
-                sources.push(chunk_rows(&chunk)?);
+                sources.push(all_chunk_rows(&chunk)?);
             }
         }
-        Ok((twin, merge_rows(sources, |ts| drop(twin, ts))))
+        Ok((twin, merge_rows(sources, false, usize::MAX, |row| !drop(twin, row.0))))
     });
     write_segment(inner, state, merged)
 }
@@ -552,7 +553,7 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
         }
         let snapshot = inner.snapshots.begin();
         let warm = entry.table.read();
-        let view = crate::query::TwinView {
+        let view = crate::read::TwinView {
             entry: &entry,
             cold: &cold,
             frozen: cold.frozen_table(entry.id),

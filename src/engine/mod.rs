@@ -702,12 +702,12 @@ impl Store {
 
     /// Runs `f` on a consistent view of one twin: the cold files, the tables a flush is
     /// writing out, and the warm rows of the current snapshot.
-    fn read<T>(&self, entry: &TwinEntry, f: impl FnOnce(&query::TwinView<'_>) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, entry: &TwinEntry, f: impl FnOnce(&crate::read::TwinView<'_>) -> Result<T>) -> Result<T> {
         // The cold lock first: a snapshot taken under it sees every batch in its files.
         let cold = self.inner.cold.read();
         let snapshot = self.inner.snapshots.begin();
         let warm = entry.table.read();
-        let view = query::TwinView {
+        let view = crate::read::TwinView {
             entry,
             cold: &cold,
             frozen: cold.frozen_table(entry.id),

@@ -20,7 +20,7 @@
 use crate::catalog::ColumnId;
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, ValueType};
-use crate::warm::RowPos;
+use crate::read::Rank;
 
 use super::TwinView;
 
@@ -127,9 +127,6 @@ impl SeriesResult {
     }
 }
 
-/// Where a value sits in the order of all rows: time, source (oldest first), place.
-pub(super) type Key = (i64, usize, RowPos);
-
 /// Running state of every bucket, by column: only the arrays the requested aggregations
 /// need are kept (a day of 1-minute buckets is more buckets than a twin has values).
 pub(super) struct Accumulators {
@@ -137,8 +134,8 @@ pub(super) struct Accumulators {
     sum: Option<Vec<f64>>,
     min: Option<Vec<f64>>,
     max: Option<Vec<f64>>,
-    first: Option<Vec<Option<(Key, f64)>>>,
-    last: Option<Vec<Option<(Key, f64)>>>,
+    first: Option<Vec<Option<(Rank, f64)>>>,
+    last: Option<Vec<Option<(Rank, f64)>>>,
     /// Every value, for stdev and median.
     values: Option<Vec<Vec<f64>>>,
 }
@@ -218,7 +215,7 @@ impl Accumulators {
     }
 
     #[inline]
-    pub(super) fn add(&mut self, b: usize, key: Key, v: f64) {
+    pub(super) fn add(&mut self, b: usize, key: Rank, v: f64) {
         self.add_totals(b, 1, v, v, v);
         self.offer_ends(b, (key, v), (key, v));
         if let Some(values) = &mut self.values {
@@ -229,7 +226,7 @@ impl Accumulators {
     /// Keeps `first` and `last` (key and value) when they come before / after what bucket
     /// `b` holds.
     #[inline]
-    fn offer_ends(&mut self, b: usize, first: (Key, f64), last: (Key, f64)) {
+    fn offer_ends(&mut self, b: usize, first: (Rank, f64), last: (Rank, f64)) {
         if let Some(f) = &mut self.first
             && f[b].is_none_or(|(k, _)| first.0 < k)
         {
@@ -244,7 +241,7 @@ impl Accumulators {
 
     /// Adds a run of values of bucket `b`, in time order; `first` and `last` are the keys of
     /// its first and last value.
-    pub(super) fn add_run(&mut self, b: usize, values: &[f64], first: Key, last: Key) {
+    pub(super) fn add_run(&mut self, b: usize, values: &[f64], first: Rank, last: Rank) {
         let (Some(&v0), Some(&vn)) = (values.first(), values.last()) else {
             return;
         };
@@ -301,7 +298,7 @@ impl Accumulators {
 
     /// Folds a whole block's statistics into bucket `b`.
     #[allow(clippy::too_many_arguments)]
-    fn add_block(&mut self, b: usize, count: u64, sum: f64, min: f64, max: f64, first: (Key, f64), last: (Key, f64)) {
+    fn add_block(&mut self, b: usize, count: u64, sum: f64, min: f64, max: f64, first: (Rank, f64), last: (Rank, f64)) {
         self.add_totals(b, count, sum, min, max);
         self.offer_ends(b, first, last);
     }
@@ -469,7 +466,15 @@ pub(super) fn fold_property(
             if accs.needs_keys() || accs.needs_values() {
                 table.fold_numeric(buckets.from, buckets.to, column, view.snapshot, |t, pos, v| {
                     if let Some(b) = buckets.of(t) {
-                        accs.add(b, (t, source, pos), v);
+                        accs.add(
+                            b,
+                            Rank {
+                                ts: t,
+                                source,
+                                within: pos,
+                            },
+                            v,
+                        );
                     }
                 });
                 continue;
@@ -542,7 +547,7 @@ impl Run {
 
 /// Folds values in time order, all inside `buckets`' span, into `accs`; `key(i)` is value
 /// `i`'s place (read only when first or last is asked for).
-fn fold_sorted(accs: &mut Accumulators, buckets: &Buckets, ts: &[i64], values: &[f64], key: impl Fn(usize) -> Key) {
+fn fold_sorted(accs: &mut Accumulators, buckets: &Buckets, ts: &[i64], values: &[f64], key: impl Fn(usize) -> Rank) {
     let n = ts.len().min(values.len());
     if n == 0 {
         return;
@@ -567,7 +572,7 @@ fn fold_sorted(accs: &mut Accumulators, buckets: &Buckets, ts: &[i64], values: &
         let (first, last) = if accs.needs_keys() {
             (key(i), key(j - 1))
         } else {
-            let none = (0, 0, RowPos::main(0));
+            let none = Rank::of_row(0, 0, 0);
             (none, none)
         };
         accs.add_run(bucket, &values[i..j], first, last);
@@ -622,8 +627,8 @@ fn fold_chunk(
                     } => (min as f64, max as f64, sum, first as f64, last as f64),
                     _ => continue,
                 };
-                let first_key = (st.first_ts, source, RowPos::main(group_base));
-                let last_key = (st.last_ts, source, RowPos::main(group_base + st.last_row));
+                let first_key = Rank::of_row(st.first_ts, source, group_base);
+                let last_key = Rank::of_row(st.last_ts, source, group_base + st.last_row);
                 accs.add_block(
                     first_bucket,
                     st.count,
@@ -652,7 +657,7 @@ fn fold_chunk(
                 continue;
             }
             fold_sorted(accs, buckets, &ts[lo..hi], &s.values[lo..hi], |i| {
-                (ts[lo + i], source, RowPos::main(group_base + s.row(lo + i)))
+                Rank::of_row(ts[lo + i], source, group_base + s.row(lo + i))
             });
         }
         Ok(())

@@ -17,16 +17,16 @@ pub use series::{
     InterpolationSpec, MAX_TAKE, MAX_VARIABLES, PAGE_VALUES, SchemaProperty, TwinFrame, TwinSelector, Variable,
 };
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::catalog::{ColumnId, TwinEntry};
-use crate::cold::ColdState;
-use crate::cold::cache::BlockCache;
-use crate::cold::segment::{Chunk, Group};
+use crate::cold::segment::Chunk;
 use crate::error::Result;
 use crate::model::{Timestamp, Value, ValueType};
-use crate::warm::{RowPos, ScanRange, WarmTable};
+use crate::read::Rank;
+pub(crate) use crate::read::TwinView;
+pub(crate) use crate::read::merged_rows;
+use crate::warm::ScanRange;
 
 /// Order of returned events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -171,173 +171,6 @@ pub(crate) fn column_names(entry: &TwinEntry) -> crate::catalog::ColumnNames {
     entry.meta.lock().names()
 }
 
-/// Everything one query reads of a twin: its cold chunks, the tables a flush is writing
-/// out, and its warm rows, at one snapshot. Sources are ordered oldest first; rows of equal
-/// time are ordered by source, then within it.
-pub(crate) struct TwinView<'a> {
-    pub entry: &'a TwinEntry,
-    pub cold: &'a ColdState,
-    pub frozen: Option<&'a WarmTable>,
-    pub warm: &'a WarmTable,
-    pub snapshot: u64,
-}
-
-/// A row of one source.
-pub(crate) type SourceRow = (i64, Vec<(ColumnId, Value)>);
-
-/// A value's place among all sources: by source, then within it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Pos {
-    /// Row index within a cold chunk.
-    Cold(usize),
-    Warm(RowPos),
-}
-
-/// The rows of a cold chunk in `range`, with values of the `wanted` columns (all when
-/// `None`), in the range's order, at most `limit`.
-fn cold_scan(
-    chunk: &Chunk<'_>,
-    cache: &BlockCache,
-    range: ScanRange,
-    wanted: Option<&[ColumnId]>,
-    limit: usize,
-) -> Result<Vec<SourceRow>> {
-    let mut out = Vec::new();
-    let groups: Vec<_> = chunk
-        .groups
-        .iter()
-        .filter(|g| g.first_ts < range.to && g.last_ts >= range.from)
-        .collect();
-    let ordered: Box<dyn Iterator<Item = &&Group>> = if range.descending {
-        Box::new(groups.iter().rev())
-    } else {
-        Box::new(groups.iter())
-    };
-    for g in ordered {
-        let ts = chunk.cached_timestamps(g, cache)?;
-        let lo = ts.partition_point(|&t| t < range.from);
-        let hi = ts.partition_point(|&t| t < range.to);
-        if lo >= hi {
-            continue;
-        }
-        let blocks: Vec<_> = g
-            .blocks
-            .iter()
-            .filter(|b| wanted.is_none_or(|w| w.contains(&chunk.columns[b.slot].0)))
-            .collect();
-        let mut rows: Vec<SourceRow> = if let [b] = blocks[..] {
-            // One column (a projection): rows straight from its values.
-            let column = chunk.columns[b.slot].0;
-            let (present, values) = chunk.column(g, b)?;
-            let first = present.partition_point(|&r| (r as usize) < lo);
-            let last = present.partition_point(|&r| (r as usize) < hi);
-            (first..last)
-                .map(|i| (ts[present[i] as usize], vec![(column, values.get(i))]))
-                .collect()
-        } else {
-            let mut per_row: Vec<Vec<(ColumnId, Value)>> = vec![Vec::new(); hi - lo];
-            for b in blocks {
-                let column = chunk.columns[b.slot].0;
-                let (present, values) = chunk.column(g, b)?;
-                let first = present.partition_point(|&r| (r as usize) < lo);
-                for (i, &r) in present.iter().enumerate().skip(first) {
-                    if r as usize >= hi {
-                        break;
-                    }
-                    per_row[r as usize - lo].push((column, values.get(i)));
-                }
-            }
-            per_row
-                .into_iter()
-                .enumerate()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(i, values)| (ts[lo + i], values))
-                .collect()
-        };
-        if range.descending {
-            rows.reverse();
-        }
-        for row in rows {
-            out.push(row);
-            if out.len() >= limit {
-                return Ok(out);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The rows of a warm table in `range`, at most `limit`.
-fn warm_scan(
-    table: &WarmTable,
-    range: ScanRange,
-    wanted: Option<&[ColumnId]>,
-    snapshot: u64,
-    limit: usize,
-) -> Vec<SourceRow> {
-    let mut out = Vec::new();
-    table.scan(range, wanted, snapshot, |ts, values| {
-        out.push((ts.as_nanos(), values.to_vec()));
-        if out.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    out
-}
-
-/// Merges per-source rows (each in the range's order) into one list of at most `limit`:
-/// ascending, equal times in source order; descending, the exact reverse.
-fn merge_sources(sources: Vec<Vec<SourceRow>>, descending: bool, limit: usize) -> Vec<SourceRow> {
-    let mut sources: Vec<_> = sources.into_iter().filter(|s| !s.is_empty()).collect();
-    if sources.len() <= 1 {
-        let mut only = sources.pop().unwrap_or_default();
-        only.truncate(limit);
-        return only;
-    }
-    let mut iters: Vec<_> = sources.into_iter().map(|s| s.into_iter().peekable()).collect();
-    let mut out = Vec::new();
-    while out.len() < limit {
-        let mut best: Option<(usize, i64)> = None;
-        for (i, it) in iters.iter_mut().enumerate() {
-            let Some((t, _)) = it.peek() else { continue };
-            let better = match best {
-                None => true,
-                // Ascending: strictly earlier wins, so an earlier source wins ties.
-                Some((_, b)) if !descending => *t < b,
-                // Descending: later wins, and a later source wins ties.
-                Some((_, b)) => *t >= b,
-            };
-            if better {
-                best = Some((i, *t));
-            }
-        }
-        let Some((i, _)) = best else { break };
-        out.extend(iters[i].next());
-    }
-    out
-}
-
-/// The rows of a twin in `range` from every source, merged in order, with the values of the
-/// `wanted` columns (all when `None`; rows without any of them are left out), at most `limit`.
-pub(crate) fn merged_rows(
-    view: &TwinView<'_>,
-    range: ScanRange,
-    wanted: Option<&[ColumnId]>,
-    limit: usize,
-) -> Result<Vec<SourceRow>> {
-    let mut sources = Vec::new();
-    for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
-        sources.push(cold_scan(&chunk, &view.cold.cache, range, wanted, limit)?);
-    }
-    if let Some(frozen) = view.frozen {
-        sources.push(warm_scan(frozen, range, wanted, view.snapshot, limit));
-    }
-    sources.push(warm_scan(view.warm, range, wanted, view.snapshot, limit));
-    Ok(merge_sources(sources, range.descending, limit))
-}
-
 pub(crate) fn events(view: &TwinView<'_>, query: &EventsQuery) -> Result<Vec<Event>> {
     // Read names after the tables: every column in them is already in the catalog.
     let names = column_names(view.entry);
@@ -426,13 +259,12 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         return Ok(state.clone());
     }
     let names = column_names(view.entry);
-    // Per column: (time, source, position, value) of its newest value at or before `at`.
-    type Best = Option<(Timestamp, usize, Pos, Value)>;
-    let mut best: Vec<Best> = vec![None; names.len()];
-    let mut offer = |c: ColumnId, key: (Timestamp, usize, Pos), value: Value| {
+    // Per column: the rank and value of its newest value at or before `at`.
+    let mut best: Vec<Option<(Rank, Value)>> = vec![None; names.len()];
+    let mut offer = |c: ColumnId, rank: Rank, value: Value| {
         let Some(slot) = best.get_mut(c as usize) else { return };
-        if slot.as_ref().is_none_or(|(t, s, p, _)| (*t, *s, *p) < key) {
-            *slot = Some((key.0, key.1, key.2, value));
+        if slot.as_ref().is_none_or(|(r, _)| *r < rank) {
+            *slot = Some((rank, value));
         }
     };
     let cold_sources = if at.is_none() {
@@ -463,18 +295,14 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
             }
         };
         for (c, ts, source, row, value) in &cold.values {
-            offer(
-                *c,
-                (Timestamp::from_nanos(*ts), *source, Pos::Cold(*row)),
-                value.clone(),
-            );
+            offer(*c, Rank::of_row(*ts, *source, *row), value.clone());
         }
         cold.sources
     } else {
         let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
         for (source, chunk) in chunks.iter().enumerate() {
             for (c, ts, row, value) in cold_last_values(chunk, limit)? {
-                offer(c, (Timestamp::from_nanos(ts), source, Pos::Cold(row)), value);
+                offer(c, Rank::of_row(ts, source, row), value);
             }
         }
         chunks.len()
@@ -488,29 +316,35 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         };
         for (c, slot) in last.into_iter().enumerate() {
             if let Some((ts, pos, value)) = slot {
-                offer(c as ColumnId, (ts, source, Pos::Warm(pos)), value);
+                let rank = Rank {
+                    ts: ts.as_nanos(),
+                    source,
+                    within: pos,
+                };
+                offer(c as ColumnId, rank, value);
             }
         }
     }
     // Per name, the newest value over all its typed columns (sorted by name).
-    type Found = (Arc<str>, (Timestamp, usize, Pos, Value));
+    type Found = (Arc<str>, (Rank, Value));
     let mut found: Vec<Found> = best
         .into_iter()
         .enumerate()
         .filter_map(|(c, slot)| slot.map(|b| (names[c].0.clone(), b)))
         .collect();
-    found.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| (b.1.0, b.1.1, b.1.2).cmp(&(a.1.0, a.1.1, a.1.2)))
-    });
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.0.cmp(&a.1.0)));
     found.dedup_by(|later, first| later.0 == first.0);
     let state = TwinState {
         twin: view.entry.name.clone(),
         at,
         properties: found
             .into_iter()
-            .filter(|(_, (_, _, _, v))| *v != Value::Removed)
-            .map(|(name, (ts, _, _, value))| PropertyValue { name, value, ts })
+            .filter(|(_, (_, v))| *v != Value::Removed)
+            .map(|(name, (rank, value))| PropertyValue {
+                name,
+                value,
+                ts: Timestamp::from_nanos(rank.ts),
+            })
             .collect(),
     };
     if cold_only {

@@ -54,7 +54,7 @@ use std::time::Duration;
 use crate::catalog::{ColumnId, TwinEntry};
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Value, ValueType};
-use crate::warm::{RowPos, ScanRange};
+use crate::warm::ScanRange;
 
 use super::aggregate::{Accumulators, Buckets, fold_property};
 use super::interpolate::{self, Grid, Interpolation, Wanted};
@@ -1460,7 +1460,7 @@ fn fold_twin(view: &TwinView<'_>, twin: usize, plan: &Plan, buckets: &Buckets, s
             continue;
         }
         let bucket = buckets.of(ts);
-        let key = (ts, 0usize, RowPos::main(i));
+        let key = crate::read::Rank::of_row(ts, 0, i);
         for (v, ((_, var), st)) in plan.vars.iter().zip(state.iter_mut()).enumerate() {
             if let Some(f) = var.filter()
                 && !f.matches(&buf, ts, &Scalar::Null)

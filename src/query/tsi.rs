@@ -412,6 +412,17 @@ fn parse_take(take: Option<usize>) -> usize {
 }
 
 /// Parses a request body.
+/// The `storeType` of a query body, lower-cased; `None` when absent.
+fn store_type(b: &QueryBody) -> Result<Option<String>> {
+    match b.store_type.as_deref() {
+        None => Ok(None),
+        Some(s) if s.eq_ignore_ascii_case("warmstore") || s.eq_ignore_ascii_case("coldstore") => {
+            Ok(Some(s.to_ascii_lowercase()))
+        }
+        Some(other) => Err(bad(format!("storeType {other:?} is not WarmStore or ColdStore"))),
+    }
+}
+
 pub(crate) fn parse(body: &[u8]) -> Result<(Request, Option<String>)> {
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("malformed query: {e}")))?;
     let kinds = [
@@ -426,99 +437,15 @@ pub(crate) fn parse(body: &[u8]) -> Result<(Request, Option<String>)> {
             "a query holds exactly one of getEvents, getSeries, aggregateSeries, availability, eventSchema",
         ));
     }
-    let store_type = |b: &QueryBody| -> Result<Option<String>> {
-        match b.store_type.as_deref() {
-            None => Ok(None),
-            Some(s) if s.eq_ignore_ascii_case("warmstore") || s.eq_ignore_ascii_case("coldstore") => {
-                Ok(Some(s.to_ascii_lowercase()))
-            }
-            Some(other) => Err(bad(format!("storeType {other:?} is not WarmStore or ColdStore"))),
-        }
-    };
     let token = body.continuation_token.clone();
-    if let Some(mut b) = body.get_events {
-        let kind = "getEvents";
-        refuse(kind, b.inline_variables.is_some(), "inlineVariables")?;
-        refuse(kind, b.projected_variables.is_some(), "projectedVariables")?;
-        refuse(kind, b.interval.is_some(), "interval")?;
-        refuse(kind, b.merge.is_some(), "merge")?;
-        let twin = one_twin(&b, kind)?;
-        let (from, to) = span_of(&b, kind)?;
-        let projected = b
-            .projected_properties
-            .take()
-            .map(|list| {
-                list.into_iter()
-                    .map(|p| {
-                        let ty = ValueType::from_name(&p.ty)
-                            .filter(|t| *t != ValueType::Removed)
-                            .ok_or_else(|| bad(format!("{kind}: property {:?} has unknown type {:?}", p.name, p.ty)))?;
-                        Ok((p.name, ty))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .transpose()?;
-        let st = store_type(&b)?;
-        return Ok((
-            Request::Events(GetEventsQuery {
-                twin,
-                from,
-                to,
-                filter: b.filter.take().map(Tsx::text),
-                projected,
-                take: parse_take(b.take),
-                continuation: b.continuation_token.take().or(token),
-            }),
-            st,
-        ));
+    if let Some(b) = body.get_events {
+        return parse_get_events(b, token);
     }
-    if let Some(mut b) = body.get_series {
-        let kind = "getSeries";
-        refuse(kind, b.projected_properties.is_some(), "projectedProperties")?;
-        refuse(kind, b.interval.is_some(), "interval")?;
-        refuse(kind, b.merge.is_some(), "merge")?;
-        let twin = one_twin(&b, kind)?;
-        let (from, to) = span_of(&b, kind)?;
-        let st = store_type(&b)?;
-        return Ok((
-            Request::Series(GetSeriesQuery {
-                twin,
-                from,
-                to,
-                filter: b.filter.take().map(Tsx::text),
-                variables: variables(&mut b)?,
-                projected: b.projected_variables.take(),
-                take: parse_take(b.take),
-                continuation: b.continuation_token.take().or(token),
-            }),
-            st,
-        ));
+    if let Some(b) = body.get_series {
+        return parse_get_series(b, token);
     }
-    if let Some(mut b) = body.aggregate_series {
-        let kind = "aggregateSeries";
-        refuse(kind, b.projected_properties.is_some(), "projectedProperties")?;
-        refuse(kind, b.take.is_some(), "take")?;
-        let twins = selector(&b, kind, true)?;
-        let (from, to) = span_of(&b, kind)?;
-        let interval = parse_duration(
-            b.interval
-                .as_deref()
-                .ok_or_else(|| bad(format!("{kind}: interval is required")))?,
-        )?;
-        let st = store_type(&b)?;
-        return Ok((
-            Request::Aggregate(AggregateSeriesQuery {
-                twins,
-                from,
-                to,
-                interval,
-                filter: b.filter.take().map(Tsx::text),
-                variables: variables(&mut b)?,
-                projected: b.projected_variables.take(),
-                merge: b.merge.unwrap_or(false),
-            }),
-            st,
-        ));
+    if let Some(b) = body.aggregate_series {
+        return parse_aggregate_series(b);
     }
     if let Some(b) = body.availability {
         let kind = "availability";
@@ -535,6 +462,93 @@ pub(crate) fn parse(body: &[u8]) -> Result<(Request, Option<String>)> {
     let twins = selector(&b, kind, false)?;
     let (from, to) = span_of(&b, kind)?;
     Ok((Request::Schema { twins, from, to }, None))
+}
+
+fn parse_get_events(mut b: QueryBody, token: Option<String>) -> Result<(Request, Option<String>)> {
+    let kind = "getEvents";
+    refuse(kind, b.inline_variables.is_some(), "inlineVariables")?;
+    refuse(kind, b.projected_variables.is_some(), "projectedVariables")?;
+    refuse(kind, b.interval.is_some(), "interval")?;
+    refuse(kind, b.merge.is_some(), "merge")?;
+    let twin = one_twin(&b, kind)?;
+    let (from, to) = span_of(&b, kind)?;
+    let projected = b
+        .projected_properties
+        .take()
+        .map(|list| {
+            list.into_iter()
+                .map(|p| {
+                    let ty = ValueType::from_name(&p.ty)
+                        .filter(|t| *t != ValueType::Removed)
+                        .ok_or_else(|| bad(format!("{kind}: property {:?} has unknown type {:?}", p.name, p.ty)))?;
+                    Ok((p.name, ty))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let st = store_type(&b)?;
+    Ok((
+        Request::Events(GetEventsQuery {
+            twin,
+            from,
+            to,
+            filter: b.filter.take().map(Tsx::text),
+            projected,
+            take: parse_take(b.take),
+            continuation: b.continuation_token.take().or(token),
+        }),
+        st,
+    ))
+}
+
+fn parse_get_series(mut b: QueryBody, token: Option<String>) -> Result<(Request, Option<String>)> {
+    let kind = "getSeries";
+    refuse(kind, b.projected_properties.is_some(), "projectedProperties")?;
+    refuse(kind, b.interval.is_some(), "interval")?;
+    refuse(kind, b.merge.is_some(), "merge")?;
+    let twin = one_twin(&b, kind)?;
+    let (from, to) = span_of(&b, kind)?;
+    let st = store_type(&b)?;
+    Ok((
+        Request::Series(GetSeriesQuery {
+            twin,
+            from,
+            to,
+            filter: b.filter.take().map(Tsx::text),
+            variables: variables(&mut b)?,
+            projected: b.projected_variables.take(),
+            take: parse_take(b.take),
+            continuation: b.continuation_token.take().or(token),
+        }),
+        st,
+    ))
+}
+
+fn parse_aggregate_series(mut b: QueryBody) -> Result<(Request, Option<String>)> {
+    let kind = "aggregateSeries";
+    refuse(kind, b.projected_properties.is_some(), "projectedProperties")?;
+    refuse(kind, b.take.is_some(), "take")?;
+    let twins = selector(&b, kind, true)?;
+    let (from, to) = span_of(&b, kind)?;
+    let interval = parse_duration(
+        b.interval
+            .as_deref()
+            .ok_or_else(|| bad(format!("{kind}: interval is required")))?,
+    )?;
+    let st = store_type(&b)?;
+    Ok((
+        Request::Aggregate(AggregateSeriesQuery {
+            twins,
+            from,
+            to,
+            interval,
+            filter: b.filter.take().map(Tsx::text),
+            variables: variables(&mut b)?,
+            projected: b.projected_variables.take(),
+            merge: b.merge.unwrap_or(false),
+        }),
+        st,
+    ))
 }
 
 /// A value in a TSI response.

@@ -44,7 +44,6 @@ mod values;
 mod writer;
 
 pub(crate) use chunk::Chunk;
-pub(crate) use directory::Group;
 pub(crate) use reader::Segment;
 pub(crate) use stats::StatsSummary;
 pub(crate) use values::Values;

@@ -299,7 +299,7 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
         }
         values.push(v);
     }
-    use Scalar::{Bool, Double, Long, Null, String as Str};
+    use Scalar::{Double, Long, Null};
     match (func, values.as_slice()) {
         (Func::Round, [Double(v)]) => Double(v.round()),
         (Func::Floor, [Double(v)]) => Double(v.floor()),
@@ -326,14 +326,23 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
         (Func::MonthOfYear | Func::DayOfMonth | Func::HourOfDay, [Scalar::DateTime(n)]) => {
             calendar_field(func, *n).map_or(Null, Long)
         }
-        (Func::ToDouble, [v]) => match v {
+        (Func::ToDouble | Func::ToLong | Func::ToString, [v]) => convert(func, v),
+        _ => string_function(func, &values),
+    }
+}
+
+/// The conversions `toDouble`, `toLong` and `toString` of a non-NULL value.
+fn convert(func: Func, v: &Scalar) -> Scalar {
+    use Scalar::{Bool, Double, Long, Null, String as Str};
+    match (func, v) {
+        (Func::ToDouble, v) => match v {
             Double(_) => v.clone(),
             Long(x) => Double(*x as f64),
             Bool(b) => Double(if *b { 1.0 } else { 0.0 }),
             Str(s) => s.trim().parse::<f64>().map_or(Null, finite),
             _ => Null,
         },
-        (Func::ToLong, [v]) => match v {
+        (Func::ToLong, v) => match v {
             Long(_) => v.clone(),
             Double(x) => double_to_long(*x),
             Bool(b) => Long(i64::from(*b)),
@@ -346,7 +355,7 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
             }
             _ => Null,
         },
-        (Func::ToString, [v]) => match v {
+        (Func::ToString, v) => match v {
             Str(_) => v.clone(),
             Double(x) => string(format!("{x:?}")),
             Long(x) => string(x.to_string()),
@@ -355,6 +364,14 @@ fn call(func: Func, args: &[Expr], row: &Row<'_>) -> Scalar {
             Scalar::TimeSpan(n) => string(format_timespan(*n)),
             Null => Null,
         },
+        _ => Null,
+    }
+}
+
+/// The string functions, of non-NULL arguments; NULL for any other call.
+fn string_function(func: Func, values: &[Scalar]) -> Scalar {
+    use Scalar::{Bool, Long, Null, String as Str};
+    match (func, values) {
         (Func::ToUpper, [Str(s)]) => string(s.to_uppercase()),
         (Func::ToLower, [Str(s)]) => string(s.to_lowercase()),
         (Func::Trim, [Str(s)]) => Str(Arc::from(s.trim())),

@@ -579,6 +579,10 @@ fn scalar_functions() {
     for (text, expected) in cases {
         assert_eq!(&ev(text), expected, "{text}");
     }
+}
+
+#[test]
+fn scalar_function_result_types() {
     let types: &[(&str, TsxType)] = &[
         ("coalesce(NULL, 2)", TsxType::Long),
         ("coalesce(NULL, NULL)", TsxType::Null),
