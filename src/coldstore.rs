@@ -280,7 +280,7 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
     let Some((first, last)) = span else { return Ok(report) };
     let export = Export {
         store,
-        vfs: &*store.inner.options.vfs,
+        vfs: &*store.options().vfs,
         twins,
         columns,
         schema: Arc::new(Schema::new(fields)),
@@ -460,7 +460,7 @@ fn timestamp_cell(array: &dyn Array, row: usize, unit: TimeUnit) -> Option<Times
 
 pub(crate) fn import(store: &Store, path: &Path) -> Result<IngestReport> {
     let mut report = IngestReport::default();
-    let vfs = &*store.inner.options.vfs;
+    let vfs = &*store.options().vfs;
     for file_path in parquet_files(vfs, path)? {
         let bytes = vfs.read(&file_path).map_err(|e| Error::io(&file_path, e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))

@@ -125,36 +125,43 @@ impl Stats {
 const WAL_DIR: &str = "wal";
 const LOCK_FILE: &str = "LOCK";
 
+/// The shared state of one open store. Its fields are private to the engine: other
+/// stages get what they need through the engine's calls (queries get a `read::TwinView`).
+///
+/// Lock order (docs/DESIGN.md, "Lock order"): `maintenance` → `gate` → `cold` → a twin's
+/// table → `flushed_lock`. A flush takes them in that order; a writer holds `gate`
+/// (shared) then tables; a reader holds `cold` (shared) then one table. No code path takes
+/// an earlier lock while holding a later one.
 pub(crate) struct Inner {
-    pub(crate) dir: PathBuf,
-    pub(crate) options: Options,
-    pub(crate) catalog: Catalog,
-    pub(crate) wal: Wal,
-    pub(crate) snapshots: Snapshots,
+    dir: PathBuf,
+    options: Options,
+    catalog: Catalog,
+    wal: Wal,
+    snapshots: Snapshots,
     /// The cold tier as readers see it. Readers hold the read lock while they read a twin's
     /// warm rows too, so a flush's swap of warm tables is atomic for them.
-    pub(crate) cold: RwLock<ColdState>,
+    cold: RwLock<ColdState>,
     /// Writers hold it (shared) from WAL append to visibility; a flush takes it exclusively
     /// to cut the warm tier at a sequence number.
-    pub(crate) gate: RwLock<()>,
-    pub(crate) maintenance: Mutex<maintenance::MaintenanceState>,
+    gate: RwLock<()>,
+    maintenance: Mutex<maintenance::MaintenanceState>,
     /// Counters for [`Store::metrics`].
-    pub(crate) metrics: metrics::Counters,
+    metrics: metrics::Counters,
     /// The last background maintenance failure, cleared by a successful round.
-    pub(crate) maintenance_error: Mutex<Option<String>>,
+    maintenance_error: Mutex<Option<String>>,
     /// Estimated bytes written to the warm tier since the last flush.
-    pub(crate) warm_estimate: AtomicU64,
+    warm_estimate: AtomicU64,
     /// When (nanoseconds on [`Options::clock`]) the oldest write still in the warm tier was
     /// made; [`maintenance::NO_WARM_WRITE`] when it is empty. The warm window runs from here.
-    pub(crate) oldest_warm_write: AtomicI64,
+    oldest_warm_write: AtomicI64,
     /// One more than the cold generation whose latest states the background thread has
     /// computed for every twin (0: none yet).
-    pub(crate) latest_done: AtomicU64,
+    latest_done: AtomicU64,
     /// Signalled after each flush, for writers waiting on the memory budget.
-    pub(crate) flushed: Condvar,
-    pub(crate) flushed_lock: Mutex<()>,
+    flushed: Condvar,
+    flushed_lock: Mutex<()>,
     /// Wakes the maintenance thread.
-    pub(crate) wake: Option<crossbeam_channel::Sender<()>>,
+    wake: Option<crossbeam_channel::Sender<()>>,
     /// The `LOCK` file's lock, held for the store's lifetime.
     _lock: crate::vfs::FileLock,
 }
@@ -178,7 +185,7 @@ impl Drop for Background {
 /// methods take `&self`: share it between threads.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
     _background: Arc<Background>,
 }
 
