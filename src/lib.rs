@@ -166,14 +166,12 @@ compile_error!("twinstore's on-disk formats are read in place and need a little-
 
 mod catalog;
 mod cold;
-#[cfg(feature = "parquet")]
-mod coldstore;
 mod engine;
 mod error;
+#[cfg(any(feature = "parquet", feature = "plot"))]
+mod export;
 mod ingest;
 mod model;
-#[cfg(feature = "plot")]
-pub mod plot;
 mod query;
 pub mod vfs;
 mod wal;
@@ -226,13 +224,15 @@ pub mod tsx_fuzz {
         crate::query::tsx::fuzz_parse_and_check(text);
     }
 }
-#[cfg(feature = "parquet")]
-pub use coldstore::{ExportOptions, ExportReport};
 pub use engine::{
     BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
     Stats, Store, VerifyReport,
 };
 pub use error::{Error, Result};
+#[cfg(feature = "parquet")]
+pub use export::parquet::{ExportOptions, ExportReport};
+#[cfg(feature = "plot")]
+pub use export::plot;
 pub use ingest::{InputFormat, Limits, RecordError};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{

@@ -744,7 +744,7 @@ impl Store {
     /// Months are by event time (TSI uses ingestion time). Needs the `parquet` feature.
     #[cfg(feature = "parquet")]
     pub fn export_parquet(&self, dir: impl AsRef<Path>, options: &crate::ExportOptions) -> Result<crate::ExportReport> {
-        crate::coldstore::export(self, dir.as_ref(), options)
+        crate::export::parquet::export(self, dir.as_ref(), options)
     }
 
     /// Imports Parquet files in the TSI cold-store layout: one file, or every `*.parquet`
@@ -753,7 +753,7 @@ impl Store {
     /// reported as rejected (its row number counts as the line). Needs the `parquet` feature.
     #[cfg(feature = "parquet")]
     pub fn import_parquet(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
-        crate::coldstore::import(self, path.as_ref())
+        crate::export::parquet::import(self, path.as_ref())
     }
 
     /// The twins a selector names: unknown ids are an error; a prefix or model matching
