@@ -31,6 +31,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::error::{Error, Result};
+
 mod power_cut;
 pub use power_cut::{PowerCutVfs, SyncRecord};
 
@@ -114,6 +116,13 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     fn sync_all(&self) -> io::Result<()>;
     /// Cuts the file to `len` bytes; later appends start there.
     fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Makes a directory's entries (new or renamed files) durable, naming the directory in the
+/// error. The WAL, the cold tier's manifest and files, backups and the store's open all need
+/// this, so it lives in the file layer they share rather than in any one of them.
+pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Appends every byte of `buf`, retrying short writes.

@@ -165,7 +165,7 @@ fn write_segment(
             vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
             return Ok(None);
         }
-        crate::wal::sync_dir(&**vfs, &inner.dir.join(COLD_DIR))?;
+        crate::vfs::sync_dir(&**vfs, &inner.dir.join(COLD_DIR))?;
         Ok(Some((summary, Segment::open_in(vfs.clone(), &path)?)))
     });
     let (summary, segment) = match opened {

@@ -209,7 +209,7 @@ impl Store {
         // (acknowledged writes included) with them. The directory holding the store is
         // synced too, for a store this call created; best effort, as it lies outside the
         // store and may not be readable.
-        wal::sync_dir(&*vfs, &dir)?;
+        crate::vfs::sync_dir(&*vfs, &dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = vfs.sync_dir(parent);
         }

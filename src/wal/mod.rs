@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 pub(crate) use replay::{replay, verify};
 
 use crate::error::{Error, Result};
-use crate::vfs::{Vfs, VfsFile};
+use crate::vfs::{Vfs, VfsFile, sync_dir};
 
 /// Magic bytes at the start of every WAL segment.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"TWINWAL\0";
@@ -491,11 +491,6 @@ fn new_segment(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<Segment> {
         path,
         len: SEGMENT_HEADER_LEN as u64,
     })
-}
-
-/// Makes a directory's entries (new or renamed files) durable.
-pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
-    vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// The GroupCommit background thread: syncs what was written, every `interval`, until the

@@ -47,7 +47,7 @@ pub(crate) fn replay(
             if offset < SEGMENT_HEADER_LEN as u64 {
                 // Not even the header made it: the segment holds nothing.
                 vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                super::sync_dir(vfs, dir)?;
+                crate::vfs::sync_dir(vfs, dir)?;
             } else {
                 vfs.truncate(&path, offset).map_err(|e| Error::io(&path, e))?;
             }
