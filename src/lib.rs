@@ -228,12 +228,12 @@ pub use engine::{
     BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
     Stats, Store, VerifyReport,
 };
-pub use error::{Error, Result};
+pub use error::{Error, RecordError, Result};
 #[cfg(feature = "parquet")]
 pub use export::parquet::{ExportOptions, ExportReport};
 #[cfg(feature = "plot")]
 pub use export::plot;
-pub use ingest::{InputFormat, Limits, RecordError};
+pub use ingest::{InputFormat, Limits};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{
     AggregateQuery, AggregateSeriesQuery, Aggregation, Availability, Category, DEFAULT_TAKE, Event, EventsQuery, Frame,

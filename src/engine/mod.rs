@@ -22,8 +22,9 @@ pub use verify::{Problem, VerifyReport};
 
 use crate::catalog::{Catalog, TwinEntry};
 use crate::cold::{ColdState, Manifest};
+use crate::error::RecordError;
 use crate::error::{Error, Result};
-use crate::ingest::{InputFormat, ParsedBatch, RecordError};
+use crate::ingest::{InputFormat, ParsedBatch};
 use crate::model::{Record, Timestamp};
 use crate::query::{self, Event, EventsQuery, PropertyInfo, TwinInfo, TwinState};
 use crate::wal::{self, Wal};

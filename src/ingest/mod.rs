@@ -12,7 +12,6 @@ mod limits;
 mod typing;
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
 
 pub(crate) use adt::{AdtSettings, parse_adt_lines, parse_adt_message};
@@ -20,6 +19,7 @@ pub(crate) use flat::parse_flat_lines;
 pub use limits::Limits;
 pub(crate) use typing::overflowing_integer_literal;
 
+use crate::error::RecordError;
 use crate::model::{Record, Timestamp, Value, ValueType};
 
 /// The input formats `Store::ingest` understands.
@@ -33,34 +33,6 @@ pub enum InputFormat {
     /// line), in the CloudEvents or the Event Grid envelope.
     Adt,
 }
-
-/// What was wrong with one input record, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordError {
-    /// 1-based line number in the input (for typed records: 1-based index in the slice).
-    pub line: u64,
-    /// The twin id, when it could be read.
-    pub twin: Option<String>,
-    /// The offending field (a flattened property name, `$dtId`, the timestamp property...).
-    pub field: Option<String>,
-    /// Why the record was rejected.
-    pub reason: String,
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
-        if let Some(twin) = &self.twin {
-            write!(f, ", twin {twin:?}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ", field {field:?}")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
-}
-
-impl std::error::Error for RecordError {}
 
 /// A field value as parsed, borrowing from the input where it can.
 #[derive(Clone, Debug, PartialEq)]
