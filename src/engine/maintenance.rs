@@ -24,13 +24,14 @@ use std::time::{Duration, Instant};
 
 use super::Inner;
 use super::metrics::Counters;
-use crate::catalog::{Catalog, TwinId};
+use crate::catalog::Catalog;
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
     self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Row, Segment, SegmentWriter, chunk_rows,
     merge_rows, to_twin_rows,
 };
 use crate::error::{Error, Result};
+use crate::model::TwinId;
 use crate::vfs::Vfs;
 
 /// State owned by the maintenance mutex.
