@@ -11,8 +11,8 @@ use super::{IngestReport, Inner, Options};
 use crate::catalog::{Catalog, TwinEntry};
 use crate::error::RecordError;
 use crate::error::{Error, Result};
-use crate::ingest::{FieldValue, InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
-use crate::model::{ColumnId, Timestamp, TwinId, ValueType};
+use crate::ingest::{InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
+use crate::model::{ColumnId, FieldValue, Timestamp, TwinId, ValueType};
 use crate::wal::FRAME_HEADER_LEN;
 use crate::wal::codec::{BatchEncoder, Definition, decode_batch};
 

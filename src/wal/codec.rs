@@ -3,8 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::ingest::FieldValue;
-use crate::model::{ColumnId, Timestamp, TwinId, ValueType};
+use crate::model::{ColumnId, FieldValue, Timestamp, TwinId, ValueType};
 
 /// Payload kind of a batch frame.
 const KIND_BATCH: u8 = 1;
