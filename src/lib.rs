@@ -134,7 +134,7 @@
 //!   new segment file when its oldest write reaches the age [`Options::warm_window`] or it
 //!   passes [`Options::warm_budget_bytes`] (writers are slowed, not failed, past twice the
 //!   budget); [`Store::flush`] does it on demand. Once the file and the manifest are
-//!   durable, the WAL segments it covers are deleted.
+//!   durable, the WAL log files it covers are deleted.
 //! - Segment files are immutable and memory-mapped: per twin, groups of up to 2,048 rows,
 //!   a compressed timestamp block and one block per column (presence and values), each with
 //!   a checksum and statistics (count, min, max, sum, first, last). Doubles with few

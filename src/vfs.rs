@@ -19,7 +19,7 @@
 //! compiled only for tests).
 //!
 //! The interface is the handful of calls the store needs, not a general file system: whole
-//! files are read at once (WAL segments on replay, the manifest, a Parquet file to import),
+//! files are read at once (WAL log files on replay, the manifest, a Parquet file to import),
 //! segment files are mapped, and files are written by appending.
 
 use std::any::Any;
@@ -315,7 +315,7 @@ impl VfsFile for StdFile {
 /// A kind of file operation, as [`FaultyVfs`] matches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Reading a whole file (WAL segments on open, the manifest, a Parquet file to import).
+    /// Reading a whole file (WAL log files on open, the manifest, a Parquet file to import).
     Read,
     /// Mapping a segment file.
     Map,

@@ -308,7 +308,7 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     match not_durable {
         // The old manifest may be the one a machine crash leaves: keep the WAL it needs.
         Some(e) => Err(e),
-        None => inner.wal.remove_segments_before(wal_cut),
+        None => inner.wal.remove_log_files_before(wal_cut),
     }
 }
 

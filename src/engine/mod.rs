@@ -233,7 +233,7 @@ impl Store {
             None => tracing::info!(frames = outcome.frames, files = files.len(), "opened"),
         }
         let next_seq = outcome.next_seq.max(checkpoint + 1);
-        let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_segment, next_seq)?;
+        let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_log_file, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);
         let background = options.background_maintenance;
