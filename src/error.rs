@@ -4,10 +4,12 @@
 //! bad input names the line, twin and field; damage on disk names the file and offset, and a
 //! torn tail (an interrupted append, expected after a crash) is kept apart from corruption in
 //! the middle of a file.
+//!
+//! [`RecordError`], one bad input record, lives here too, beside the variants that carry it,
+//! so that this module depends on nothing else in the crate and every layer can use it.
 
+use std::fmt;
 use std::path::PathBuf;
-
-use crate::ingest::RecordError;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,3 +105,31 @@ impl Error {
         }
     }
 }
+
+/// What was wrong with one input record, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordError {
+    /// 1-based line number in the input (for typed records: 1-based index in the slice).
+    pub line: u64,
+    /// The twin id, when it could be read.
+    pub twin: Option<String>,
+    /// The offending field (a flattened property name, `$dtId`, the timestamp property...).
+    pub field: Option<String>,
+    /// Why the record was rejected.
+    pub reason: String,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(twin) = &self.twin {
+            write!(f, ", twin {twin:?}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field {field:?}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for RecordError {}

@@ -134,7 +134,7 @@
 //!   new segment file when its oldest write reaches the age [`Options::warm_window`] or it
 //!   passes [`Options::warm_budget_bytes`] (writers are slowed, not failed, past twice the
 //!   budget); [`Store::flush`] does it on demand. Once the file and the manifest are
-//!   durable, the WAL segments it covers are deleted.
+//!   durable, the WAL log files it covers are deleted.
 //! - Segment files are immutable and memory-mapped: per twin, groups of up to 2,048 rows,
 //!   a compressed timestamp block and one block per column (presence and values), each with
 //!   a checksum and statistics (count, min, max, sum, first, last). Doubles with few
@@ -166,14 +166,12 @@ compile_error!("twinstore's on-disk formats are read in place and need a little-
 
 mod catalog;
 mod cold;
-#[cfg(feature = "parquet")]
-mod coldstore;
 mod engine;
 mod error;
+#[cfg(any(feature = "parquet", feature = "plot"))]
+mod export;
 mod ingest;
 mod model;
-#[cfg(feature = "plot")]
-pub mod plot;
 mod query;
 mod read;
 pub mod vfs;
@@ -227,14 +225,16 @@ pub mod tsx_fuzz {
         crate::query::tsx::fuzz_parse_and_check(text);
     }
 }
-#[cfg(feature = "parquet")]
-pub use coldstore::{ExportOptions, ExportReport};
 pub use engine::{
     BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
     Stats, Store, VerifyReport,
 };
-pub use error::{Error, Result};
-pub use ingest::{InputFormat, Limits, RecordError};
+pub use error::{Error, RecordError, Result};
+#[cfg(feature = "parquet")]
+pub use export::parquet::{ExportOptions, ExportReport};
+#[cfg(feature = "plot")]
+pub use export::plot;
+pub use ingest::{InputFormat, Limits};
 pub use model::{Record, Timestamp, TimestampError, Value, ValueType};
 pub use query::{
     AggregateQuery, AggregateSeriesQuery, Aggregation, Availability, Category, DEFAULT_TAKE, Event, EventsQuery, Frame,

@@ -19,7 +19,7 @@
 //! compiled only for tests).
 //!
 //! The interface is the handful of calls the store needs, not a general file system: whole
-//! files are read at once (WAL segments on replay, the manifest, a Parquet file to import),
+//! files are read at once (WAL log files on replay, the manifest, a Parquet file to import),
 //! segment files are mapped, and files are written by appending.
 
 use std::any::Any;
@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
 
 mod power_cut;
 pub use power_cut::{PowerCutVfs, SyncRecord};
@@ -114,6 +116,13 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     fn sync_all(&self) -> io::Result<()>;
     /// Cuts the file to `len` bytes; later appends start there.
     fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// Makes a directory's entries (new or renamed files) durable, naming the directory in the
+/// error. The WAL, the cold tier's manifest and files, backups and the store's open all need
+/// this, so it lives in the file layer they share rather than in any one of them.
+pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Appends every byte of `buf`, retrying short writes.
@@ -306,7 +315,7 @@ impl VfsFile for StdFile {
 /// A kind of file operation, as [`FaultyVfs`] matches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Reading a whole file (WAL segments on open, the manifest, a Parquet file to import).
+    /// Reading a whole file (WAL log files on open, the manifest, a Parquet file to import).
     Read,
     /// Mapping a segment file.
     Map,

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use foldhash::HashMap;
 use parking_lot::{Mutex, RwLock};
 
+// The ids live in the shared model; re-exported so that `catalog::{TwinId, ColumnId}` keeps
+// compiling for code that still imports them from here.
 use crate::model::ValueType;
+pub(crate) use crate::model::{ColumnId, TwinId};
 use crate::warm::WarmTable;
 
 /// How far past the twins known a replayed twin id may be. Ids are handed out in order, so
@@ -19,11 +22,6 @@ use crate::warm::WarmTable;
 /// created since the last flush (at most `Limits::max_records_per_call` per call); a damaged
 /// id past it would size the id index (8 bytes per id) to it.
 const MAX_TWIN_ID_GAP: usize = 1 << 24;
-
-/// Dense id of a twin within one store.
-pub(crate) type TwinId = u32;
-/// Dense id of a column within one twin.
-pub(crate) type ColumnId = u32;
 
 /// `(name, type)` of every column of a twin, indexed by column id.
 pub(crate) type ColumnNames = Arc<[(Arc<str>, ValueType)]>;

@@ -217,7 +217,7 @@ impl Manifest {
             let _ = vfs.remove_file(&tmp);
             return Err(ManifestWriteError::NotWritten(e));
         }
-        crate::wal::sync_dir(vfs, dir).map_err(ManifestWriteError::NotDurable)
+        crate::vfs::sync_dir(vfs, dir).map_err(ManifestWriteError::NotDurable)
     }
 }
 

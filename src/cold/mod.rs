@@ -22,9 +22,8 @@ use foldhash::HashMap;
 pub(crate) use manifest::{FileMeta, Manifest};
 pub(crate) use segment::{Chunk, ColumnRows, Segment, SegmentWriter, TwinRows};
 
-use crate::catalog::{ColumnId, TwinId};
 use crate::error::Result;
-use crate::model::Value;
+use crate::model::{ColumnId, TwinId, Value};
 use crate::warm::WarmTable;
 
 /// Directory of segment files inside a store.

@@ -80,7 +80,7 @@ pub(crate) fn backup(inner: &Inner, dest: &Path) -> Result<BackupReport> {
         report.bytes += f.segment.bytes().len() as u64;
         report.records += f.meta.rows;
     }
-    crate::wal::sync_dir(vfs, &dest.join(COLD_DIR))?;
+    crate::vfs::sync_dir(vfs, &dest.join(COLD_DIR))?;
     manifest.write(vfs, dest).map_err(|e| match e {
         ManifestWriteError::NotWritten(e) | ManifestWriteError::NotDurable(e) => e,
     })?;

@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use super::Inner;
 use super::metrics::Counters;
-use crate::catalog::{Catalog, TwinId};
+use crate::catalog::Catalog;
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
     self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Segment, SegmentWriter, to_twin_rows,
 };
 use crate::error::{Error, Result};
+use crate::model::TwinId;
 use crate::read::chunk::all_chunk_rows;
 use crate::read::{Row, merge_rows};
 use crate::vfs::Vfs;
@@ -166,7 +167,7 @@ fn write_segment(
             vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
             return Ok(None);
         }
-        crate::wal::sync_dir(&**vfs, &inner.dir.join(COLD_DIR))?;
+        crate::vfs::sync_dir(&**vfs, &inner.dir.join(COLD_DIR))?;
         Ok(Some((summary, Segment::open_in(vfs.clone(), &path)?)))
     });
     let (summary, segment) = match opened {
@@ -308,7 +309,7 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     match not_durable {
         // The old manifest may be the one a machine crash leaves: keep the WAL it needs.
         Some(e) => Err(e),
-        None => inner.wal.remove_segments_before(wal_cut),
+        None => inner.wal.remove_log_files_before(wal_cut),
     }
 }
 

@@ -22,8 +22,9 @@ pub use verify::{Problem, VerifyReport};
 
 use crate::catalog::{Catalog, TwinEntry};
 use crate::cold::{ColdState, Manifest};
+use crate::error::RecordError;
 use crate::error::{Error, Result};
-use crate::ingest::{InputFormat, ParsedBatch, RecordError};
+use crate::ingest::{InputFormat, ParsedBatch};
 use crate::model::{Record, Timestamp};
 use crate::query::{self, Event, EventsQuery, PropertyInfo, TwinInfo, TwinState};
 use crate::wal::{self, Wal};
@@ -216,7 +217,7 @@ impl Store {
         // (acknowledged writes included) with them. The directory holding the store is
         // synced too, for a store this call created; best effort, as it lies outside the
         // store and may not be readable.
-        wal::sync_dir(&*vfs, &dir)?;
+        crate::vfs::sync_dir(&*vfs, &dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = vfs.sync_dir(parent);
         }
@@ -239,7 +240,7 @@ impl Store {
             None => tracing::info!(frames = outcome.frames, files = files.len(), "opened"),
         }
         let next_seq = outcome.next_seq.max(checkpoint + 1);
-        let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_segment, next_seq)?;
+        let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_log_file, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);
         let background = options.background_maintenance;
@@ -751,7 +752,7 @@ impl Store {
     /// Months are by event time (TSI uses ingestion time). Needs the `parquet` feature.
     #[cfg(feature = "parquet")]
     pub fn export_parquet(&self, dir: impl AsRef<Path>, options: &crate::ExportOptions) -> Result<crate::ExportReport> {
-        crate::coldstore::export(self, dir.as_ref(), options)
+        crate::export::parquet::export(self, dir.as_ref(), options)
     }
 
     /// Imports Parquet files in the TSI cold-store layout: one file, or every `*.parquet`
@@ -760,7 +761,7 @@ impl Store {
     /// reported as rejected (its row number counts as the line). Needs the `parquet` feature.
     #[cfg(feature = "parquet")]
     pub fn import_parquet(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
-        crate::coldstore::import(self, path.as_ref())
+        crate::export::parquet::import(self, path.as_ref())
     }
 
     /// The twins a selector names: unknown ids are an error; a prefix or model matching

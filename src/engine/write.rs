@@ -8,12 +8,11 @@ use foldhash::{HashMap, HashSet};
 use super::metrics::Counters;
 use super::snapshot::PublishOnDrop;
 use super::{IngestReport, Inner, Options};
-use crate::catalog::{Catalog, ColumnId, TwinEntry, TwinId};
+use crate::catalog::{Catalog, TwinEntry};
+use crate::error::RecordError;
 use crate::error::{Error, Result};
-use crate::ingest::RecordError;
-use crate::ingest::{FieldValue, InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
-use crate::model::Timestamp;
-use crate::model::ValueType;
+use crate::ingest::{InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
+use crate::model::{ColumnId, FieldValue, Timestamp, TwinId, ValueType};
 use crate::wal::FRAME_HEADER_LEN;
 use crate::wal::codec::{BatchEncoder, Definition, decode_batch};
 

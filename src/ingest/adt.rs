@@ -19,7 +19,8 @@ use std::borrow::Cow;
 use serde_json::{Map, Value as J};
 
 use super::typing::{flatten_json, maybe_overflowed_integer, overflowing_integer_literal};
-use super::{FieldValue, Limits, ParsedBatch, RecordError, lines};
+use super::{FieldValue, Limits, ParsedBatch, lines};
+use crate::error::RecordError;
 use crate::model::Timestamp;
 
 /// The CloudEvents `type` of a twin update notification.

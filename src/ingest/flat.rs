@@ -13,7 +13,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use super::typing::{
     flatten_json, join_name, maybe_overflowed_integer, overflowing_integer_literal, type_string, type_u64,
 };
-use super::{FieldValue, Limits, ParsedBatch, RecordError, lines};
+use super::{FieldValue, Limits, ParsedBatch, lines};
+use crate::error::RecordError;
 use crate::model::Timestamp;
 
 /// Settings of the flat parser.

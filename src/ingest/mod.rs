@@ -12,7 +12,6 @@ mod limits;
 mod typing;
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
 
 pub(crate) use adt::{AdtSettings, parse_adt_lines, parse_adt_message};
@@ -20,7 +19,11 @@ pub(crate) use flat::parse_flat_lines;
 pub use limits::Limits;
 pub(crate) use typing::overflowing_integer_literal;
 
-use crate::model::{Record, Timestamp, Value, ValueType};
+use crate::error::RecordError;
+// `FieldValue` lives in the shared model (the WAL and the warm tier store it); re-exported
+// so that `ingest::FieldValue` keeps compiling for code that still imports it from here.
+pub(crate) use crate::model::FieldValue;
+use crate::model::{Record, Timestamp};
 
 /// The input formats `Store::ingest` understands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,85 +35,6 @@ pub enum InputFormat {
     /// Azure Digital Twins change notifications, one per line (or a JSON array of them per
     /// line), in the CloudEvents or the Event Grid envelope.
     Adt,
-}
-
-/// What was wrong with one input record, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordError {
-    /// 1-based line number in the input (for typed records: 1-based index in the slice).
-    pub line: u64,
-    /// The twin id, when it could be read.
-    pub twin: Option<String>,
-    /// The offending field (a flattened property name, `$dtId`, the timestamp property...).
-    pub field: Option<String>,
-    /// Why the record was rejected.
-    pub reason: String,
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
-        if let Some(twin) = &self.twin {
-            write!(f, ", twin {twin:?}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ", field {field:?}")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
-}
-
-impl std::error::Error for RecordError {}
-
-/// A field value as parsed, borrowing from the input where it can.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum FieldValue<'a> {
-    Double(f64),
-    Long(i64),
-    Bool(bool),
-    Str(Cow<'a, str>),
-    DateTime(Timestamp),
-    Dynamic(Cow<'a, str>),
-    Removed,
-}
-
-impl FieldValue<'_> {
-    pub(crate) fn value_type(&self) -> ValueType {
-        match self {
-            FieldValue::Double(_) => ValueType::Double,
-            FieldValue::Long(_) => ValueType::Long,
-            FieldValue::Bool(_) => ValueType::Bool,
-            FieldValue::Str(_) => ValueType::String,
-            FieldValue::DateTime(_) => ValueType::DateTime,
-            FieldValue::Dynamic(_) => ValueType::Dynamic,
-            FieldValue::Removed => ValueType::Removed,
-        }
-    }
-
-    /// The owned public value.
-    pub(crate) fn to_value(&self) -> Value {
-        match self {
-            FieldValue::Double(v) => Value::Double(*v),
-            FieldValue::Long(v) => Value::Long(*v),
-            FieldValue::Bool(v) => Value::Bool(*v),
-            FieldValue::Str(s) => Value::String(s.as_ref().into()),
-            FieldValue::DateTime(t) => Value::DateTime(*t),
-            FieldValue::Dynamic(s) => Value::Dynamic(s.as_ref().into()),
-            FieldValue::Removed => Value::Removed,
-        }
-    }
-
-    pub(crate) fn from_value(value: &Value) -> FieldValue<'_> {
-        match value {
-            Value::Double(v) => FieldValue::Double(*v),
-            Value::Long(v) => FieldValue::Long(*v),
-            Value::Bool(v) => FieldValue::Bool(*v),
-            Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
-            Value::DateTime(t) => FieldValue::DateTime(*t),
-            Value::Dynamic(s) => FieldValue::Dynamic(Cow::Borrowed(s)),
-            Value::Removed => FieldValue::Removed,
-        }
-    }
 }
 
 /// One parsed record; its fields are `ParsedBatch::fields[fields]`.

@@ -2,8 +2,6 @@
 //! the schema. They read a consistent snapshot (see `engine::snapshot`).
 
 mod aggregate;
-#[cfg(feature = "parquet")]
-mod arrow;
 pub(crate) mod interpolate;
 pub(crate) mod series;
 pub(crate) mod tsi;

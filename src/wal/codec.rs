@@ -3,9 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::catalog::{ColumnId, TwinId};
-use crate::ingest::FieldValue;
-use crate::model::{Timestamp, ValueType};
+use crate::model::{ColumnId, FieldValue, Timestamp, TwinId, ValueType};
 
 /// Payload kind of a batch frame.
 const KIND_BATCH: u8 = 1;

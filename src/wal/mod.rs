@@ -2,7 +2,7 @@
 //! reaches the warm tier. A write is acknowledged once its frame is as durable as the
 //! [`Durability`] setting promises.
 //!
-//! Layout (docs/FORMAT.md, "WAL"): a directory of segment files `NNNNNNNNNNNNNNNNNNNN.wal`,
+//! Layout (docs/FORMAT.md, "WAL"): a directory of log files `NNNNNNNNNNNNNNNNNNNN.wal`,
 //! each a 24-byte header then frames `[len u32][crc32c u32][seq u64][payload]`. Concurrent
 //! writers queue their frames and one of them writes the whole queue with one `write` and, in
 //! [`Durability::SyncEachWrite`], one `fdatasync` (group commit).
@@ -21,18 +21,18 @@ use parking_lot::Mutex;
 pub(crate) use replay::{replay, verify};
 
 use crate::error::{Error, Result};
-use crate::vfs::{Vfs, VfsFile};
+use crate::vfs::{Vfs, VfsFile, sync_dir};
 
-/// Magic bytes at the start of every WAL segment.
-pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"TWINWAL\0";
+/// Magic bytes at the start of every WAL log file.
+pub(crate) const LOG_FILE_MAGIC: &[u8; 8] = b"TWINWAL\0";
 /// The WAL format version this build writes and reads.
 pub(crate) const FORMAT_VERSION: u32 = 1;
-/// Segment header: magic, version u32, segment number u64, crc32c u32 of the first 20 bytes.
-pub(crate) const SEGMENT_HEADER_LEN: usize = 24;
+/// Log file header: magic, version u32, log file number u64, crc32c u32 of the first 20 bytes.
+pub(crate) const LOG_FILE_HEADER_LEN: usize = 24;
 /// Frame header: payload length u32, crc32c u32 of (seq, payload), seq u64.
 pub(crate) const FRAME_HEADER_LEN: usize = 16;
-/// A new segment is started once the current one passes this size.
-const SEGMENT_TARGET_BYTES: u64 = 64 << 20;
+/// A new log file is started once the current one passes this size.
+const LOG_FILE_TARGET_BYTES: u64 = 64 << 20;
 /// Frames larger than this are refused on write and treated as damage on replay.
 pub(crate) const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 
@@ -57,15 +57,15 @@ pub enum Durability {
     NoSync,
 }
 
-/// Path of segment `number` in `dir`.
-pub(crate) fn segment_path(dir: &Path, number: u64) -> PathBuf {
+/// Path of log file `number` in `dir`.
+pub(crate) fn log_file_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:020}.wal"))
 }
 
-/// The header of segment `number`.
-pub(crate) fn segment_header(number: u64) -> [u8; SEGMENT_HEADER_LEN] {
-    let mut h = [0u8; SEGMENT_HEADER_LEN];
-    h[..8].copy_from_slice(SEGMENT_MAGIC);
+/// The header of log file `number`.
+pub(crate) fn log_file_header(number: u64) -> [u8; LOG_FILE_HEADER_LEN] {
+    let mut h = [0u8; LOG_FILE_HEADER_LEN];
+    h[..8].copy_from_slice(LOG_FILE_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..20].copy_from_slice(&number.to_le_bytes());
     let crc = crc32c::crc32c(&h[..20]);
@@ -79,18 +79,18 @@ struct Queue {
     next_seq: u64,
 }
 
-/// The open segment.
-struct Segment {
+/// The open log file.
+struct LogFile {
     /// Shared so the GroupCommit syncer can sync without holding the writers' lock.
     file: Arc<dyn VfsFile>,
     path: PathBuf,
     len: u64,
 }
 
-/// The segment being written; created on the first write, so that opening a store to read
-/// it leaves no empty segment behind.
+/// The log file being written; created on the first write, so that opening a store to read
+/// it leaves no empty log file behind.
 struct Active {
-    segment: Option<Segment>,
+    log_file: Option<LogFile>,
     next_number: u64,
 }
 
@@ -154,24 +154,24 @@ pub(crate) struct Wal {
     dir: PathBuf,
     durability: Durability,
     queue: Mutex<Queue>,
-    segment: Arc<Mutex<Active>>,
+    active: Arc<Mutex<Active>>,
     progress: Arc<Progress>,
     syncer: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Wal {
-    /// Opens a writer that starts segment `segment_number` and numbers frames from
+    /// Opens a writer that starts log file `log_file_number` and numbers frames from
     /// `next_seq`.
     pub(crate) fn create(
         vfs: Arc<dyn Vfs>,
         dir: &Path,
         durability: Durability,
-        segment_number: u64,
+        log_file_number: u64,
         next_seq: u64,
     ) -> Result<Wal> {
-        let segment = Arc::new(Mutex::new(Active {
-            segment: None,
-            next_number: segment_number,
+        let active = Arc::new(Mutex::new(Active {
+            log_file: None,
+            next_number: log_file_number,
         }));
         let last = next_seq.saturating_sub(1);
         let progress = Arc::new(Progress {
@@ -183,7 +183,7 @@ impl Wal {
             failure: Mutex::new(None),
         });
         let syncer = match durability {
-            Durability::GroupCommit { interval } => Some(spawn_syncer(interval, segment.clone(), progress.clone())?),
+            Durability::GroupCommit { interval } => Some(spawn_syncer(interval, active.clone(), progress.clone())?),
             _ => None,
         };
         Ok(Wal {
@@ -194,7 +194,7 @@ impl Wal {
                 frames: Vec::new(),
                 next_seq,
             }),
-            segment,
+            active,
             progress,
             syncer,
         })
@@ -254,7 +254,7 @@ impl Wal {
         if done(&self.progress) {
             return self.check_lost(seq);
         }
-        let mut segment = self.segment.lock();
+        let mut active = self.active.lock();
         if done(&self.progress) {
             return self.check_lost(seq);
         }
@@ -266,8 +266,8 @@ impl Wal {
             (std::mem::take(&mut queue.frames), queue.next_seq - 1)
         };
         let first = last + 1 - frames.len() as u64;
-        let start = segment.segment.as_ref().map(|s| (s.path.clone(), s.len));
-        let result = self.write_frames(&mut segment, &frames, sync);
+        let start = active.log_file.as_ref().map(|s| (s.path.clone(), s.len));
+        let result = self.write_frames(&mut active, &frames, sync);
         match result {
             Ok(bytes) => {
                 self.progress.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -277,7 +277,7 @@ impl Wal {
                 }
                 Ok(())
             }
-            Err(e) => Err(self.recover_from_failed_write(&mut segment, start, first, last, e)),
+            Err(e) => Err(self.recover_from_failed_write(&mut active, start, first, last, e)),
         }
     }
 
@@ -298,9 +298,9 @@ impl Wal {
         }
     }
 
-    /// After a failed write of frames `first..=last`: cuts the segment back to where the
-    /// write started (a torn frame there would read as corruption once a later segment
-    /// follows it) and closes it, so that the next write starts a new segment; then records
+    /// After a failed write of frames `first..=last`: cuts the log file back to where the
+    /// write started (a torn frame there would read as corruption once a later log file
+    /// follows it) and closes it, so that the next write starts a new log file; then records
     /// the frames as lost, with the error their writers get.
     ///
     /// If the cut fails, the log goes read-only and the error says that the write may be
@@ -313,22 +313,22 @@ impl Wal {
         last: u64,
         e: Error,
     ) -> Error {
-        let e = match active.segment.take() {
-            // Creating the segment failed: `new_segment` removed the file, or says (ReadOnly)
+        let e = match active.log_file.take() {
+            // Creating the log file failed: `new_log_file` removed the file, or says (ReadOnly)
             // that it could not.
             None => e,
-            Some(segment) => {
+            Some(log_file) => {
                 let len = match start {
-                    Some((path, len)) if path == segment.path => len,
-                    // This write started the segment (after a rotation, or the first write):
+                    Some((path, len)) if path == log_file.path => len,
+                    // This write started the log file (after a rotation, or the first write):
                     // it holds only the failed frames.
-                    _ => SEGMENT_HEADER_LEN as u64,
+                    _ => LOG_FILE_HEADER_LEN as u64,
                 };
-                let cut = segment
+                let cut = log_file
                     .file
                     .set_len(len)
-                    .and_then(|()| segment.file.sync_data())
-                    .map_err(|e| Error::io(&segment.path, e));
+                    .and_then(|()| log_file.file.sync_data())
+                    .map_err(|e| Error::io(&log_file.path, e));
                 match cut {
                     Ok(()) => e,
                     Err(cut) => Error::ReadOnly(format!(
@@ -357,37 +357,37 @@ impl Wal {
 
     /// Writes `frames` (synced when `sync`); returns the bytes written.
     fn write_frames(&self, active: &mut Active, frames: &[Vec<u8>], sync: bool) -> Result<u64> {
-        if let Some(full) = active.segment.take_if(|s| s.len >= SEGMENT_TARGET_BYTES) {
-            // Rotation happens between writes, so a frame never spans two segments. A failed
+        if let Some(full) = active.log_file.take_if(|s| s.len >= LOG_FILE_TARGET_BYTES) {
+            // Rotation happens between writes, so a frame never spans two log files. A failed
             // sync of acknowledged frames cannot be taken back: read-only.
             sync_file(&full).inspect_err(|e| self.fail(e))?;
         }
-        let segment = match &mut active.segment {
-            Some(segment) => segment,
+        let log_file = match &mut active.log_file {
+            Some(log_file) => log_file,
             None => {
                 // The number is used up even if the creation fails: a retry must not meet a
                 // half-created file of the same name.
                 let number = active.next_number;
                 active.next_number += 1;
-                let segment = new_segment(&*self.vfs, &self.dir, number)?;
-                active.segment.insert(segment)
+                let log_file = new_log_file(&*self.vfs, &self.dir, number)?;
+                active.log_file.insert(log_file)
             }
         };
         let mut slices: Vec<std::io::IoSlice<'_>> = frames.iter().map(|f| std::io::IoSlice::new(f)).collect();
         let total: usize = frames.iter().map(Vec::len).sum();
         let mut slices = &mut slices[..];
         while !slices.is_empty() {
-            let n = match segment.file.write_vectored(slices) {
-                Ok(0) => return Err(Error::io(&segment.path, std::io::ErrorKind::WriteZero.into())),
+            let n = match log_file.file.write_vectored(slices) {
+                Ok(0) => return Err(Error::io(&log_file.path, std::io::ErrorKind::WriteZero.into())),
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(&segment.path, e)),
+                Err(e) => return Err(Error::io(&log_file.path, e)),
             };
             std::io::IoSlice::advance_slices(&mut slices, n);
         }
-        segment.len += total as u64;
+        log_file.len += total as u64;
         if sync {
-            sync_file(segment)?;
+            sync_file(log_file)?;
         }
         Ok(total as u64)
     }
@@ -402,23 +402,23 @@ impl Wal {
         self.queue.lock().next_seq - 1
     }
 
-    /// Closes the current segment (synced), so the next frame starts a new one. Returns the
-    /// number of that next segment: every older segment holds only frames appended before
+    /// Closes the current log file (synced), so the next frame starts a new one. Returns the
+    /// number of that next log file: every older log file holds only frames appended before
     /// this call. Call when no append is in flight.
     pub(crate) fn rotate(&self) -> Result<u64> {
-        let mut active = self.segment.lock();
-        if let Some(segment) = active.segment.take() {
-            sync_file(&segment).inspect_err(|e| self.fail(e))?;
+        let mut active = self.active.lock();
+        if let Some(log_file) = active.log_file.take() {
+            sync_file(&log_file).inspect_err(|e| self.fail(e))?;
         }
         Ok(active.next_number)
     }
 
-    /// Deletes the segments numbered below `number` (their frames are in the cold tier).
-    pub(crate) fn remove_segments_before(&self, number: u64) -> Result<()> {
+    /// Deletes the log files numbered below `number` (their frames are in the cold tier).
+    pub(crate) fn remove_log_files_before(&self, number: u64) -> Result<()> {
         let entries = self.vfs.read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let mut removed = false;
         for path in entries {
-            if segment_number(&path).is_some_and(|n| n < number) {
+            if log_file_number(&path).is_some_and(|n| n < number) {
                 self.vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
                 removed = true;
             }
@@ -432,10 +432,10 @@ impl Wal {
     /// Syncs everything written so far. A failure makes the log read-only: writes already
     /// acknowledged may not be durable, and a later sync cannot be trusted to say so.
     pub(crate) fn sync(&self) -> Result<()> {
-        let active = self.segment.lock();
+        let active = self.active.lock();
         let written = self.progress.written.load(Ordering::Acquire);
-        if let Some(segment) = &active.segment {
-            sync_file(segment).inspect_err(|e| self.fail(e))?;
+        if let Some(log_file) = &active.log_file {
+            sync_file(log_file).inspect_err(|e| self.fail(e))?;
         }
         self.progress.synced.fetch_max(written, Ordering::AcqRel);
         Ok(())
@@ -458,22 +458,22 @@ impl Drop for Wal {
     }
 }
 
-fn sync_file(segment: &Segment) -> Result<()> {
-    segment.file.sync_data().map_err(|e| Error::io(&segment.path, e))
+fn sync_file(log_file: &LogFile) -> Result<()> {
+    log_file.file.sync_data().map_err(|e| Error::io(&log_file.path, e))
 }
 
-/// The number of a WAL segment file, from its name.
-pub(crate) fn segment_number(path: &Path) -> Option<u64> {
+/// The number of a WAL log file file, from its name.
+pub(crate) fn log_file_number(path: &Path) -> Option<u64> {
     path.file_name()?.to_str()?.strip_suffix(".wal")?.parse().ok()
 }
 
-/// Creates segment `number` with its header, durably (file and directory entry). On
-/// failure the half-made file is removed (best effort: replay deletes a last segment
+/// Creates log file `number` with its header, durably (file and directory entry). On
+/// failure the half-made file is removed (best effort: replay deletes a last log file
 /// shorter than its header, and a failed removal leaves the log read-only).
-fn new_segment(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<Segment> {
-    let path = segment_path(dir, number);
+fn new_log_file(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<LogFile> {
+    let path = log_file_path(dir, number);
     let file = vfs.create_new(&path).map_err(|e| Error::io(&path, e))?;
-    let made = crate::vfs::write_all(&*file, &segment_header(number))
+    let made = crate::vfs::write_all(&*file, &log_file_header(number))
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(&path, e))
         .and_then(|()| sync_dir(vfs, dir));
@@ -486,23 +486,18 @@ fn new_segment(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<Segment> {
             ))),
         };
     }
-    Ok(Segment {
+    Ok(LogFile {
         file: Arc::from(file),
         path,
-        len: SEGMENT_HEADER_LEN as u64,
+        len: LOG_FILE_HEADER_LEN as u64,
     })
-}
-
-/// Makes a directory's entries (new or renamed files) durable.
-pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
-    vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// The GroupCommit background thread: syncs what was written, every `interval`, until the
 /// sender is dropped.
 fn spawn_syncer(
     interval: Duration,
-    segment: Arc<Mutex<Active>>,
+    active: Arc<Mutex<Active>>,
     progress: Arc<Progress>,
 ) -> Result<(crossbeam_channel::Sender<()>, JoinHandle<()>)> {
     // A zero interval would spin; a millisecond is already far below a sync's cost.
@@ -517,10 +512,10 @@ fn spawn_syncer(
                     continue;
                 }
                 // Sync outside the lock: writers keep appending meanwhile. A rotation between
-                // here and the sync already synced the segment it closed.
-                let Some((file, path)) = segment
+                // here and the sync already synced the log file it closed.
+                let Some((file, path)) = active
                     .lock()
-                    .segment
+                    .log_file
                     .as_ref()
                     .map(|s| (s.file.clone(), s.path.clone()))
                 else {

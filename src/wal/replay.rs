@@ -1,6 +1,6 @@
 //! Reading the log back on open.
 //!
-//! Frames are handed to the caller in order. The last segment may end in a torn frame (the
+//! Frames are handed to the caller in order. The last log file may end in a torn frame (the
 //! process or machine died mid-append): it is detected by its length or checksum, cut off,
 //! and reported; every complete frame before it is kept. Damage anywhere else is corruption
 //! and fails the open with the file and offset.
@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    FORMAT_VERSION, FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, segment_number,
-    segment_path,
+    FORMAT_VERSION, FRAME_HEADER_LEN, LOG_FILE_HEADER_LEN, LOG_FILE_MAGIC, MAX_FRAME_PAYLOAD, log_file_number,
+    log_file_path,
 };
 use crate::error::{Error, Result};
 use crate::vfs::Vfs;
@@ -19,35 +19,35 @@ use crate::vfs::Vfs;
 pub(crate) struct ReplayOutcome {
     /// Sequence number for the next frame.
     pub next_seq: u64,
-    /// Number for the next segment.
-    pub next_segment: u64,
+    /// Number for the next log file.
+    pub next_log_file: u64,
     /// Frames replayed.
     pub frames: u64,
     /// Where a torn tail was cut off, and why it was recognised as one.
     pub torn_tail: Option<(PathBuf, u64, String)>,
 }
 
-/// Replays every segment in `dir` in order, calling `apply(seq, payload)` for each frame.
+/// Replays every log file in `dir` in order, calling `apply(seq, payload)` for each frame.
 pub(crate) fn replay(
     vfs: &dyn Vfs,
     dir: &Path,
     mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<ReplayOutcome> {
-    let numbers = segment_numbers(vfs, dir)?;
+    let numbers = log_file_numbers(vfs, dir)?;
     let mut outcome = ReplayOutcome {
         next_seq: 1,
-        next_segment: numbers.last().map_or(1, |n| n + 1),
+        next_log_file: numbers.last().map_or(1, |n| n + 1),
         ..Default::default()
     };
     for (i, &number) in numbers.iter().enumerate() {
         let is_last = i + 1 == numbers.len();
-        let path = segment_path(dir, number);
+        let path = log_file_path(dir, number);
         let bytes = vfs.read(&path).map_err(|e| Error::io(&path, e))?;
-        if let Some((offset, reason)) = replay_segment(&path, number, &bytes, is_last, &mut outcome, &mut apply)? {
-            if offset < SEGMENT_HEADER_LEN as u64 {
-                // Not even the header made it: the segment holds nothing.
+        if let Some((offset, reason)) = replay_log_file(&path, number, &bytes, is_last, &mut outcome, &mut apply)? {
+            if offset < LOG_FILE_HEADER_LEN as u64 {
+                // Not even the header made it: the log file holds nothing.
                 vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                super::sync_dir(vfs, dir)?;
+                crate::vfs::sync_dir(vfs, dir)?;
             } else {
                 vfs.truncate(&path, offset).map_err(|e| Error::io(&path, e))?;
             }
@@ -57,8 +57,8 @@ pub(crate) fn replay(
     Ok(outcome)
 }
 
-/// Replays one segment; returns where to cut a torn tail, if any.
-fn replay_segment(
+/// Replays one log file; returns where to cut a torn tail, if any.
+fn replay_log_file(
     path: &Path,
     number: u64,
     bytes: &[u8],
@@ -73,7 +73,7 @@ fn replay_segment(
         }
         // A torn append is the last thing in the log. A complete frame after the damage
         // means acknowledged data follows it: cutting there would lose it.
-        match next_valid_frame(bytes, offset.max(SEGMENT_HEADER_LEN), next_seq) {
+        match next_valid_frame(bytes, offset.max(LOG_FILE_HEADER_LEN), next_seq) {
             Some(found) => Err(Error::corruption(
                 path,
                 offset as u64,
@@ -82,15 +82,15 @@ fn replay_segment(
             None => Ok(Some((offset as u64, reason))),
         }
     };
-    if bytes.len() < SEGMENT_HEADER_LEN {
+    if bytes.len() < LOG_FILE_HEADER_LEN {
         // A crash between creating the file and writing its header.
         return damaged(
             0,
-            format!("segment header is {} of {SEGMENT_HEADER_LEN} bytes", bytes.len()),
+            format!("segment header is {} of {LOG_FILE_HEADER_LEN} bytes", bytes.len()),
         );
     }
-    let header = &bytes[..SEGMENT_HEADER_LEN];
-    if &header[..8] != SEGMENT_MAGIC {
+    let header = &bytes[..LOG_FILE_HEADER_LEN];
+    if &header[..8] != LOG_FILE_MAGIC {
         return Err(Error::corruption(path, 0, "not a twinstore WAL segment (bad magic)"));
     }
     let stored_crc = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
@@ -113,7 +113,7 @@ fn replay_segment(
             format!("segment number {header_number} does not match its file name"),
         ));
     }
-    let mut pos = SEGMENT_HEADER_LEN;
+    let mut pos = LOG_FILE_HEADER_LEN;
     while pos < bytes.len() {
         let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) else {
             return damaged(pos, "frame header cut short".into());
@@ -169,30 +169,30 @@ fn next_valid_frame(bytes: &[u8], damage: usize, next_seq: u64) -> Option<usize>
     })
 }
 
-/// The numbers of the segments in `dir`, ascending.
-fn segment_numbers(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<u64>> {
+/// The numbers of the log files in `dir`, ascending.
+fn log_file_numbers(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<u64>> {
     let mut numbers: Vec<u64> = vfs
         .read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .iter()
-        .filter_map(|p| segment_number(p))
+        .filter_map(|p| log_file_number(p))
         .collect();
     numbers.sort_unstable();
     Ok(numbers)
 }
 
-/// Reads every segment in `dir` without changing anything and checks every frame (header,
+/// Reads every log file in `dir` without changing anything and checks every frame (header,
 /// checksum, sequence order, payload structure). Returns the frames checked and, per damaged
-/// segment, the first problem found in it (a torn tail counts: on a live store there is none).
+/// log file, the first problem found in it (a torn tail counts: on a live store there is none).
 pub(crate) fn verify(vfs: &dyn Vfs, dir: &Path) -> Result<(u64, Vec<Error>)> {
-    let numbers = segment_numbers(vfs, dir)?;
+    let numbers = log_file_numbers(vfs, dir)?;
     let mut outcome = ReplayOutcome {
         next_seq: 1,
         ..Default::default()
     };
     let mut problems = Vec::new();
     for number in numbers {
-        let path = segment_path(dir, number);
+        let path = log_file_path(dir, number);
         let bytes = match vfs.read(&path) {
             Ok(b) => b,
             Err(e) => {
@@ -205,8 +205,8 @@ pub(crate) fn verify(vfs: &dyn Vfs, dir: &Path) -> Result<(u64, Vec<Error>)> {
                 .map(|_| ())
                 .map_err(|e| Error::InvalidArgument(format!("frame payload does not decode: {e}")))
         };
-        // Every segment as if it were not the last: damage anywhere is reported.
-        match replay_segment(&path, number, &bytes, false, &mut outcome, &mut check) {
+        // Every log file as if it were not the last: damage anywhere is reported.
+        match replay_log_file(&path, number, &bytes, false, &mut outcome, &mut check) {
             Ok(Some((offset, reason))) => problems.push(Error::corruption(&path, offset, reason)),
             Ok(None) => {}
             Err(e) => problems.push(e),

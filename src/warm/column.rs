@@ -6,8 +6,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::chunked::Chunked;
-use crate::ingest::FieldValue;
-use crate::model::{Timestamp, Value};
+use crate::model::{FieldValue, Timestamp, Value};
 
 /// Words of presence bits per rank-directory entry (512 rows).
 const RANK_STRIDE: usize = 8;

@@ -21,9 +21,7 @@ use std::ops::ControlFlow;
 pub(crate) use column::ColumnData;
 
 use self::chunked::Chunked;
-use crate::catalog::ColumnId;
-use crate::ingest::FieldValue;
-use crate::model::{Timestamp, Value};
+use crate::model::{ColumnId, FieldValue, Timestamp, Value};
 
 /// Late rows are merged into the main run once there are more than this many plus
 /// `main / LATE_FRACTION`.

@@ -13,8 +13,8 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 
-use super::series::{Frame, FrameColumn, TwinFrame};
 use crate::model::{Value, ValueType};
+use crate::query::series::{Frame, FrameColumn, TwinFrame};
 
 fn utc_nanos() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))

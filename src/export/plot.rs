@@ -17,7 +17,7 @@ use crate::{EventsQuery, Store};
 
 /// The font embedded for the charts' text (DejaVu Sans; see `assets/fonts`), so that charts
 /// render the same on machines without system fonts.
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// What to draw.
 #[derive(Clone, Debug)]
