@@ -575,7 +575,7 @@ pub(crate) const NO_WARM_WRITE: i64 = i64::MAX;
 /// hold the gate, so a flush's swap sees either the write and its time, or neither.
 ///
 /// [`Options::clock`]: crate::Options::clock
-pub(crate) fn note_warm_write(inner: &Inner, now: crate::Timestamp) {
+pub(crate) fn note_warm_write(inner: &Inner, now: crate::model::Timestamp) {
     inner.oldest_warm_write.fetch_min(now.as_nanos(), Ordering::AcqRel);
 }
 
@@ -592,7 +592,7 @@ fn warm_window_passed(inner: &Inner) -> bool {
 }
 
 /// One round of maintenance, as the background thread runs it every half second and
-/// [`Store::run_maintenance`](crate::Store::run_maintenance) runs it on demand: a flush when
+/// [`Store::run_maintenance`](crate::engine::Store::run_maintenance) runs it on demand: a flush when
 /// it is due (the oldest unflushed write has reached the warm window, the warm tier is past
 /// its budget, or an earlier flush failed half-way), then compaction of runs of small files,
 /// retention, and the refresh of cached latest states.

@@ -32,12 +32,12 @@ use crate::wal::{self, Wal};
 /// The pages of a `getEvents` query ([`Store::get_events_pages`]).
 pub struct EventPages {
     store: Store,
-    query: crate::GetEventsQuery,
+    query: crate::query::GetEventsQuery,
     done: bool,
 }
 
 impl Iterator for EventPages {
-    type Item = Result<crate::Frame>;
+    type Item = Result<crate::query::Frame>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -362,8 +362,8 @@ impl Store {
     }
 
     /// Where the bytes of the cold tier go (reads every file's directories).
-    pub fn cold_size_breakdown(&self) -> Result<crate::SizeBreakdown> {
-        let mut total = crate::SizeBreakdown::default();
+    pub fn cold_size_breakdown(&self) -> Result<crate::cold::segment::SizeBreakdown> {
+        let mut total = crate::cold::segment::SizeBreakdown::default();
         for f in &self.inner.cold.read().files {
             total.add(&f.segment.size_breakdown()?);
         }
@@ -466,8 +466,8 @@ impl Store {
         )
     }
 
-    /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`](crate::AggregateQuery)).
-    pub fn aggregate(&self, query: &crate::AggregateQuery) -> Result<crate::SeriesResult> {
+    /// Bucketed aggregates of one numeric property of one twin (see [`AggregateQuery`](crate::query::AggregateQuery)).
+    pub fn aggregate(&self, query: &crate::query::AggregateQuery) -> Result<crate::query::SeriesResult> {
         self.timed(
             QueryKind::Aggregate,
             || format!("{query:?}"),
@@ -479,8 +479,8 @@ impl Store {
     }
 
     /// TSI `getEvents`: raw events of one twin with a TSX filter, a projection and `take`,
-    /// one page at a time (see [`GetEventsQuery`](crate::GetEventsQuery)).
-    pub fn get_events(&self, query: &crate::GetEventsQuery) -> Result<crate::Frame> {
+    /// one page at a time (see [`GetEventsQuery`](crate::query::GetEventsQuery)).
+    pub fn get_events(&self, query: &crate::query::GetEventsQuery) -> Result<crate::query::Frame> {
         self.timed(
             QueryKind::GetEvents,
             || format!("{query:?}"),
@@ -493,7 +493,7 @@ impl Store {
 
     /// Every page of a `getEvents` query, following the continuation tokens (up to the
     /// query's `take`).
-    pub fn get_events_pages(&self, query: crate::GetEventsQuery) -> EventPages {
+    pub fn get_events_pages(&self, query: crate::query::GetEventsQuery) -> EventPages {
         EventPages {
             store: self.clone(),
             query,
@@ -502,7 +502,7 @@ impl Store {
     }
 
     /// TSI `getSeries`: variables computed at each event of one twin.
-    pub fn get_series(&self, query: &crate::GetSeriesQuery) -> Result<crate::Frame> {
+    pub fn get_series(&self, query: &crate::query::GetSeriesQuery) -> Result<crate::query::Frame> {
         self.timed(
             QueryKind::GetSeries,
             || format!("{query:?}"),
@@ -515,7 +515,7 @@ impl Store {
 
     /// TSI `aggregateSeries`: variables over epoch-aligned buckets, for one twin, many, or a
     /// merged fleet. One frame per selected twin, or one with `twin: None` when merged.
-    pub fn aggregate_series(&self, query: &crate::AggregateSeriesQuery) -> Result<Vec<crate::TwinFrame>> {
+    pub fn aggregate_series(&self, query: &crate::query::AggregateSeriesQuery) -> Result<Vec<crate::query::TwinFrame>> {
         self.timed(
             QueryKind::AggregateSeries,
             || format!("{query:?}"),
@@ -531,10 +531,10 @@ impl Store {
     /// most 200 buckets).
     pub fn availability(
         &self,
-        twins: &crate::TwinSelector,
+        twins: &crate::query::TwinSelector,
         span: Option<(Timestamp, Timestamp)>,
         interval: Option<std::time::Duration>,
-    ) -> Result<crate::Availability> {
+    ) -> Result<crate::query::Availability> {
         self.timed(
             QueryKind::Catalog,
             || format!("availability {twins:?} {span:?}"),
@@ -550,10 +550,10 @@ impl Store {
     /// The properties and types seen in `[from, to)` (TSI `eventSchema`) of the selected twins.
     pub fn event_schema(
         &self,
-        twins: &crate::TwinSelector,
+        twins: &crate::query::TwinSelector,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<crate::SchemaProperty>> {
+    ) -> Result<Vec<crate::query::SchemaProperty>> {
         self.timed(
             QueryKind::Catalog,
             || format!("eventSchema {twins:?} {from}..{to}"),
@@ -574,7 +574,7 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
         interval: std::time::Duration,
-    ) -> Result<Vec<(Timestamp, Option<crate::Value>)>> {
+    ) -> Result<Vec<(Timestamp, Option<crate::model::Value>)>> {
         self.timed(
             QueryKind::State,
             || format!("last_known {twin:?} {name:?} {from}..{to}"),
@@ -619,7 +619,7 @@ impl Store {
             }
             Request::Aggregate(mut q) => {
                 clamp(&mut q.from, &q.to);
-                let single = q.merge || matches!(&q.twins, crate::TwinSelector::Ids(ids) if ids.len() == 1);
+                let single = q.merge || matches!(&q.twins, crate::query::TwinSelector::Ids(ids) if ids.len() == 1);
                 tsi::series_json(&self.aggregate_series(&q)?, single)
             }
             Request::Availability { twins, span, interval } => {
@@ -738,36 +738,14 @@ impl Store {
 
     /// The ids of the twins a selector names (see [`Store::select`]).
     #[cfg(feature = "parquet")]
-    pub(crate) fn select_ids(&self, selector: &crate::TwinSelector) -> Result<Vec<String>> {
+    pub(crate) fn select_ids(&self, selector: &crate::query::TwinSelector) -> Result<Vec<String>> {
         Ok(self.select(selector)?.iter().map(|e| e.name.to_string()).collect())
-    }
-
-    /// Writes the selected twins' events in `options`' range as Parquet files laid out like
-    /// Time Series Insights' cold store, under `dir`:
-    /// `V=1/PT=Time/Y=YYYY/M=MM/<written>_<min event time>_<max event time>_twinstore.parquet`,
-    /// one row per event, columns `timestamp` (UTC, microseconds), `$dtId_string` and one
-    /// `<name>_<type>` per property and type. Spark, DuckDB, DataFusion and Trino read them
-    /// as they are, e.g. in DuckDB:
-    /// `SELECT * FROM read_parquet('DIR/V=1/PT=Time/*/*/*.parquet', hive_partitioning = true)`.
-    /// Months are by event time (TSI uses ingestion time). Needs the `parquet` feature.
-    #[cfg(feature = "parquet")]
-    pub fn export_parquet(&self, dir: impl AsRef<Path>, options: &crate::ExportOptions) -> Result<crate::ExportReport> {
-        crate::export::parquet::export(self, dir.as_ref(), options)
-    }
-
-    /// Imports Parquet files in the TSI cold-store layout: one file, or every `*.parquet`
-    /// below a folder (a TSI cold store, or an export). Columns other than `timestamp`,
-    /// `$dtId_string` and `<name>_<type>` are ignored; a row without a time or twin is
-    /// reported as rejected (its row number counts as the line). Needs the `parquet` feature.
-    #[cfg(feature = "parquet")]
-    pub fn import_parquet(&self, path: impl AsRef<Path>) -> Result<IngestReport> {
-        crate::export::parquet::import(self, path.as_ref())
     }
 
     /// The twins a selector names: unknown ids are an error; a prefix or model matching
     /// nothing selects nothing.
-    fn select(&self, selector: &crate::TwinSelector) -> Result<Vec<Arc<TwinEntry>>> {
-        use crate::TwinSelector;
+    fn select(&self, selector: &crate::query::TwinSelector) -> Result<Vec<Arc<TwinEntry>>> {
+        use crate::query::TwinSelector;
         Ok(match selector {
             TwinSelector::Ids(ids) => ids.iter().map(|id| self.twin(id)).collect::<Result<_>>()?,
             TwinSelector::Prefix(p) => self

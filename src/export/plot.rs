@@ -11,9 +11,10 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
+use crate::engine::Store;
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, Value};
-use crate::{EventsQuery, Store};
+use crate::query::EventsQuery;
 
 /// The font embedded for the charts' text (DejaVu Sans; see `assets/fonts`), so that charts
 /// render the same on machines without system fonts.
