@@ -10,7 +10,8 @@ use crate::query::interpolate::Interpolation;
 use crate::query::tsx::{self, AggFn, Expr, Scalar, TsxType};
 use crate::query::{Aggregation, column_names};
 
-use super::{InterpolationSpec, MAX_VARIABLES, Variable};
+use super::state::{CallSink, CategorySink, StateSpec};
+use super::{Category, InterpolationSpec, MAX_VARIABLES, Variable};
 
 pub(super) fn tsx_error(what: &str, text: &str, e: tsx::TsxError) -> Error {
     Error::InvalidArgument(format!("{what} {text:?}: {e}"))
@@ -101,35 +102,9 @@ impl Slots {
     }
 }
 
-/// Calls `f` on every node of `expr`, children first.
-pub(super) fn walk_mut(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
-    match expr {
-        Expr::Literal { .. } | Expr::Property { .. } | Expr::Timestamp { .. } | Expr::Value { .. } => {}
-        Expr::Unary { arg, .. } => walk_mut(arg, f),
-        Expr::Binary { left, right, .. } => {
-            walk_mut(left, f);
-            walk_mut(right, f);
-        }
-        Expr::Call { args, .. } => args.iter_mut().for_each(|a| walk_mut(a, f)),
-        Expr::Aggregate { arg, .. } => {
-            if let Some(a) = arg {
-                walk_mut(a, f)
-            }
-        }
-        Expr::In { arg, list, .. } => {
-            walk_mut(arg, f);
-            list.iter_mut().for_each(|a| walk_mut(a, f));
-        }
-        Expr::Has { arg, needle, .. } => {
-            walk_mut(arg, f);
-            walk_mut(needle, f);
-        }
-    }
-    f(expr);
-}
-
+/// Renumbers the slots `expr` reads: slot `k` becomes `map[k]`.
 pub(super) fn remap_slots(expr: &mut Expr, map: &[usize]) {
-    walk_mut(expr, &mut |e| {
+    expr.walk_mut(&mut |e| {
         if let Expr::Property { slot, .. } = e
             && let Some(&global) = map.get(*slot)
         {
@@ -145,18 +120,21 @@ pub(super) struct Call {
     pub(super) arg: Option<Expr>,
     /// Plain: the argument is `$value` of a numeric variable whose value is a plain property.
     pub(super) column: Option<(String, ValueType)>,
+    /// The state it folds into.
+    pub(super) sink: CallSink,
 }
 
 /// Takes the aggregate calls out of `top`, leaving the arithmetic over them: call `k`
 /// becomes a read of slot `k`, so that a bucket's value is `top.eval(results)`.
-pub(super) fn collect_calls(top: &mut Expr) -> Vec<Call> {
+pub(super) fn collect_calls(top: &mut Expr, spec: &mut StateSpec) -> Vec<Call> {
     let mut calls = Vec::new();
-    walk_mut(top, &mut |e| {
+    top.walk_mut(&mut |e| {
         if let Expr::Aggregate { func, arg, pos } = e {
             calls.push(Call {
                 func: *func,
                 arg: arg.as_deref().cloned(),
                 column: None,
+                sink: spec.call(*func),
             });
             *e = Expr::Property {
                 name: String::new(),
@@ -216,7 +194,7 @@ pub(super) enum Compiled {
         filter: Option<Expr>,
         categories: Vec<(String, Vec<Scalar>)>,
         default: String,
-        step: Option<i64>,
+        sink: CategorySink,
     },
     Aggregate {
         filter: Option<Expr>,
@@ -241,7 +219,10 @@ impl Compiled {
                 interpolation: Some((_, b)),
                 ..
             } => *b,
-            Compiled::Categorical { step: Some(b), .. } => *b,
+            Compiled::Categorical {
+                sink: CategorySink::Fractions { boundary, .. },
+                ..
+            } => *boundary,
             _ => 0,
         }
     }
@@ -258,6 +239,8 @@ pub(super) struct Plan {
     pub(super) vars: Vec<(String, Compiled)>,
     /// Some expression needs every event, not only those with a value in a slot.
     pub(super) all_rows: bool,
+    /// The states a fold of this plan gathers (see `Compiled`'s sinks).
+    pub(super) spec: StateSpec,
 }
 
 pub(super) fn compile(
@@ -267,6 +250,7 @@ pub(super) fn compile(
     aggregated: bool,
 ) -> Result<Plan> {
     let mut slots = Slots::default();
+    let mut spec = StateSpec::default();
     let filter = filter.map(|f| compile_filter(f, &mut slots)).transpose()?;
     let chosen: Vec<&(String, Variable)> = match projected {
         None => variables.iter().collect(),
@@ -300,87 +284,13 @@ pub(super) fn compile(
                 interpolation,
                 filter,
             } => {
-                let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
-                let ty = value_expr
-                    .check(None, false)
-                    .map_err(|e| tsx_error(&ctx("value"), value, e))?;
-                if !matches!(ty, TsxType::Double | TsxType::Long) {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: the value {value:?} is {ty:?}; a numeric variable needs Double or Long",
-                        ctx("type error")
-                    )));
-                }
-                let plain = match &value_expr {
-                    Expr::Property { name, ty, .. } => Some((name.clone(), *ty)),
-                    _ => None,
+                let numeric = NumericDef {
+                    value,
+                    aggregation,
+                    interpolation: interpolation.as_ref(),
+                    filter: filter.as_deref(),
                 };
-                slots.bind(&mut value_expr);
-                let filter = filter.as_deref().map(|f| compile_filter(f, &mut slots)).transpose()?;
-                let interpolation = interpolation
-                    .as_ref()
-                    .map(|i| Ok::<_, Error>((i.kind, duration_nanos(i.boundary, "the boundary span")?)))
-                    .transpose()?;
-                let (top, mut calls) = if aggregated {
-                    let mut top =
-                        tsx::parse(aggregation).map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
-                    top.check(Some(ty), true)
-                        .map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
-                    if reads_properties(&top) {
-                        return Err(Error::InvalidArgument(format!(
-                            "{}: a numeric variable's aggregation reads $value, not $event properties",
-                            ctx("aggregation")
-                        )));
-                    }
-                    let calls = collect_calls(&mut top);
-                    (top, calls)
-                } else {
-                    (value_expr.clone(), Vec::new())
-                };
-                if aggregated && calls.is_empty() {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: {aggregation:?} has no aggregation (e.g. avg($value))",
-                        ctx("aggregation")
-                    )));
-                }
-                for c in &mut calls {
-                    if c.func == AggFn::Count {
-                        return Err(Error::InvalidArgument(format!(
-                            "{}: count() belongs to aggregate variables",
-                            ctx("aggregation")
-                        )));
-                    }
-                    match (is_interpolated(c.func), interpolation.is_some()) {
-                        (true, false) => {
-                            return Err(Error::InvalidArgument(format!(
-                                "{}: {:?} needs an interpolation (Linear or Step)",
-                                ctx("aggregation"),
-                                c.func
-                            )));
-                        }
-                        (false, true) => {
-                            return Err(Error::InvalidArgument(format!(
-                                "{}: {:?} takes no interpolation; left, right, twavg and twsum do",
-                                ctx("aggregation"),
-                                c.func
-                            )));
-                        }
-                        _ => {}
-                    }
-                    if picks_an_event(c.func) {
-                        // Events without the property count too: read every row.
-                        all_rows = true;
-                    } else if filter.is_none() && matches!(c.arg, Some(Expr::Value { .. })) && !is_interpolated(c.func)
-                    {
-                        c.column = plain.clone();
-                    }
-                }
-                Compiled::Numeric {
-                    value: value_expr,
-                    filter,
-                    top,
-                    calls,
-                    interpolation,
-                }
+                compile_numeric(numeric, &ctx, &mut slots, &mut spec, aggregated, &mut all_rows)?
             }
             Variable::Categorical {
                 value,
@@ -389,89 +299,24 @@ pub(super) fn compile(
                 interpolation,
                 filter,
             } => {
-                let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
-                let ty = value_expr
-                    .check(None, false)
-                    .map_err(|e| tsx_error(&ctx("value"), value, e))?;
-                if !matches!(ty, TsxType::Long | TsxType::String) {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: the value {value:?} is {ty:?}; a categorical variable needs Long or String",
-                        ctx("type error")
-                    )));
-                }
-                slots.bind(&mut value_expr);
-                let filter = filter.as_deref().map(|f| compile_filter(f, &mut slots)).transpose()?;
-                let step = match interpolation {
-                    None => None,
-                    Some(InterpolationSpec {
-                        kind: Interpolation::Step,
-                        boundary,
-                    }) => Some(duration_nanos(*boundary, "the boundary span")?),
-                    Some(_) => {
-                        return Err(Error::InvalidArgument(format!(
-                            "{}: only Step interpolation applies to categories",
-                            ctx("interpolation")
-                        )));
-                    }
+                let categorical = CategoricalDef {
+                    value,
+                    categories,
+                    default_category,
+                    interpolation: interpolation.as_ref(),
+                    filter: filter.as_deref(),
                 };
-                let mut compiled_categories = Vec::new();
-                for c in categories {
-                    let mut values = Vec::new();
-                    for v in &c.values {
-                        let s = match (v, ty) {
-                            (Value::Long(x), TsxType::Long) => Scalar::Long(x.to_owned()),
-                            (Value::String(x), TsxType::String) => Scalar::String(x.clone()),
-                            _ => {
-                                return Err(Error::InvalidArgument(format!(
-                                    "{}: category {:?} value {v:?} is not of the value's type {ty:?}",
-                                    ctx("type error"),
-                                    c.label
-                                )));
-                            }
-                        };
-                        values.push(s);
-                    }
-                    compiled_categories.push((c.label.clone(), values));
-                }
-                Compiled::Categorical {
-                    value: value_expr,
-                    filter,
-                    categories: compiled_categories,
-                    default: default_category.clone(),
-                    step,
-                }
+                compile_categorical(categorical, &ctx, &mut slots, &mut spec)?
             }
-            Variable::Aggregate { aggregation, filter } => {
-                if !aggregated {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: aggregate variables are for aggregateSeries",
-                        ctx("kind")
-                    )));
-                }
-                let filter = filter.as_deref().map(|f| compile_filter(f, &mut slots)).transpose()?;
-                let mut top = tsx::parse(aggregation).map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
-                top.check(None, true)
-                    .map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
-                slots.bind(&mut top);
-                let calls = collect_calls(&mut top);
-                if calls.is_empty() {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: {aggregation:?} has no aggregation (e.g. count())",
-                        ctx("aggregation")
-                    )));
-                }
-                if let Some(c) = calls.iter().find(|c| is_interpolated(c.func)) {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: {:?} needs interpolation, which aggregate variables do not have",
-                        ctx("aggregation"),
-                        c.func
-                    )));
-                }
-                if calls.iter().any(|c| c.func == AggFn::Count || picks_an_event(c.func)) {
-                    all_rows = true;
-                }
-                Compiled::Aggregate { filter, top, calls }
-            }
+            Variable::Aggregate { aggregation, filter } => compile_aggregate(
+                aggregation,
+                filter.as_deref(),
+                &ctx,
+                &mut slots,
+                &mut spec,
+                aggregated,
+                &mut all_rows,
+            )?,
         };
         vars.push((name.clone(), compiled));
     }
@@ -480,5 +325,224 @@ pub(super) fn compile(
         filter,
         vars,
         all_rows,
+        spec,
     })
+}
+
+/// A numeric variable's definition, borrowed from the query.
+struct NumericDef<'q> {
+    value: &'q str,
+    aggregation: &'q str,
+    interpolation: Option<&'q InterpolationSpec>,
+    filter: Option<&'q str>,
+}
+
+/// A categorical variable's definition, borrowed from the query.
+struct CategoricalDef<'q> {
+    value: &'q str,
+    categories: &'q [Category],
+    default_category: &'q String,
+    interpolation: Option<&'q InterpolationSpec>,
+    filter: Option<&'q str>,
+}
+
+fn compile_numeric(
+    def: NumericDef<'_>,
+    ctx: &dyn Fn(&str) -> String,
+    slots: &mut Slots,
+    spec: &mut StateSpec,
+    aggregated: bool,
+    all_rows: &mut bool,
+) -> Result<Compiled> {
+    let NumericDef {
+        value,
+        aggregation,
+        interpolation,
+        filter,
+    } = def;
+    let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    let ty = value_expr
+        .check(None, false)
+        .map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    if !matches!(ty, TsxType::Double | TsxType::Long) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the value {value:?} is {ty:?}; a numeric variable needs Double or Long",
+            ctx("type error")
+        )));
+    }
+    let plain = match &value_expr {
+        Expr::Property { name, ty, .. } => Some((name.clone(), *ty)),
+        _ => None,
+    };
+    slots.bind(&mut value_expr);
+    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let interpolation = interpolation
+        .as_ref()
+        .map(|i| Ok::<_, Error>((i.kind, duration_nanos(i.boundary, "the boundary span")?)))
+        .transpose()?;
+    let (top, mut calls) = if aggregated {
+        let mut top = tsx::parse(aggregation).map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
+        top.check(Some(ty), true)
+            .map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
+        if reads_properties(&top) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: a numeric variable's aggregation reads $value, not $event properties",
+                ctx("aggregation")
+            )));
+        }
+        let calls = collect_calls(&mut top, spec);
+        (top, calls)
+    } else {
+        (value_expr.clone(), Vec::new())
+    };
+    if aggregated && calls.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: {aggregation:?} has no aggregation (e.g. avg($value))",
+            ctx("aggregation")
+        )));
+    }
+    for c in &mut calls {
+        if c.func == AggFn::Count {
+            return Err(Error::InvalidArgument(format!(
+                "{}: count() belongs to aggregate variables",
+                ctx("aggregation")
+            )));
+        }
+        match (is_interpolated(c.func), interpolation.is_some()) {
+            (true, false) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: {:?} needs an interpolation (Linear or Step)",
+                    ctx("aggregation"),
+                    c.func
+                )));
+            }
+            (false, true) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: {:?} takes no interpolation; left, right, twavg and twsum do",
+                    ctx("aggregation"),
+                    c.func
+                )));
+            }
+            _ => {}
+        }
+        if picks_an_event(c.func) {
+            // Events without the property count too: read every row.
+            *all_rows = true;
+        } else if filter.is_none() && matches!(c.arg, Some(Expr::Value { .. })) && !is_interpolated(c.func) {
+            c.column = plain.clone();
+        }
+    }
+    Ok(Compiled::Numeric {
+        value: value_expr,
+        filter,
+        top,
+        calls,
+        interpolation,
+    })
+}
+
+fn compile_categorical(
+    def: CategoricalDef<'_>,
+    ctx: &dyn Fn(&str) -> String,
+    slots: &mut Slots,
+    spec: &mut StateSpec,
+) -> Result<Compiled> {
+    let CategoricalDef {
+        value,
+        categories,
+        default_category,
+        interpolation,
+        filter,
+    } = def;
+    let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    let ty = value_expr
+        .check(None, false)
+        .map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    if !matches!(ty, TsxType::Long | TsxType::String) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the value {value:?} is {ty:?}; a categorical variable needs Long or String",
+            ctx("type error")
+        )));
+    }
+    slots.bind(&mut value_expr);
+    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let step = match interpolation {
+        None => None,
+        Some(InterpolationSpec {
+            kind: Interpolation::Step,
+            boundary,
+        }) => Some(duration_nanos(*boundary, "the boundary span")?),
+        Some(_) => {
+            return Err(Error::InvalidArgument(format!(
+                "{}: only Step interpolation applies to categories",
+                ctx("interpolation")
+            )));
+        }
+    };
+    let mut compiled_categories = Vec::new();
+    for c in categories {
+        let mut values = Vec::new();
+        for v in &c.values {
+            let s = match (v, ty) {
+                (Value::Long(x), TsxType::Long) => Scalar::Long(x.to_owned()),
+                (Value::String(x), TsxType::String) => Scalar::String(x.clone()),
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: category {:?} value {v:?} is not of the value's type {ty:?}",
+                        ctx("type error"),
+                        c.label
+                    )));
+                }
+            };
+            values.push(s);
+        }
+        compiled_categories.push((c.label.clone(), values));
+    }
+    Ok(Compiled::Categorical {
+        value: value_expr,
+        filter,
+        categories: compiled_categories,
+        default: default_category.clone(),
+        sink: spec.categories(categories.len() + 1, step),
+    })
+}
+
+fn compile_aggregate(
+    aggregation: &str,
+    filter: Option<&str>,
+    ctx: &dyn Fn(&str) -> String,
+    slots: &mut Slots,
+    spec: &mut StateSpec,
+    aggregated: bool,
+    all_rows: &mut bool,
+) -> Result<Compiled> {
+    if !aggregated {
+        return Err(Error::InvalidArgument(format!(
+            "{}: aggregate variables are for aggregateSeries",
+            ctx("kind")
+        )));
+    }
+    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let mut top = tsx::parse(aggregation).map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
+    top.check(None, true)
+        .map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
+    slots.bind(&mut top);
+    let calls = collect_calls(&mut top, spec);
+    if calls.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: {aggregation:?} has no aggregation (e.g. count())",
+            ctx("aggregation")
+        )));
+    }
+    if let Some(c) = calls.iter().find(|c| is_interpolated(c.func)) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: {:?} needs interpolation, which aggregate variables do not have",
+            ctx("aggregation"),
+            c.func
+        )));
+    }
+    if calls.iter().any(|c| c.func == AggFn::Count || picks_an_event(c.func)) {
+        *all_rows = true;
+    }
+    Ok(Compiled::Aggregate { filter, top, calls })
 }

@@ -11,7 +11,7 @@ use super::AggregateSeriesQuery;
 use super::compile::{compile, duration_nanos};
 use super::fold::fold_twin;
 use super::frame::{Frame, TwinFrame};
-use super::state::{VarState, finish, merge_state, new_state};
+use super::state::{State, finish};
 
 /// A consistent view of the whole store for a query over many twins.
 pub(crate) struct StoreView<'a> {
@@ -57,7 +57,7 @@ pub(crate) fn aggregate_series(
         return twins
             .iter()
             .map(|entry| {
-                let mut state = new_state(&plan, buckets.count);
+                let mut state = State::new(&plan.spec, buckets.count);
                 store.with_twin(entry, |view| fold_twin(view, 0, &plan, &buckets, &mut state))?;
                 Ok(TwinFrame {
                     twin: Some(entry.name.to_string()),
@@ -73,13 +73,13 @@ pub(crate) fn aggregate_series(
     // Merged: both cores, each over half of the twins, then one merge.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let per_thread = twins.len().div_ceil(threads.max(1)).max(1);
-    let mut state = new_state(&plan, buckets.count);
+    let mut state = State::new(&plan.spec, buckets.count);
     if threads <= 1 || twins.len() < 16 {
         for (twin, entry) in twins.iter().enumerate() {
             store.with_twin(entry, |view| fold_twin(view, twin, &plan, &buckets, &mut state))?;
         }
     } else {
-        let partials: Vec<Result<Vec<VarState>>> = std::thread::scope(|scope| {
+        let partials: Vec<Result<State>> = std::thread::scope(|scope| {
             let handles: Vec<_> = twins
                 .chunks(per_thread)
                 .enumerate()
@@ -87,7 +87,7 @@ pub(crate) fn aggregate_series(
                     let plan = &plan;
                     let buckets = &buckets;
                     scope.spawn(move || {
-                        let mut state = new_state(plan, buckets.count);
+                        let mut state = State::new(&plan.spec, buckets.count);
                         for (j, entry) in part.iter().enumerate() {
                             let twin = k * per_thread + j;
                             store.with_twin(entry, |view| fold_twin(view, twin, plan, buckets, &mut state))?;
@@ -105,7 +105,7 @@ pub(crate) fn aggregate_series(
                 .collect()
         });
         for p in partials {
-            merge_state(&mut state, p?);
+            state.merge(p?);
         }
     }
     Ok(vec![TwinFrame {

@@ -6,17 +6,208 @@ use crate::query::Aggregation;
 use crate::query::aggregate::Accumulators;
 use crate::query::tsx::{AggFn, Expr, Scalar};
 
-use super::compile::{Compiled, Plan, basic_aggregation, picks_an_event};
+use super::compile::{Call, Compiled, Plan, basic_aggregation, picks_an_event};
 use super::frame::FrameColumn;
 
-/// What one aggregate call has gathered, per bucket.
-pub(super) enum CallState {
-    /// Plain aggregations: shared running totals.
-    Acc(Accumulators, Aggregation),
+/// Which state of a [`State`] an aggregate call folds into. The kind is chosen by the
+/// compiler from the call's function and carries the state's index among those of its
+/// kind, so a call can only ever reach a state of its own kind.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum CallSink {
+    /// Plain aggregations (`min`, `avg`, `count`, ...): running totals.
+    Totals(usize),
     /// `first`, `last`, `median`: the events they pick from.
-    Events(EventValues),
-    /// Interpolated: per bucket, the sum of the twins' values and how many twins gave one.
-    Interp { sum: Vec<f64>, n: Vec<u32>, func: AggFn },
+    Events(usize),
+    /// `left`, `right`, `twavg`, `twsum`: the per-twin results of an interpolation.
+    Interpolated(usize),
+}
+
+/// Which state of a [`State`] a categorical variable folds into: event counts, or (with
+/// Step interpolation, whose boundary span it carries) time fractions.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum CategorySink {
+    Counts(usize),
+    Fractions { state: usize, boundary: i64 },
+}
+
+/// What states a plan needs, by kind, in index order: filled in by the compiler as it hands
+/// out sinks, and turned into a [`State`] per fold.
+#[derive(Default, Debug)]
+pub(super) struct StateSpec {
+    totals: Vec<Aggregation>,
+    events: Vec<AggFn>,
+    interpolated: Vec<AggFn>,
+    /// Per categorical variable, its number of categories (the default included).
+    counts: Vec<usize>,
+    fractions: Vec<usize>,
+}
+
+impl StateSpec {
+    /// A new state for aggregate call `func`.
+    pub(super) fn call(&mut self, func: AggFn) -> CallSink {
+        match basic_aggregation(func) {
+            _ if picks_an_event(func) => {
+                self.events.push(func);
+                CallSink::Events(self.events.len() - 1)
+            }
+            Some(a) => {
+                self.totals.push(a);
+                CallSink::Totals(self.totals.len() - 1)
+            }
+            None => {
+                self.interpolated.push(func);
+                CallSink::Interpolated(self.interpolated.len() - 1)
+            }
+        }
+    }
+
+    /// A new state for a categorical variable of `categories` categories (the default
+    /// included); fractions when it has a Step interpolation of span `step`.
+    pub(super) fn categories(&mut self, categories: usize, step: Option<i64>) -> CategorySink {
+        match step {
+            None => {
+                self.counts.push(categories);
+                CategorySink::Counts(self.counts.len() - 1)
+            }
+            Some(boundary) => {
+                self.fractions.push(categories);
+                CategorySink::Fractions {
+                    state: self.fractions.len() - 1,
+                    boundary,
+                }
+            }
+        }
+    }
+}
+
+/// Per bucket, the sum of the twins' interpolated results and how many twins gave one.
+pub(super) struct InterpolatedSums {
+    pub(super) func: AggFn,
+    pub(super) sum: Vec<f64>,
+    pub(super) n: Vec<u32>,
+}
+
+impl InterpolatedSums {
+    /// Adds one twin's results.
+    pub(super) fn add(&mut self, column: Vec<Option<f64>>) {
+        for (b, x) in column.into_iter().enumerate() {
+            if let (Some(x), Some(s), Some(k)) = (x, self.sum.get_mut(b), self.n.get_mut(b)) {
+                *s += x;
+                *k += 1;
+            }
+        }
+    }
+
+    /// The sum (`twsum`) or the mean over twins (the others); null where no twin gave one.
+    fn column(&self) -> Vec<Option<f64>> {
+        self.sum
+            .iter()
+            .zip(&self.n)
+            .map(|(&s, &n)| match (n, self.func) {
+                (0, _) => None,
+                (_, AggFn::Twsum) => Some(s),
+                (n, _) => Some(s / f64::from(n)),
+            })
+            .collect()
+    }
+}
+
+/// Per category (the default last), per bucket: the sum of the twins' time fractions, and
+/// per bucket how many twins gave one (fractions are over the whole interval).
+pub(super) struct CategoryFractions {
+    pub(super) sums: Vec<Vec<f64>>,
+    pub(super) n: Vec<u32>,
+}
+
+/// Everything one fold gathers, per bucket, by kind of state; compiled calls and variables
+/// reach theirs through their sinks.
+pub(super) struct State {
+    pub(super) totals: Vec<(Accumulators, Aggregation)>,
+    pub(super) events: Vec<EventValues>,
+    pub(super) interpolated: Vec<InterpolatedSums>,
+    /// Per categorical variable, per category, per bucket: events.
+    pub(super) counts: Vec<Vec<Vec<u64>>>,
+    pub(super) fractions: Vec<CategoryFractions>,
+}
+
+impl State {
+    pub(super) fn new(spec: &StateSpec, buckets: usize) -> Self {
+        State {
+            totals: spec
+                .totals
+                .iter()
+                .map(|&a| (Accumulators::new(buckets, &[a]), a))
+                .collect(),
+            events: spec.events.iter().map(|&f| EventValues::new(f, buckets)).collect(),
+            interpolated: spec
+                .interpolated
+                .iter()
+                .map(|&func| InterpolatedSums {
+                    func,
+                    sum: vec![0.0; buckets],
+                    n: vec![0; buckets],
+                })
+                .collect(),
+            counts: spec.counts.iter().map(|&n| vec![vec![0; buckets]; n]).collect(),
+            fractions: spec
+                .fractions
+                .iter()
+                .map(|&n| CategoryFractions {
+                    sums: vec![vec![0.0; buckets]; n],
+                    n: vec![0; buckets],
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds what `other` (made from the same spec) gathered.
+    pub(super) fn merge(&mut self, other: State) {
+        for ((x, _), (y, _)) in self.totals.iter_mut().zip(other.totals) {
+            x.merge(y);
+        }
+        for (x, y) in self.events.iter_mut().zip(other.events) {
+            x.merge(y);
+        }
+        for (x, y) in self.interpolated.iter_mut().zip(other.interpolated) {
+            add_into(&mut x.sum, y.sum);
+            add_into(&mut x.n, y.n);
+        }
+        for (x, y) in self.counts.iter_mut().zip(other.counts) {
+            for (a, b) in x.iter_mut().zip(y) {
+                add_into(a, b);
+            }
+        }
+        for (x, y) in self.fractions.iter_mut().zip(other.fractions) {
+            for (a, b) in x.sums.iter_mut().zip(y.sums) {
+                add_into(a, b);
+            }
+            add_into(&mut x.n, y.n);
+        }
+    }
+
+    /// A call's result per bucket: Long for `count`, else Double; null where it has none.
+    pub(super) fn call_column(&mut self, sink: CallSink) -> Vec<Scalar> {
+        let double = |v: Option<f64>| v.map_or(Scalar::Null, Scalar::Double);
+        match sink {
+            CallSink::Totals(i) => {
+                let (acc, a) = &mut self.totals[i];
+                let a = *a;
+                acc.column(a)
+                    .into_iter()
+                    .map(|v| match (v, a) {
+                        (Some(v), Aggregation::Count) => Scalar::Long(v as i64),
+                        (v, _) => double(v),
+                    })
+                    .collect()
+            }
+            CallSink::Events(i) => self.events[i].column().into_iter().map(double).collect(),
+            CallSink::Interpolated(i) => self.interpolated[i].column().into_iter().map(double).collect(),
+        }
+    }
+}
+
+fn add_into<T: std::ops::AddAssign>(into: &mut [T], from: Vec<T>) {
+    into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
 }
 
 /// Where an event sits among every event of a query: its time, its twin's place in the
@@ -69,11 +260,11 @@ impl EventValues {
     /// The value of the picked event of every bucket: null for an empty bucket and for an
     /// event without a value. The median of an even number of events is the earlier of the
     /// two middle ones (TSI does not say; this is always one of the bucket's events).
-    pub(super) fn column(self) -> Vec<Option<f64>> {
+    pub(super) fn column(&mut self) -> Vec<Option<f64>> {
         let median = self.func == AggFn::Median;
         self.buckets
-            .into_iter()
-            .map(|mut events| {
+            .iter_mut()
+            .map(|events| {
                 if median {
                     events.sort_unstable_by_key(|(k, _)| *k);
                     events.get(events.len().wrapping_sub(1) / 2).and_then(|(_, v)| *v)
@@ -82,75 +273,6 @@ impl EventValues {
                 }
             })
             .collect()
-    }
-}
-
-pub(super) enum VarState {
-    Calls(Vec<CallState>),
-    /// Per category (the default last), per bucket: events, or the sum of fractions and the
-    /// number of twins that gave one (fractions are over the whole interval).
-    Counts(Vec<Vec<u64>>),
-    Fractions(Vec<Vec<f64>>, Vec<u32>),
-}
-
-pub(super) fn new_state(plan: &Plan, buckets: usize) -> Vec<VarState> {
-    plan.vars
-        .iter()
-        .map(|(_, var)| match var {
-            Compiled::Numeric { calls, .. } | Compiled::Aggregate { calls, .. } => VarState::Calls(
-                calls
-                    .iter()
-                    .map(|c| match basic_aggregation(c.func) {
-                        _ if picks_an_event(c.func) => CallState::Events(EventValues::new(c.func, buckets)),
-                        Some(a) => CallState::Acc(Accumulators::new(buckets, &[a]), a),
-                        None => CallState::Interp {
-                            sum: vec![0.0; buckets],
-                            n: vec![0; buckets],
-                            func: c.func,
-                        },
-                    })
-                    .collect(),
-            ),
-            Compiled::Categorical { categories, step, .. } => {
-                let n = categories.len() + 1;
-                match step {
-                    None => VarState::Counts(vec![vec![0; buckets]; n]),
-                    Some(_) => VarState::Fractions(vec![vec![0.0; buckets]; n], vec![0; buckets]),
-                }
-            }
-        })
-        .collect()
-}
-
-pub(super) fn merge_state(into: &mut [VarState], from: Vec<VarState>) {
-    for (a, b) in into.iter_mut().zip(from) {
-        match (a, b) {
-            (VarState::Calls(a), VarState::Calls(b)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    match (x, y) {
-                        (CallState::Acc(x, _), CallState::Acc(y, _)) => x.merge(y),
-                        (CallState::Events(x), CallState::Events(y)) => x.merge(y),
-                        (CallState::Interp { sum, n, .. }, CallState::Interp { sum: s2, n: n2, .. }) => {
-                            sum.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
-                            n.iter_mut().zip(n2).for_each(|(a, b)| *a += b);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            (VarState::Counts(a), VarState::Counts(b)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
-                }
-            }
-            (VarState::Fractions(a, n), VarState::Fractions(b, n2)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
-                }
-                n.iter_mut().zip(n2).for_each(|(a, b)| *a += b);
-            }
-            _ => {}
-        }
     }
 }
 
@@ -166,136 +288,168 @@ pub(super) fn scalar_to_value(s: Scalar) -> Option<Value> {
     }
 }
 
-/// Turns the gathered state into result columns.
-pub(super) fn finish(plan: &Plan, states: Vec<VarState>, buckets: usize) -> Vec<FrameColumn> {
+/// Turns the gathered state into result columns, one per variable (one per category of a
+/// categorical variable).
+pub(super) fn finish(plan: &Plan, mut state: State, buckets: usize) -> Vec<FrameColumn> {
     let mut out = Vec::new();
-    for ((name, var), state) in plan.vars.iter().zip(states) {
-        match (var, state) {
-            (Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. }, VarState::Calls(mut s))
-                if s.len() == 1 && matches!(top, Expr::Property { slot: 0, .. }) =>
-            {
-                // One bare call: its results are the column (no expression to evaluate).
-                let (value_type, values) = match s.pop() {
-                    Some(CallState::Acc(mut acc, a)) => {
-                        let column = acc.column(a);
-                        if a == Aggregation::Count {
-                            let values = column.into_iter().map(|v| v.map(|n| Value::Long(n as i64))).collect();
-                            (ValueType::Long, values)
-                        } else {
-                            (
-                                ValueType::Double,
-                                column.into_iter().map(|v| v.map(Value::Double)).collect(),
-                            )
+    for (name, var) in &plan.vars {
+        match var {
+            Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. } => {
+                out.push(calls_column(name, top, calls, &mut state, buckets));
+            }
+            Compiled::Categorical {
+                categories,
+                default,
+                sink,
+                ..
+            } => {
+                let labels = categories.iter().map(|(l, _)| l).chain([default]);
+                match *sink {
+                    CategorySink::Counts(k) => {
+                        for (label, c) in labels.zip(&state.counts[k]) {
+                            out.push(FrameColumn {
+                                name: format!("{name}[{label}]"),
+                                value_type: ValueType::Long,
+                                values: c.iter().map(|&n| Some(Value::Long(n as i64))).collect(),
+                            });
                         }
                     }
-                    Some(CallState::Events(events)) => (
-                        ValueType::Double,
-                        events.column().into_iter().map(|v| v.map(Value::Double)).collect(),
-                    ),
-                    Some(CallState::Interp { sum, n, func }) => (
-                        ValueType::Double,
-                        sum.into_iter()
-                            .zip(n)
-                            .map(|(s, n)| match (n, func) {
-                                (0, _) => None,
-                                (_, AggFn::Twsum) => Some(Value::Double(s)),
-                                (n, _) => Some(Value::Double(s / f64::from(n))),
-                            })
-                            .collect(),
-                    ),
-                    None => (ValueType::Double, vec![None; buckets]),
-                };
-                out.push(FrameColumn {
-                    name: name.clone(),
-                    value_type,
-                    values,
-                });
-            }
-            (Compiled::Numeric { top, calls, .. } | Compiled::Aggregate { top, calls, .. }, VarState::Calls(s)) => {
-                let mut per_call: Vec<Vec<Scalar>> = Vec::new();
-                for state in s {
-                    let values: Vec<Scalar> = match state {
-                        CallState::Acc(mut acc, a) => acc
-                            .column(a)
-                            .into_iter()
-                            .map(|v| match (v, a) {
-                                (Some(v), Aggregation::Count) => Scalar::Long(v as i64),
-                                (Some(v), _) => Scalar::Double(v),
-                                (None, _) => Scalar::Null,
-                            })
-                            .collect(),
-                        CallState::Events(events) => events
-                            .column()
-                            .into_iter()
-                            .map(|v| v.map_or(Scalar::Null, Scalar::Double))
-                            .collect(),
-                        CallState::Interp { sum, n, func } => sum
-                            .into_iter()
-                            .zip(n)
-                            .map(|(s, n)| match (n, func) {
-                                (0, _) => Scalar::Null,
-                                (_, AggFn::Twsum) => Scalar::Double(s),
-                                (n, _) => Scalar::Double(s / f64::from(n)),
-                            })
-                            .collect(),
-                    };
-                    per_call.push(values);
-                }
-                // Arithmetic over calls reads their results as slots; the answer is a Double.
-                let mut results = vec![Scalar::Null; calls.len()];
-                let values: Vec<Option<Value>> = (0..buckets)
-                    .map(|b| {
-                        for (r, column) in results.iter_mut().zip(&per_call) {
-                            *r = column[b].clone();
+                    CategorySink::Fractions { state: k, .. } => {
+                        let f = &state.fractions[k];
+                        for (label, sums) in labels.zip(&f.sums) {
+                            out.push(FrameColumn {
+                                name: format!("{name}[{label}]"),
+                                value_type: ValueType::Double,
+                                values: sums
+                                    .iter()
+                                    .zip(&f.n)
+                                    .map(|(&s, &n)| (n > 0).then(|| Value::Double(s / f64::from(n))))
+                                    .collect(),
+                            });
                         }
-                        match scalar_to_value(top.eval(&results, 0, &Scalar::Null)) {
-                            Some(Value::Long(x)) => Some(Value::Double(x as f64)),
-                            other => other,
-                        }
-                    })
-                    .collect();
-                out.push(FrameColumn {
-                    name: name.clone(),
-                    value_type: ValueType::Double,
-                    values,
-                });
-            }
-            (
-                Compiled::Categorical {
-                    categories, default, ..
-                },
-                VarState::Counts(counts),
-            ) => {
-                let labels = categories.iter().map(|(l, _)| l).chain([default]);
-                for (label, c) in labels.zip(counts) {
-                    out.push(FrameColumn {
-                        name: format!("{name}[{label}]"),
-                        value_type: ValueType::Long,
-                        values: c.into_iter().map(|n| Some(Value::Long(n as i64))).collect(),
-                    });
+                    }
                 }
             }
-            (
-                Compiled::Categorical {
-                    categories, default, ..
-                },
-                VarState::Fractions(sums, n),
-            ) => {
-                let labels = categories.iter().map(|(l, _)| l).chain([default]);
-                for (label, s) in labels.zip(sums) {
-                    out.push(FrameColumn {
-                        name: format!("{name}[{label}]"),
-                        value_type: ValueType::Double,
-                        values: s
-                            .into_iter()
-                            .zip(&n)
-                            .map(|(s, &n)| (n > 0).then(|| Value::Double(s / f64::from(n))))
-                            .collect(),
-                    });
-                }
-            }
-            _ => {}
         }
     }
     out
+}
+
+/// The column of a numeric or aggregate variable: its calls' results per bucket, combined
+/// by the arithmetic around them.
+fn calls_column(name: &str, top: &Expr, calls: &[Call], state: &mut State, buckets: usize) -> FrameColumn {
+    if let [call] = calls
+        && matches!(top, Expr::Property { slot: 0, .. })
+    {
+        // One bare call: its results are the column (no expression to evaluate).
+        let value_type = if call.func == AggFn::Count {
+            ValueType::Long
+        } else {
+            ValueType::Double
+        };
+        let values = state
+            .call_column(call.sink)
+            .into_iter()
+            .map(|v| match v {
+                Scalar::Long(n) => Some(Value::Long(n)),
+                Scalar::Double(x) => Some(Value::Double(x)),
+                _ => None,
+            })
+            .collect();
+        return FrameColumn {
+            name: name.to_string(),
+            value_type,
+            values,
+        };
+    }
+    let per_call: Vec<Vec<Scalar>> = calls.iter().map(|c| state.call_column(c.sink)).collect();
+    // Arithmetic over calls reads their results as slots; the answer is a Double.
+    let mut results = vec![Scalar::Null; calls.len()];
+    let values: Vec<Option<Value>> = (0..buckets)
+        .map(|b| {
+            for (r, column) in results.iter_mut().zip(&per_call) {
+                *r = column[b].clone();
+            }
+            match scalar_to_value(top.eval(&results, 0, &Scalar::Null)) {
+                Some(Value::Long(x)) => Some(Value::Double(x as f64)),
+                other => other,
+            }
+        })
+        .collect();
+    FrameColumn {
+        name: name.to_string(),
+        value_type: ValueType::Double,
+        values,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Rank;
+
+    #[test]
+    fn event_picks_follow_event_order_and_keep_nulls() {
+        let mut first = EventValues::new(AggFn::First, 2);
+        let mut last = EventValues::new(AggFn::Last, 2);
+        let mut median = EventValues::new(AggFn::Median, 2);
+        // Bucket 0: events at 10 (twin 1), 10 (twin 0), 20 without a value, 5.
+        let events = [
+            ((10, 1, 0), Some(1.0)),
+            ((10, 0, 3), Some(2.0)),
+            ((20, 0, 4), None),
+            ((5, 2, 0), Some(3.0)),
+        ];
+        for (key, value) in events {
+            first.offer(0, key, value);
+            last.offer(0, key, value);
+            median.offer(0, key, value);
+        }
+        // First: time 5. Last: time 20, which has no value (null, not skipped). Median of
+        // four events in order (5, 10/twin 0, 10/twin 1, 20): the earlier middle one.
+        assert_eq!(first.column(), vec![Some(3.0), None]);
+        assert_eq!(last.column(), vec![None, None]);
+        assert_eq!(median.column(), vec![Some(2.0), None]);
+    }
+
+    #[test]
+    fn merging_two_partial_states_adds_them_kind_by_kind() {
+        let mut spec = StateSpec::default();
+        let sum = spec.call(AggFn::Sum);
+        let first = spec.call(AggFn::First);
+        let twavg = spec.call(AggFn::Twavg);
+        let counts = spec.categories(2, None);
+        let fractions = spec.categories(2, Some(1));
+        assert!(matches!(sum, CallSink::Totals(0)));
+        assert!(matches!(first, CallSink::Events(0)));
+        assert!(matches!(twavg, CallSink::Interpolated(0)));
+        assert!(matches!(counts, CategorySink::Counts(0)));
+        assert!(matches!(fractions, CategorySink::Fractions { state: 0, boundary: 1 }));
+
+        let mut a = State::new(&spec, 2);
+        let mut b = State::new(&spec, 2);
+        a.totals[0].0.add(0, Rank::of_row(1, 0, 0), 1.5);
+        b.totals[0].0.add(0, Rank::of_row(2, 0, 0), 2.0);
+        b.totals[0].0.add(1, Rank::of_row(3, 0, 0), 4.0);
+        a.events[0].offer(1, (30, 0, 0), Some(7.0));
+        b.events[0].offer(1, (20, 1, 0), Some(8.0));
+        a.interpolated[0].add(vec![Some(1.0), None]);
+        b.interpolated[0].add(vec![Some(3.0), Some(5.0)]);
+        a.counts[0][1][0] = 2;
+        b.counts[0][1][0] = 3;
+        a.fractions[0].sums[0][1] = 0.25;
+        a.fractions[0].n[1] = 1;
+        b.fractions[0].sums[0][1] = 0.75;
+        b.fractions[0].n[1] = 1;
+        a.merge(b);
+
+        assert_eq!(a.call_column(sum), vec![Scalar::Double(3.5), Scalar::Double(4.0)]);
+        // The earlier event wins across the two states (time 20 from the second).
+        assert_eq!(a.call_column(first), vec![Scalar::Null, Scalar::Double(8.0)]);
+        // twavg is averaged over the twins that gave a value: (1 + 3) / 2, then 5 / 1.
+        assert_eq!(a.call_column(twavg), vec![Scalar::Double(2.0), Scalar::Double(5.0)]);
+        assert_eq!(a.counts[0][1], vec![5, 0]);
+        assert_eq!(a.fractions[0].sums[0], vec![0.0, 1.0]);
+        assert_eq!(a.fractions[0].n, vec![0, 2]);
+    }
 }

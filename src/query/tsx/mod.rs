@@ -620,8 +620,9 @@ impl Expr {
         }
     }
 
-    /// [`Expr::walk`] with mutable access.
-    fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+    /// [`Expr::walk`] with mutable access: `f` sees a node before its children, and the
+    /// children of what it leaves there (a node it replaces is not descended into).
+    pub(crate) fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         f(self);
         match self {
             Expr::Literal { .. } | Expr::Property { .. } | Expr::Timestamp { .. } | Expr::Value { .. } => {}
