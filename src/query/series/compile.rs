@@ -375,7 +375,7 @@ fn compile_numeric(
         _ => None,
     };
     slots.bind(&mut value_expr);
-    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let filter = filter.map(|f| compile_filter(f, slots)).transpose()?;
     let interpolation = interpolation
         .as_ref()
         .map(|i| Ok::<_, Error>((i.kind, duration_nanos(i.boundary, "the boundary span")?)))
@@ -465,7 +465,7 @@ fn compile_categorical(
         )));
     }
     slots.bind(&mut value_expr);
-    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let filter = filter.map(|f| compile_filter(f, slots)).transpose()?;
     let step = match interpolation {
         None => None,
         Some(InterpolationSpec {
@@ -522,7 +522,7 @@ fn compile_aggregate(
             ctx("kind")
         )));
     }
-    let filter = filter.as_deref().map(|f| compile_filter(f, slots)).transpose()?;
+    let filter = filter.map(|f| compile_filter(f, slots)).transpose()?;
     let mut top = tsx::parse(aggregation).map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
     top.check(None, true)
         .map_err(|e| tsx_error(&ctx("aggregation"), aggregation, e))?;
