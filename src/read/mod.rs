@@ -11,7 +11,7 @@ pub(crate) mod merge;
 
 use std::ops::ControlFlow;
 
-pub(crate) use merge::merge_rows;
+pub(crate) use merge::{Merger, merge_rows};
 
 use crate::catalog::{ColumnId, TwinEntry};
 use crate::cold::ColdState;

@@ -1,10 +1,14 @@
 //! Reading a twin's rows for a series query: its sources merged in order, laid out by slot.
 
 use crate::catalog::ColumnId;
+use std::ops::ControlFlow;
+
 use crate::error::Result;
 use crate::model::Value;
 use crate::query::tsx::Scalar;
 use crate::query::{TwinView, column_names};
+use crate::read::Merger;
+use crate::read::chunk::scan_groups;
 use crate::warm::ScanRange;
 
 use super::compile::Slots;
@@ -93,8 +97,8 @@ pub(super) fn scalar_at(values: &crate::cold::segment::Values, i: usize) -> Scal
     }
 }
 
-/// The rows of a twin in `range` (ascending) from every source, merged in order (equal times:
-/// older source first), with the values of the slot columns. `wanted` (`None`: every row)
+/// The rows of a twin in `range` (ascending) from every source, merged in order (see
+/// `read::Merger`), with the values of the slot columns. `wanted` (`None`: every row)
 /// limits the warm rows to those with a value in one of the columns; cold rows are all
 /// kept (a row without values evaluates to nulls, which no aggregation counts).
 pub(super) fn gather(
@@ -105,39 +109,26 @@ pub(super) fn gather(
     wanted: Option<&[ColumnId]>,
 ) -> Result<Rows> {
     let mut sources = Vec::new();
+    // Cold blocks are decoded only for columns that fill a slot.
+    let slot_columns: Vec<ColumnId> = (0..col_slot.len())
+        .filter(|&c| !col_slot[c].is_empty())
+        .map(|c| c as ColumnId)
+        .collect();
     for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
         let mut rows = Rows::new(slots);
-        for g in chunk
-            .groups
-            .iter()
-            .filter(|g| g.first_ts < range.to && g.last_ts >= range.from)
-        {
-            let ts = chunk.cached_timestamps(g, &view.cold.cache)?;
-            let lo = ts.partition_point(|&t| t < range.from);
-            let hi = ts.partition_point(|&t| t < range.to);
-            if lo >= hi {
-                continue;
-            }
-            let base = rows.extend_times(&ts[lo..hi]);
-            for b in &g.blocks {
-                let column = chunk.columns[b.slot].0 as usize;
-                let Some(targets) = col_slot.get(column).filter(|t| !t.is_empty()) else {
-                    continue;
-                };
-                let (present, values) = chunk.column(g, b)?;
-                let first = present.partition_point(|&r| (r as usize) < lo);
-                for (i, &r) in present.iter().enumerate().skip(first) {
-                    let r = r as usize;
-                    if r >= hi {
-                        break;
-                    }
-                    let value = scalar_at(&values, i);
+        scan_groups(&chunk, Some(&view.cold.cache), Some(range), Some(&slot_columns), |group| {
+            let base = rows.extend_times(group.times_in_range());
+            for (k, (column, _, values)) in group.columns.iter().enumerate() {
+                let targets = &col_slot[*column as usize];
+                for (r, i) in group.values_in_range(k) {
+                    let value = scalar_at(values, i);
                     for &slot in targets {
-                        rows.cols[slot][base + r - lo] = value.clone();
+                        rows.cols[slot][base + r] = value.clone();
                     }
                 }
             }
-        }
+            ControlFlow::Continue(())
+        })?;
         sources.push(rows);
     }
     for table in view.frozen.into_iter().chain([view.warm]) {
@@ -149,7 +140,7 @@ pub(super) fn gather(
                     rows.cols[slot][base] = Scalar::from_value(v);
                 }
             }
-            std::ops::ControlFlow::Continue(())
+            ControlFlow::Continue(())
         });
         sources.push(rows);
     }
@@ -157,24 +148,11 @@ pub(super) fn gather(
     if sources.len() <= 1 {
         return Ok(sources.pop().unwrap_or_else(|| Rows::new(slots)));
     }
-    // Merge by time; on equal times the older source first.
     let total = sources.iter().map(|s| s.ts.len()).sum();
     let mut out = Rows::new(slots);
     out.ts.reserve(total);
-    let mut next = vec![0usize; sources.len()];
-    loop {
-        let mut best: Option<(usize, i64)> = None;
-        for (k, s) in sources.iter().enumerate() {
-            if let Some(&t) = s.ts.get(next[k])
-                && best.is_none_or(|(_, b)| t < b)
-            {
-                best = Some((k, t));
-            }
-        }
-        let Some((k, t)) = best else { break };
-        let row = next[k];
-        next[k] += 1;
-        out.ts.push(t);
+    for (k, row) in Merger::new(sources.iter().map(|s| s.ts.as_slice()), false) {
+        out.ts.push(sources[k].ts[row]);
         for (o, c) in out.cols.iter_mut().zip(&sources[k].cols) {
             o.push(c[row].clone());
         }
