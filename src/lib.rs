@@ -157,6 +157,8 @@
 //! every one of them and reports every problem with its file and offset.
 
 #![deny(missing_docs)]
+// The one `unsafe` is the memory map of segment files, allowed where it is (`vfs::StdVfs::map`).
+#![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

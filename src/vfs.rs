@@ -224,6 +224,7 @@ impl Vfs for StdVfs {
         // file would make reads of the map fault; that is outside what an embedded store can
         // defend against (every mmap-based store shares this caveat), and it is documented
         // in docs/FORMAT.md. Exercised by every cold-tier test (tests/cold_tier.rs).
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }?;
         Ok(FileBytes(Bytes::Mapped(map)))
     }

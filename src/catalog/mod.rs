@@ -14,8 +14,7 @@ use parking_lot::{Mutex, RwLock};
 // The ids live in the shared model; re-exported so that `catalog::{TwinId, ColumnId}` keeps
 // compiling for code that still imports them from here.
 use crate::model::ValueType;
-pub(crate) use crate::model::{ColumnId, TwinId};
-use crate::warm::WarmTable;
+use crate::model::{ColumnId, TwinId};
 
 /// How far past the twins known a replayed twin id may be. Ids are handed out in order, so
 /// a legitimate gap comes only from twins that calls which failed before logging them
@@ -143,48 +142,33 @@ impl TwinMeta {
     }
 }
 
-/// One twin: identity, metadata and warm rows. The metadata and the rows have separate locks
-/// so that resolving columns for the WAL never waits on a reader of the rows.
-pub(crate) struct TwinEntry {
+/// One twin: identity and metadata, and `data`, what later stages keep per twin (the engine
+/// keeps its warm rows and read caches there: `read::TwinData`). The metadata and the data
+/// have separate locks so that resolving columns for the WAL never waits on a reader.
+pub(crate) struct TwinEntry<D> {
     pub id: TwinId,
     pub name: Arc<str>,
     /// A WAL frame carrying this twin's definition has been appended.
     pub logged: AtomicBool,
     pub meta: Mutex<TwinMeta>,
-    pub table: RwLock<WarmTable>,
-    /// The newest value of each column in the cold files, for the cold generation it was
-    /// computed at (see `query::state_at`).
-    pub cold_latest: Mutex<Option<Arc<ColdLatest>>>,
-    /// The whole latest state and the cold generation it was computed at, when it was
-    /// computed with no warm rows (then it is the answer as long as the twin has none). Kept
-    /// inline: a fleet's latest values are a lookup per twin.
-    pub latest_state: Mutex<Option<(u64, crate::query::TwinState)>>,
-}
-
-/// Per column, the newest value the cold files hold: (column, time, source, row, value).
-#[derive(Debug)]
-pub(crate) struct ColdLatest {
-    pub generation: u64,
-    /// How many cold chunks the twin had (warm sources are numbered after them).
-    pub sources: usize,
-    pub values: Vec<(ColumnId, i64, usize, usize, crate::model::Value)>,
+    pub data: D,
 }
 
 /// Number of shards of the name index; writers of different twins rarely meet on one.
 const SHARDS: usize = 32;
 
 /// One shard of the twin-name index.
-type NameIndex = HashMap<Arc<str>, Arc<TwinEntry>>;
+type NameIndex<D> = HashMap<Arc<str>, Arc<TwinEntry<D>>>;
 
 /// All twins of a store.
-pub(crate) struct Catalog {
-    shards: Box<[RwLock<NameIndex>]>,
-    by_id: RwLock<Vec<Option<Arc<TwinEntry>>>>,
+pub(crate) struct Catalog<D> {
+    shards: Box<[RwLock<NameIndex<D>>]>,
+    by_id: RwLock<Vec<Option<Arc<TwinEntry<D>>>>>,
     next_id: AtomicU32,
     hasher: foldhash::fast::RandomState,
 }
 
-impl Default for Catalog {
+impl<D> Default for Catalog<D> {
     fn default() -> Self {
         Catalog {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -195,24 +179,24 @@ impl Default for Catalog {
     }
 }
 
-impl Catalog {
-    fn shard(&self, name: &str) -> &RwLock<HashMap<Arc<str>, Arc<TwinEntry>>> {
+impl<D: Default> Catalog<D> {
+    fn shard(&self, name: &str) -> &RwLock<NameIndex<D>> {
         use std::hash::BuildHasher;
         &self.shards[self.hasher.hash_one(name) as usize % SHARDS]
     }
 
     /// The twin named `name`, if known.
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<TwinEntry>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<TwinEntry<D>>> {
         self.shard(name).read().get(name).cloned()
     }
 
     /// The twin with id `id`, if known.
-    pub(crate) fn by_id(&self, id: TwinId) -> Option<Arc<TwinEntry>> {
+    pub(crate) fn by_id(&self, id: TwinId) -> Option<Arc<TwinEntry<D>>> {
         self.by_id.read().get(id as usize).cloned().flatten()
     }
 
     /// The twin named `name`, created (unlogged) when new.
-    pub(crate) fn get_or_create(&self, name: &str) -> Arc<TwinEntry> {
+    pub(crate) fn get_or_create(&self, name: &str) -> Arc<TwinEntry<D>> {
         if let Some(entry) = self.get(name) {
             return entry;
         }
@@ -248,22 +232,14 @@ impl Catalog {
         Ok(())
     }
 
-    fn insert_locked(
-        &self,
-        shard: &mut HashMap<Arc<str>, Arc<TwinEntry>>,
-        id: TwinId,
-        name: &str,
-        logged: bool,
-    ) -> Arc<TwinEntry> {
+    fn insert_locked(&self, shard: &mut NameIndex<D>, id: TwinId, name: &str, logged: bool) -> Arc<TwinEntry<D>> {
         let name: Arc<str> = name.into();
         let entry = Arc::new(TwinEntry {
             id,
             name: name.clone(),
             logged: AtomicBool::new(logged),
             meta: Mutex::default(),
-            table: RwLock::default(),
-            cold_latest: Mutex::default(),
-            latest_state: Mutex::default(),
+            data: D::default(),
         });
         shard.insert(name, entry.clone());
         let mut by_id = self.by_id.write();
@@ -275,7 +251,7 @@ impl Catalog {
     }
 
     /// Every twin, in id order.
-    pub(crate) fn all(&self) -> Vec<Arc<TwinEntry>> {
+    pub(crate) fn all(&self) -> Vec<Arc<TwinEntry<D>>> {
         self.by_id.read().iter().flatten().cloned().collect()
     }
 }
@@ -295,7 +271,7 @@ mod tests {
 
     #[test]
     fn replayed_definitions_must_agree() {
-        let catalog = Catalog::default();
+        let catalog = Catalog::<()>::default();
         assert!(catalog.define(3, "a").is_ok());
         assert!(catalog.define(3, "a").is_ok());
         assert!(catalog.define(3, "b").is_err());

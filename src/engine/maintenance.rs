@@ -22,9 +22,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::Inner;
 use super::metrics::Counters;
-use crate::catalog::Catalog;
+use super::{Catalog, Inner};
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
     self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Segment, SegmentWriter, to_twin_rows,
@@ -244,7 +243,7 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
         let mut cold = inner.cold.write();
         let mut tables = foldhash::HashMap::default();
         for entry in inner.catalog.all() {
-            let mut table = entry.table.write();
+            let mut table = entry.data.table.write();
             if table.rows() > 0 {
                 tables.insert(entry.id, Arc::new(std::mem::take(&mut *table)));
             }
@@ -545,6 +544,7 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
             return Ok(());
         }
         let fresh = entry
+            .data
             .cold_latest
             .lock()
             .as_ref()
@@ -553,7 +553,7 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
             continue;
         }
         let snapshot = inner.snapshots.begin();
-        let warm = entry.table.read();
+        let warm = entry.data.table.read();
         let view = crate::read::TwinView {
             entry: &entry,
             cold: &cold,
@@ -561,7 +561,7 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
             warm: &warm,
             snapshot: snapshot.seq,
         };
-        crate::query::state_at(&view, None)?;
+        crate::read::state_at(&view, None)?;
     }
     inner.latest_done.store(generation + 1, Ordering::Release);
     Ok(())

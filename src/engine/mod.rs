@@ -20,7 +20,10 @@ pub use options::{Clock, Options};
 use snapshot::Snapshots;
 pub use verify::{Problem, VerifyReport};
 
-use crate::catalog::{Catalog, TwinEntry};
+use crate::read::{Twin, TwinData};
+
+/// The catalog as the engine keeps it: each twin with its warm rows and read caches.
+pub(crate) type Catalog = crate::catalog::Catalog<TwinData>;
 use crate::cold::{ColdState, Manifest};
 use crate::error::RecordError;
 use crate::error::{Error, Result};
@@ -247,7 +250,7 @@ impl Store {
         let warm_estimate = catalog
             .all()
             .iter()
-            .map(|e| e.table.read().heap_bytes() as u64)
+            .map(|e| e.data.table.read().heap_bytes() as u64)
             .sum::<u64>();
         // Rows replayed from the WAL count as written at the open: their original arrival
         // times are not logged, and a store reopened after a long stop should not flush
@@ -710,11 +713,11 @@ impl Store {
 
     /// Runs `f` on a consistent view of one twin: the cold files, the tables a flush is
     /// writing out, and the warm rows of the current snapshot.
-    fn read<T>(&self, entry: &TwinEntry, f: impl FnOnce(&crate::read::TwinView<'_>) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, entry: &Twin, f: impl FnOnce(&crate::read::TwinView<'_>) -> Result<T>) -> Result<T> {
         // The cold lock first: a snapshot taken under it sees every batch in its files.
         let cold = self.inner.cold.read();
         let snapshot = self.inner.snapshots.begin();
-        let warm = entry.table.read();
+        let warm = entry.data.table.read();
         let view = crate::read::TwinView {
             entry,
             cold: &cold,
@@ -744,7 +747,7 @@ impl Store {
 
     /// The twins a selector names: unknown ids are an error; a prefix or model matching
     /// nothing selects nothing.
-    fn select(&self, selector: &crate::query::TwinSelector) -> Result<Vec<Arc<TwinEntry>>> {
+    fn select(&self, selector: &crate::query::TwinSelector) -> Result<Vec<Arc<Twin>>> {
         use crate::query::TwinSelector;
         Ok(match selector {
             TwinSelector::Ids(ids) => ids.iter().map(|id| self.twin(id)).collect::<Result<_>>()?,
@@ -778,7 +781,7 @@ impl Store {
         let mut stats = Stats::default();
         let cold = self.inner.cold.read();
         for entry in self.inner.catalog.all() {
-            let table = entry.table.read();
+            let table = entry.data.table.read();
             stats.twins += 1;
             stats.records += table.rows() as u64;
             stats.points += table.points();
@@ -819,7 +822,7 @@ impl Store {
         self.inner.wal.sync()
     }
 
-    fn twin(&self, twin: &str) -> Result<Arc<TwinEntry>> {
+    fn twin(&self, twin: &str) -> Result<Arc<Twin>> {
         self.inner
             .catalog
             .get(twin)

@@ -5,14 +5,15 @@ use std::sync::atomic::Ordering;
 
 use foldhash::{HashMap, HashSet};
 
+use super::Catalog;
 use super::metrics::Counters;
 use super::snapshot::PublishOnDrop;
 use super::{IngestReport, Inner, Options};
-use crate::catalog::{Catalog, TwinEntry};
 use crate::error::RecordError;
 use crate::error::{Error, Result};
 use crate::ingest::{InputFormat, ParsedBatch, ParsedRecord, parse_adt_lines, parse_flat_lines};
 use crate::model::{ColumnId, FieldValue, Timestamp, TwinId, ValueType};
+use crate::read::Twin;
 use crate::wal::FRAME_HEADER_LEN;
 use crate::wal::codec::{BatchEncoder, Definition, decode_batch};
 
@@ -51,11 +52,11 @@ pub(super) fn parse_input<'a>(
 struct NewDefinitions {
     twins: HashSet<TwinId>,
     columns: HashSet<(TwinId, ColumnId)>,
-    column_entries: Vec<(Arc<TwinEntry>, ColumnId)>,
-    models: Vec<(Arc<TwinEntry>, Arc<str>)>,
+    column_entries: Vec<(Arc<Twin>, ColumnId)>,
+    models: Vec<(Arc<Twin>, Arc<str>)>,
     /// The last model in `models` of each twin.
     last_model: HashMap<TwinId, Arc<str>>,
-    entries: Vec<Arc<TwinEntry>>,
+    entries: Vec<Arc<Twin>>,
 }
 
 /// Below this many records a write call runs on the calling thread alone.
@@ -69,7 +70,7 @@ const PARALLEL_MIN_RECORDS: usize = 20_000;
 struct Plan<'p, 'a> {
     batches: &'p [ParsedBatch<'a>],
     /// The call's distinct twins, in order of first appearance.
-    twins: Vec<Arc<TwinEntry>>,
+    twins: Vec<Arc<Twin>>,
     /// Twin slot of each record, in input order (batch by batch).
     slots: Vec<u32>,
     /// Fields per twin slot in the call: a bound on the properties the call may add.
@@ -82,7 +83,7 @@ impl<'p, 'a> Plan<'p, 'a> {
         // Sized up front: a call of interleaved twins may name thousands of them.
         let mut slot_by_name: HashMap<&str, u32> =
             HashMap::with_capacity_and_hasher(total.min(1 << 16), Default::default());
-        let mut twins: Vec<Arc<TwinEntry>> = Vec::new();
+        let mut twins: Vec<Arc<Twin>> = Vec::new();
         let mut slots: Vec<u32> = Vec::with_capacity(total);
         let mut fields: Vec<usize> = Vec::new();
         let mut last: Option<(&str, u32)> = None;
@@ -175,7 +176,7 @@ impl<'p, 'a> Plan<'p, 'a> {
     fn records(
         &self,
         part: usize,
-    ) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>, &Arc<TwinEntry>)> + '_ {
+    ) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>, &Arc<Twin>)> + '_ {
         let mut slots = self.slots.iter();
         self.batches
             .iter()
@@ -278,7 +279,7 @@ fn apply_part(plan: &Plan<'_, '_>, part: usize, column_ids: &[ColumnId], seq: u6
         let (mine, rest) = ids.split_at(record.fields.len().min(ids.len()));
         ids = rest;
         let values = mine.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
-        let mut table = plan.twins[slot as usize].table.write();
+        let mut table = plan.twins[slot as usize].data.table.write();
         if !std::mem::replace(&mut settled[slot as usize], true) {
             table.settle(min_active);
         }
@@ -520,7 +521,7 @@ pub(super) fn replay_frame(catalog: &Catalog, seq: u64, payload: &[u8]) -> Resul
             }
         }
         let values = record.values.iter().map(|(c, v): &(ColumnId, FieldValue<'_>)| (*c, v));
-        entry.table.write().insert(record.ts, seq, values, u64::MAX);
+        entry.data.table.write().insert(record.ts, seq, values, u64::MAX);
     }
     Ok(())
 }

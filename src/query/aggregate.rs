@@ -17,8 +17,8 @@
 //! percentile: always a value that occurred); `first` and `last` break ties of equal time by
 //! write order, as raw events are ordered.
 
-use crate::catalog::ColumnId;
 use crate::error::{Error, Result};
+use crate::model::ColumnId;
 use crate::model::{Timestamp, ValueType};
 use crate::read::Rank;
 

@@ -6,10 +6,10 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use super::Row;
-use crate::catalog::ColumnId;
 use crate::cold::cache::BlockCache;
 use crate::cold::segment::{Chunk, Values};
 use crate::error::Result;
+use crate::model::ColumnId;
 use crate::warm::ScanRange;
 
 /// The rows of one group of a chunk that lie in a range.

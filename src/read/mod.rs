@@ -3,20 +3,27 @@
 //!
 //! - [`chunk`]: a cold chunk's rows in a range, decoded group by group.
 //! - [`merge`]: the one merge of sources, used by queries and compaction alike.
+//! - `latest`: a twin's values at an instant, and the caches of its latest state.
 //!
 //! Every reader orders rows the same way, by [`Rank`].
 
 pub(crate) mod chunk;
+mod latest;
 pub(crate) mod merge;
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
+use parking_lot::{Mutex, RwLock};
+
+pub(crate) use latest::{ColdLatest, state_at};
+pub use latest::{PropertyValue, TwinState};
 pub(crate) use merge::{Merger, merge_rows};
 
-use crate::catalog::{ColumnId, TwinEntry};
+use crate::catalog::{ColumnNames, TwinEntry};
 use crate::cold::ColdState;
 use crate::error::Result;
-use crate::model::Value;
+use crate::model::{ColumnId, Value};
 use crate::warm::{RowPos, ScanRange, WarmTable};
 
 /// One row, row-major: its time and its values by column.
@@ -45,11 +52,33 @@ impl Rank {
     }
 }
 
+/// What the engine keeps per twin beside its catalog entry: its warm rows, and what reads
+/// cache of it.
+#[derive(Default)]
+pub(crate) struct TwinData {
+    pub table: RwLock<WarmTable>,
+    /// The newest value of each column in the cold files, for the cold generation it was
+    /// computed at (see `state_at`).
+    pub cold_latest: Mutex<Option<Arc<ColdLatest>>>,
+    /// The whole latest state and the cold generation it was computed at, when it was
+    /// computed with no warm rows (then it is the answer as long as the twin has none). Kept
+    /// inline: a fleet's latest values are a lookup per twin.
+    pub latest_state: Mutex<Option<(u64, TwinState)>>,
+}
+
+/// A twin as the engine holds it.
+pub(crate) type Twin = TwinEntry<TwinData>;
+
+/// Column names of a twin, indexed by column id.
+pub(crate) fn column_names(twin: &Twin) -> ColumnNames {
+    twin.meta.lock().names()
+}
+
 /// Everything one query reads of a twin: its cold chunks, the tables a flush is writing
 /// out, and its warm rows, at one snapshot. Sources are ordered oldest first; rows of equal
 /// time are ordered by source, then within it.
 pub(crate) struct TwinView<'a> {
-    pub entry: &'a TwinEntry,
+    pub entry: &'a Twin,
     pub cold: &'a ColdState,
     pub frozen: Option<&'a WarmTable>,
     pub warm: &'a WarmTable,

@@ -5,7 +5,7 @@
 use super::codec::{CodecError, Reader, put_ivarint, put_uvarint};
 use super::stats::{BlockStats, get_stats};
 use super::{ColumnRows, GROUP_ROWS, TwinRef};
-use crate::catalog::ColumnId;
+use crate::model::ColumnId;
 use crate::model::ValueType;
 
 /// A parsed directory: the columns and the groups.

@@ -30,7 +30,7 @@ use std::path::Path;
 use bytemuck::{Pod, Zeroable};
 
 use super::codec;
-use crate::catalog::{ColumnId, TwinId};
+use crate::model::{ColumnId, TwinId};
 use crate::model::{Value, ValueType};
 
 mod chunk;

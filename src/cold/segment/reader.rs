@@ -12,8 +12,8 @@ use super::presence::presence_len;
 use super::{
     HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SizeBreakdown, TRAILER_LEN, TRAILER_MAGIC, TWIN_REF_LEN, TwinRef,
 };
-use crate::catalog::TwinId;
 use crate::error::{Error, Result};
+use crate::model::TwinId;
 use crate::vfs::{FileBytes, Vfs};
 
 // Reading.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::catalog::{ColumnId, TwinEntry};
 use crate::error::{Error, Result};
+use crate::model::ColumnId;
 use crate::model::{Timestamp, Value, ValueType};
 use crate::query::aggregate::Buckets;
-use crate::query::{TwinView, column_names, merged_rows};
+use crate::read::{Twin, TwinView, column_names, merged_rows};
+
 use crate::warm::ScanRange;
 
 use super::compile::duration_nanos;
@@ -59,7 +60,7 @@ pub(super) fn event_times(view: &TwinView<'_>, from: i64, to: i64, out: &mut Vec
 
 pub(crate) fn availability(
     store: &StoreView<'_>,
-    twins: &[Arc<TwinEntry>],
+    twins: &[Arc<Twin>],
     span: Option<(Timestamp, Timestamp)>,
     interval: Option<Duration>,
 ) -> Result<Availability> {
@@ -180,7 +181,7 @@ pub(super) fn twin_schema(
 
 pub(crate) fn event_schema(
     store: &StoreView<'_>,
-    twins: &[Arc<TwinEntry>],
+    twins: &[Arc<Twin>],
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<SchemaProperty>> {
@@ -207,7 +208,7 @@ pub(crate) fn last_known(
         return Ok(Vec::new());
     };
     // The state at the first edge, then every change up to the last edge.
-    let mut current = crate::query::state_at(view, Some(first))?.get(name).cloned();
+    let mut current = crate::read::state_at(view, Some(first))?.get(name).cloned();
     let names = column_names(view.entry);
     let columns: Vec<ColumnId> = (0..names.len() as ColumnId)
         .filter(|&c| *names[c as usize].0 == *name)

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use crate::catalog::TwinEntry;
 use crate::error::{Error, Result};
 use crate::model::{Value, ValueType};
+use crate::query::Aggregation;
 use crate::query::interpolate::Interpolation;
 use crate::query::tsx::{self, AggFn, Expr, Scalar, TsxType};
-use crate::query::{Aggregation, column_names};
+use crate::read::{Twin, column_names};
 
 use super::state::{CallSink, CategorySink, StateSpec};
 use super::{Category, InterpolationSpec, MAX_VARIABLES, Variable};
@@ -61,7 +61,7 @@ impl Slots {
     /// almost always a mistake, and TSI's answer (nulls everywhere) would hide it. The idiom
     /// `coalesce($event.p.Double, toDouble($event.p.Long))` is fine when either exists; a
     /// name no twin has is fine too (the property may not have been written yet).
-    pub(super) fn check_types(&self, twins: &[&TwinEntry]) -> Result<()> {
+    pub(super) fn check_types(&self, twins: &[&Twin]) -> Result<()> {
         let mut checked: Vec<&str> = Vec::new();
         for (name, _) in &self.list {
             if checked.contains(&name.as_str()) {

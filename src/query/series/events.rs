@@ -1,10 +1,11 @@
 //! `getEvents` and `getSeries`: rows in pages, with the continuation token.
 
-use crate::catalog::ColumnId;
 use crate::error::{Error, Result};
+use crate::model::ColumnId;
 use crate::model::{Timestamp, Value, ValueType};
 use crate::query::tsx::Scalar;
-use crate::query::{TwinView, column_names, merged_rows};
+
+use crate::read::{TwinView, column_names, merged_rows};
 use crate::warm::ScanRange;
 
 use super::compile::{Compiled, Slots, compile, compile_filter};

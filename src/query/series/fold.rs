@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use crate::catalog::ColumnId;
 use crate::error::Result;
-use crate::query::TwinView;
+use crate::model::ColumnId;
+
 use crate::query::aggregate::{Buckets, fold_property};
 use crate::query::interpolate::{self, Grid, Wanted};
 use crate::query::tsx::{AggFn, Expr, Scalar};
-use crate::read::Rank;
+use crate::read::{Rank, TwinView};
 use crate::warm::ScanRange;
 
 use super::compile::{Call, Compiled, Plan};

@@ -1,14 +1,14 @@
 //! Reading a twin's rows for a series query: its sources merged in order, laid out by slot.
 
-use crate::catalog::ColumnId;
+use crate::model::ColumnId;
 use std::ops::ControlFlow;
 
 use crate::error::Result;
 use crate::model::Value;
 use crate::query::tsx::Scalar;
-use crate::query::{TwinView, column_names};
-use crate::read::Merger;
+
 use crate::read::chunk::scan_groups;
+use crate::read::{Merger, TwinView, column_names};
 use crate::warm::ScanRange;
 
 use super::compile::Slots;
@@ -116,19 +116,25 @@ pub(super) fn gather(
         .collect();
     for chunk in view.cold.chunks(view.entry.id, range.from, range.to)? {
         let mut rows = Rows::new(slots);
-        scan_groups(&chunk, Some(&view.cold.cache), Some(range), Some(&slot_columns), |group| {
-            let base = rows.extend_times(group.times_in_range());
-            for (k, (column, _, values)) in group.columns.iter().enumerate() {
-                let targets = &col_slot[*column as usize];
-                for (r, i) in group.values_in_range(k) {
-                    let value = scalar_at(values, i);
-                    for &slot in targets {
-                        rows.cols[slot][base + r] = value.clone();
+        scan_groups(
+            &chunk,
+            Some(&view.cold.cache),
+            Some(range),
+            Some(&slot_columns),
+            |group| {
+                let base = rows.extend_times(group.times_in_range());
+                for (k, (column, _, values)) in group.columns.iter().enumerate() {
+                    let targets = &col_slot[*column as usize];
+                    for (r, i) in group.values_in_range(k) {
+                        let value = scalar_at(values, i);
+                        for &slot in targets {
+                            rows.cols[slot][base + r] = value.clone();
+                        }
                     }
                 }
-            }
-            ControlFlow::Continue(())
-        })?;
+                ControlFlow::Continue(())
+            },
+        )?;
         sources.push(rows);
     }
     for table in view.frozen.into_iter().chain([view.warm]) {

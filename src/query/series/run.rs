@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::catalog::TwinEntry;
 use crate::error::{Error, Result};
-use crate::query::TwinView;
+use crate::read::{Twin, TwinView};
+
 use crate::query::aggregate::Buckets;
 
 use super::AggregateSeriesQuery;
@@ -21,8 +21,8 @@ pub(crate) struct StoreView<'a> {
 
 impl StoreView<'_> {
     /// Runs `f` on the view of one twin.
-    pub(crate) fn with_twin<T>(&self, entry: &TwinEntry, f: impl FnOnce(&TwinView<'_>) -> Result<T>) -> Result<T> {
-        let warm = entry.table.read();
+    pub(crate) fn with_twin<T>(&self, entry: &Twin, f: impl FnOnce(&TwinView<'_>) -> Result<T>) -> Result<T> {
+        let warm = entry.data.table.read();
         let view = TwinView {
             entry,
             cold: self.cold,
@@ -37,7 +37,7 @@ impl StoreView<'_> {
 /// Runs an `aggregateSeries` query over `twins` (already selected).
 pub(crate) fn aggregate_series(
     store: &StoreView<'_>,
-    twins: &[Arc<TwinEntry>],
+    twins: &[Arc<Twin>],
     query: &AggregateSeriesQuery,
 ) -> Result<Vec<TwinFrame>> {
     let interval = duration_nanos(query.interval, "the interval")?;
