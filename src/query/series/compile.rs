@@ -346,6 +346,25 @@ struct CategoricalDef<'q> {
     filter: Option<&'q str>,
 }
 
+/// Parses and type-checks a variable's value, which must have one of the `allowed` types
+/// (`needs` says which, for the error).
+fn compile_value(
+    value: &str,
+    ctx: &dyn Fn(&str) -> String,
+    allowed: &[TsxType],
+    needs: &str,
+) -> Result<(Expr, TsxType)> {
+    let expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    let ty = expr.check(None, false).map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    if !allowed.contains(&ty) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the value {value:?} is {ty:?}; {needs}",
+            ctx("type error")
+        )));
+    }
+    Ok((expr, ty))
+}
+
 fn compile_numeric(
     def: NumericDef<'_>,
     ctx: &dyn Fn(&str) -> String,
@@ -360,16 +379,7 @@ fn compile_numeric(
         interpolation,
         filter,
     } = def;
-    let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
-    let ty = value_expr
-        .check(None, false)
-        .map_err(|e| tsx_error(&ctx("value"), value, e))?;
-    if !matches!(ty, TsxType::Double | TsxType::Long) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: the value {value:?} is {ty:?}; a numeric variable needs Double or Long",
-            ctx("type error")
-        )));
-    }
+    let (mut value_expr, ty) = compile_value(value, ctx, &[TsxType::Double, TsxType::Long], "a numeric variable needs Double or Long")?;
     let plain = match &value_expr {
         Expr::Property { name, ty, .. } => Some((name.clone(), *ty)),
         _ => None,
@@ -454,16 +464,7 @@ fn compile_categorical(
         interpolation,
         filter,
     } = def;
-    let mut value_expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
-    let ty = value_expr
-        .check(None, false)
-        .map_err(|e| tsx_error(&ctx("value"), value, e))?;
-    if !matches!(ty, TsxType::Long | TsxType::String) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: the value {value:?} is {ty:?}; a categorical variable needs Long or String",
-            ctx("type error")
-        )));
-    }
+    let (mut value_expr, ty) = compile_value(value, ctx, &[TsxType::Long, TsxType::String], "a categorical variable needs Long or String")?;
     slots.bind(&mut value_expr);
     let filter = filter.map(|f| compile_filter(f, slots)).transpose()?;
     let step = match interpolation {
