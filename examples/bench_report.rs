@@ -37,7 +37,7 @@ use twinstore::{
 };
 
 /// Input is fed in chunks of this size, as the CLI does.
-const CHUNK: usize = 16 << 20;
+const CHUNK: usize = twinstore::READER_CHUNK_BYTES;
 fn chunk() -> usize {
     std::env::var("CHUNK_MB")
         .ok()
@@ -390,37 +390,14 @@ fn ingest_median(input: &[u8], runs: usize, options: Options) -> Result<Loaded, 
     Ok(load)
 }
 
-/// Loads the whole input into a new store, in chunks, and syncs: NDJSON to durable store.
+/// Loads the whole input into a new store, in chunks (`Store::ingest_reader_chunked`, as the
+/// CLI does), and syncs: NDJSON to durable store.
 fn ingest_file(input: &[u8], options: Options) -> Result<Loaded, Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path(), options)?;
     let started = Instant::now();
-    let (mut records, mut points, mut rejected, mut line) = (0, 0, 0, 1);
-    let mut rest = input;
-    while !rest.is_empty() {
-        let chunk = chunk();
-        let cut = if rest.len() <= chunk {
-            rest.len()
-        } else {
-            rest[chunk..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |p| chunk + p + 1)
-        };
-        let (chunk, tail) = rest.split_at(cut);
-        let report = store.ingest(
-            chunk,
-            &IngestOptions {
-                first_line: line,
-                ..Default::default()
-            },
-        )?;
-        records += report.records;
-        points += report.points;
-        rejected += report.rejected.len() as u64;
-        line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        rest = tail;
-    }
+    let report = store.ingest_reader_chunked(input, &IngestOptions::default(), chunk(), |_, _| {})?;
+    let (records, points, rejected) = (report.records, report.points, report.rejected.len() as u64);
     store.sync()?;
     let secs = started.elapsed().as_secs_f64();
     Ok(Loaded {

@@ -229,7 +229,7 @@ pub mod tsx_fuzz {
 }
 pub use engine::{
     BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
-    Stats, Store, VerifyReport,
+    READER_CHUNK_BYTES, Stats, Store, VerifyReport,
 };
 pub use error::{Error, RecordError, Result};
 #[cfg(feature = "parquet")]

@@ -766,7 +766,8 @@ fn ingest(args: IngestArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Ingests each source in line-aligned chunks of about `chunk_bytes`, one store call each.
+/// Ingests each source in line-aligned chunks of about `chunk_bytes`, one store call each
+/// ([`Store::ingest_reader_chunked`]), reporting rejected lines and progress as chunks go in.
 fn ingest_chunked(
     store: &Store,
     format: InputFormat,
@@ -775,48 +776,26 @@ fn ingest_chunked(
     reporter: &mut Reporter,
     total: &mut IngestReport,
 ) -> Result<(), CliError> {
-    let mut buffer: Vec<u8> = Vec::new();
     for source in sources {
-        let mut reader = source.open()?;
-        buffer.clear();
-        let mut next_line = 1u64;
-        let mut want = chunk_bytes;
-        loop {
-            let at_end = fill(&mut reader, &mut buffer, want)
-                .map_err(|e| CliError::Message(format!("cannot read {}: {e}", source.name)))?;
-            let cut = if at_end {
-                buffer.len()
-            } else {
-                match memchr::memrchr(b'\n', &buffer) {
-                    Some(i) => i + 1,
-                    None => {
-                        // One line longer than a chunk: read on until it ends.
-                        want = buffer.len() + chunk_bytes;
-                        continue;
-                    }
-                }
-            };
-            if cut > 0 {
-                let piece = &buffer[..cut];
-                let opts = IngestOptions {
-                    format,
-                    strict: Some(false),
-                    first_line: next_line,
-                };
-                let report = store
-                    .ingest(piece, &opts)
-                    .map_err(|e| CliError::Message(format!("{}: {e}", source.name)))?;
+        let reader = source.open()?;
+        let opts = IngestOptions {
+            format,
+            strict: Some(false),
+            first_line: 1,
+        };
+        // Totals are kept chunk by chunk: the summary counts what went in before a failure.
+        store
+            .ingest_reader_chunked(reader, &opts, chunk_bytes, |report, bytes| {
                 reporter.rejected(report.rejected.iter().map(|e| (source.name.as_str(), e.line, e)));
-                total.merge(report);
-                next_line += memchr::memchr_iter(b'\n', piece).count() as u64;
-                reporter.progress.advance(cut as u64);
-            }
-            buffer.drain(..cut);
-            want = chunk_bytes;
-            if at_end {
-                break;
-            }
-        }
+                reporter.progress.advance(bytes as u64);
+                total.merge(report.clone());
+            })
+            .map_err(|e| match e {
+                Error::Io { path, source: io } if path == Path::new("<reader>") => {
+                    CliError::Message(format!("cannot read {}: {io}", source.name))
+                }
+                e => CliError::Message(format!("{}: {e}", source.name)),
+            })?;
     }
     Ok(())
 }

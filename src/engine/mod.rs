@@ -1,6 +1,7 @@
 //! The store: ties ingest, catalog, WAL, warm tier and queries together.
 
 mod backup;
+mod ingest_reader;
 mod maintenance;
 mod metrics;
 mod options;
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use backup::BackupReport;
+pub use ingest_reader::READER_CHUNK_BYTES;
 pub use metrics::{Metrics, QueryKind, QueryStats};
 pub use options::{Clock, Options};
 use snapshot::Snapshots;

@@ -355,7 +355,9 @@ fn compile_value(
     needs: &str,
 ) -> Result<(Expr, TsxType)> {
     let expr = tsx::parse(value).map_err(|e| tsx_error(&ctx("value"), value, e))?;
-    let ty = expr.check(None, false).map_err(|e| tsx_error(&ctx("value"), value, e))?;
+    let ty = expr
+        .check(None, false)
+        .map_err(|e| tsx_error(&ctx("value"), value, e))?;
     if !allowed.contains(&ty) {
         return Err(Error::InvalidArgument(format!(
             "{}: the value {value:?} is {ty:?}; {needs}",
@@ -379,7 +381,12 @@ fn compile_numeric(
         interpolation,
         filter,
     } = def;
-    let (mut value_expr, ty) = compile_value(value, ctx, &[TsxType::Double, TsxType::Long], "a numeric variable needs Double or Long")?;
+    let (mut value_expr, ty) = compile_value(
+        value,
+        ctx,
+        &[TsxType::Double, TsxType::Long],
+        "a numeric variable needs Double or Long",
+    )?;
     let plain = match &value_expr {
         Expr::Property { name, ty, .. } => Some((name.clone(), *ty)),
         _ => None,
@@ -464,7 +471,12 @@ fn compile_categorical(
         interpolation,
         filter,
     } = def;
-    let (mut value_expr, ty) = compile_value(value, ctx, &[TsxType::Long, TsxType::String], "a categorical variable needs Long or String")?;
+    let (mut value_expr, ty) = compile_value(
+        value,
+        ctx,
+        &[TsxType::Long, TsxType::String],
+        "a categorical variable needs Long or String",
+    )?;
     slots.bind(&mut value_expr);
     let filter = filter.map(|f| compile_filter(f, slots)).transpose()?;
     let step = match interpolation {
