@@ -11,7 +11,7 @@
 //! store uses the [`Vfs`] of its [`Options`](crate::Options), for files inside and outside
 //! its directory alike.
 //!
-//! Outside it: the command-line tool (`src/bin/twinstore.rs`) reads its input files and
+//! Outside it: the command-line tool (`src/bin/twinstore/`) reads its input files and
 //! standard input with `std` (they are the user's files, not the store's); the chart writer
 //! (`plot::plot`, feature `plot`) lets its drawing library create the SVG or PNG file, which
 //! is an output of the user's choosing and never read back by the store; and unit tests
