@@ -185,24 +185,29 @@ impl State {
         }
     }
 
-    /// A call's result per bucket: Long for `count`, else Double; null where it has none.
-    pub(super) fn call_column(&mut self, sink: CallSink) -> Vec<Scalar> {
-        let double = |v: Option<f64>| v.map_or(Scalar::Null, Scalar::Double);
+    /// A call's result per bucket (`count` as a whole number); `None` where it has none.
+    pub(super) fn call_values(&mut self, sink: CallSink) -> Vec<Option<f64>> {
         match sink {
             CallSink::Totals(i) => {
                 let (acc, a) = &mut self.totals[i];
-                let a = *a;
-                acc.column(a)
-                    .into_iter()
-                    .map(|v| match (v, a) {
-                        (Some(v), Aggregation::Count) => Scalar::Long(v as i64),
-                        (v, _) => double(v),
-                    })
-                    .collect()
+                acc.column(*a)
             }
-            CallSink::Events(i) => self.events[i].column().into_iter().map(double).collect(),
-            CallSink::Interpolated(i) => self.interpolated[i].column().into_iter().map(double).collect(),
+            CallSink::Events(i) => self.events[i].column(),
+            CallSink::Interpolated(i) => self.interpolated[i].column(),
         }
+    }
+
+    /// [`State::call_values`] as TSX values: Long for `count`, else Double; null where none.
+    pub(super) fn call_column(&mut self, sink: CallSink, func: AggFn) -> Vec<Scalar> {
+        let count = func == AggFn::Count;
+        self.call_values(sink)
+            .into_iter()
+            .map(|v| match v {
+                Some(v) if count => Scalar::Long(v as i64),
+                Some(v) => Scalar::Double(v),
+                None => Scalar::Null,
+            })
+            .collect()
     }
 }
 
@@ -347,14 +352,11 @@ fn calls_column(name: &str, top: &Expr, calls: &[Call], state: &mut State, bucke
         } else {
             ValueType::Double
         };
+        let count = call.func == AggFn::Count;
         let values = state
-            .call_column(call.sink)
+            .call_values(call.sink)
             .into_iter()
-            .map(|v| match v {
-                Scalar::Long(n) => Some(Value::Long(n)),
-                Scalar::Double(x) => Some(Value::Double(x)),
-                _ => None,
-            })
+            .map(|v| v.map(|v| if count { Value::Long(v as i64) } else { Value::Double(v) }))
             .collect();
         return FrameColumn {
             name: name.to_string(),
@@ -362,7 +364,7 @@ fn calls_column(name: &str, top: &Expr, calls: &[Call], state: &mut State, bucke
             values,
         };
     }
-    let per_call: Vec<Vec<Scalar>> = calls.iter().map(|c| state.call_column(c.sink)).collect();
+    let per_call: Vec<Vec<Scalar>> = calls.iter().map(|c| state.call_column(c.sink, c.func)).collect();
     // Arithmetic over calls reads their results as slots; the answer is a Double.
     let mut results = vec![Scalar::Null; calls.len()];
     let values: Vec<Option<Value>> = (0..buckets)
@@ -443,11 +445,11 @@ mod tests {
         b.fractions[0].n[1] = 1;
         a.merge(b);
 
-        assert_eq!(a.call_column(sum), vec![Scalar::Double(3.5), Scalar::Double(4.0)]);
+        assert_eq!(a.call_column(sum, AggFn::Sum), vec![Scalar::Double(3.5), Scalar::Double(4.0)]);
         // The earlier event wins across the two states (time 20 from the second).
-        assert_eq!(a.call_column(first), vec![Scalar::Null, Scalar::Double(8.0)]);
+        assert_eq!(a.call_column(first, AggFn::First), vec![Scalar::Null, Scalar::Double(8.0)]);
         // twavg is averaged over the twins that gave a value: (1 + 3) / 2, then 5 / 1.
-        assert_eq!(a.call_column(twavg), vec![Scalar::Double(2.0), Scalar::Double(5.0)]);
+        assert_eq!(a.call_column(twavg, AggFn::Twavg), vec![Scalar::Double(2.0), Scalar::Double(5.0)]);
         assert_eq!(a.counts[0][1], vec![5, 0]);
         assert_eq!(a.fractions[0].sums[0], vec![0.0, 1.0]);
         assert_eq!(a.fractions[0].n, vec![0, 2]);
