@@ -445,11 +445,20 @@ mod tests {
         b.fractions[0].n[1] = 1;
         a.merge(b);
 
-        assert_eq!(a.call_column(sum, AggFn::Sum), vec![Scalar::Double(3.5), Scalar::Double(4.0)]);
+        assert_eq!(
+            a.call_column(sum, AggFn::Sum),
+            vec![Scalar::Double(3.5), Scalar::Double(4.0)]
+        );
         // The earlier event wins across the two states (time 20 from the second).
-        assert_eq!(a.call_column(first, AggFn::First), vec![Scalar::Null, Scalar::Double(8.0)]);
+        assert_eq!(
+            a.call_column(first, AggFn::First),
+            vec![Scalar::Null, Scalar::Double(8.0)]
+        );
         // twavg is averaged over the twins that gave a value: (1 + 3) / 2, then 5 / 1.
-        assert_eq!(a.call_column(twavg, AggFn::Twavg), vec![Scalar::Double(2.0), Scalar::Double(5.0)]);
+        assert_eq!(
+            a.call_column(twavg, AggFn::Twavg),
+            vec![Scalar::Double(2.0), Scalar::Double(5.0)]
+        );
         assert_eq!(a.counts[0][1], vec![5, 0]);
         assert_eq!(a.fractions[0].sums[0], vec![0.0, 1.0]);
         assert_eq!(a.fractions[0].n, vec![0, 2]);
