@@ -147,17 +147,23 @@ fn the_background_thread_compacts_runs_of_small_files() {
         .durability(Durability::NoSync)
         .warm_window(Duration::from_secs(3600));
     let store = Store::open(dir.path(), options).expect("open");
-    for day in 0..5 {
-        store.write(&hourly("t", T0 + day * DAY, 24)).expect("write");
+    // The next day first, in a file of its own: compaction never merges across days.
+    store.write(&hourly("t", T0 + DAY, 4)).expect("write");
+    store.flush().expect("flush");
+    // Five flushes of four hours each of day 0 (T0 is midnight UTC): five small files of
+    // one partition, which the background thread merges into one.
+    for part in 0..5 {
+        store.write(&hourly("t", T0 + part * 4 * HOUR, 4)).expect("write");
         store.flush().expect("flush");
     }
-    wait_for("a compaction", || store.stats().files == 1);
+    wait_for("a compaction", || store.stats().files == 2);
     // The replaced files go when the compaction lets go of them, just after it installs.
     let cold_files = || std::fs::read_dir(dir.path().join("cold")).expect("cold dir").count();
-    wait_for("the replaced files deleted", || cold_files() == 1);
+    wait_for("the replaced files deleted", || cold_files() == 2);
     let got = values(&store, "t");
-    assert_eq!(got.len(), 120);
-    assert_eq!(got[119], (T0 + 4 * DAY + 23 * HOUR, Value::Long(23)));
+    assert_eq!(got.len(), 24);
+    assert_eq!(got[19], (T0 + 19 * HOUR, Value::Long(3)));
+    assert_eq!(got[20], (T0 + DAY, Value::Long(0)));
 }
 
 #[test]
@@ -170,19 +176,20 @@ fn retention_drops_whole_files_and_trims_the_one_that_straddles() {
     };
     let options = quiet().clock(clock).cold_retention(Some(Duration::from_secs(86_400)));
     let store = Store::open(dir.path(), options).expect("open");
-    // Day 0 in one file, days 1-2 in another.
+    // Day 0 in one flush, days 1-2 in another: one file per day (T0 is midnight UTC).
     store.write(&hourly("t", T0, 24)).expect("write");
     store.flush().expect("flush");
     store.write(&hourly("t", T0 + DAY, 48)).expect("write");
     store.flush().expect("flush");
-    assert_eq!(store.stats().files, 2);
+    assert_eq!(store.stats().files, 3);
     // Now = day 2, 12:00: keep one day, so from day 1, 12:00 on.
     now.store(T0 + 2 * DAY + 12 * HOUR, Ordering::Relaxed);
     store.apply_retention().expect("retention");
     let got = values(&store, "t");
     let expected: Vec<(i64, Value)> = (12..48).map(|h| (T0 + DAY + h * HOUR, Value::Long(h))).collect();
     assert_eq!(got, expected);
-    assert_eq!(store.stats().files, 1);
+    // Day 0 dropped whole, day 1 trimmed, day 2 kept.
+    assert_eq!(store.stats().files, 2);
     assert_eq!(store.stats().records, 36);
     drop(store);
     let store = Store::open(dir.path(), quiet()).expect("reopen");

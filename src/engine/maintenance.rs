@@ -23,6 +23,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::metrics::Counters;
+use super::partition::{self, partition_of, partition_span};
 use super::{Catalog, Inner};
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
 use crate::cold::{
@@ -258,7 +259,52 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
     flush_frozen(inner, &mut state)
 }
 
-/// Writes the frozen tables to a segment file, installs it and cuts the WAL.
+/// Writes the frozen tables to segment files, one per time partition their rows fall in
+/// (ascending), and returns them (none when there were no rows). On an error the files
+/// written so far are retired.
+fn write_partitions(inner: &Inner, state: &mut MaintenanceState, frozen: &Frozen) -> Result<Vec<Arc<ColdFile>>> {
+    let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
+    // Which partitions hold rows: a table within one partition (the live feed's case) is
+    // one lookup; a table spanning several is probed partition by partition.
+    let mut partitions = BTreeSet::new();
+    for table in frozen.tables.values() {
+        let Some((first, last)) = table.time_range() else {
+            continue;
+        };
+        let (first, last) = (partition_of(first.as_nanos()), partition_of(last.as_nanos()));
+        if first == last {
+            partitions.insert(first);
+            continue;
+        }
+        for p in first..=last {
+            let (from, to) = partition_span(p);
+            if table.has_rows_in(from, to) {
+                partitions.insert(p);
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for p in partitions {
+        let (from, to) = partition_span(p);
+        let rows = twins
+            .iter()
+            .filter(|t| frozen.tables[*t].has_rows_in(from, to))
+            .map(|&t| Ok((t, frozen.tables[&t].rows_in(from, to))));
+        match write_segment(inner, state, rows) {
+            Ok(file) => written.extend(file),
+            Err(e) => {
+                for f in &written {
+                    f.segment.retire();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Writes the frozen tables to segment files (one per partition), installs them and cuts
+/// the WAL.
 fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     let Some((seq, wal_cut)) = state.pending_wal_cut else {
         return Ok(());
@@ -271,15 +317,10 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
         state.pending_wal_cut = None;
         return Ok(());
     }
-    let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
-    let file = write_segment(
-        inner,
-        state,
-        twins.into_iter().map(|t| Ok((t, frozen.tables[&t].all_rows()))),
-    )?;
+    let written = write_partitions(inner, state, &frozen)?;
     let mut files = inner.cold.read().files.clone();
-    files.extend(file.clone());
-    let not_durable = write_manifest(inner, state, seq, &files, file.as_slice())?;
+    files.extend(written.iter().cloned());
+    let not_durable = write_manifest(inner, state, seq, &files, &written)?;
     {
         let mut cold = inner.cold.write();
         // Compaction does not run concurrently (it holds the maintenance lock too), so the
@@ -295,10 +336,13 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     state.pending_wal_cut = None;
     drop(frozen);
     Counters::add(&inner.metrics.flushes, 1);
+    let bytes: u64 = written.iter().map(|f| f.meta.bytes).sum();
+    Counters::add(&inner.metrics.flushed_bytes, bytes);
     tracing::info!(
         millis = started.elapsed().as_millis() as u64,
-        bytes = file.as_ref().map_or(0, |f| f.meta.bytes),
-        rows = file.as_ref().map_or(0, |f| f.meta.rows),
+        bytes,
+        rows = written.iter().map(|f| f.meta.rows).sum::<u64>(),
+        files = written.len(),
         "flushed"
     );
     {
@@ -312,59 +356,35 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
     }
 }
 
-/// Which files a compaction merges: the longest run of consecutive small files (merging
-/// only neighbours keeps the order of rows of equal time, which follows file order). With
-/// `max_ratio`, a run only holds files within that factor of each other's size (tiered:
-/// a merged file waits for peers of its size instead of being rewritten at every merge).
-fn pick_run(files: &[Arc<ColdFile>], min_run: usize, max_ratio: Option<u64>) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, usize)> = None;
-    for start in 0..files.len() {
-        let (mut lo, mut hi) = (u64::MAX, 0u64);
-        let mut end = start;
-        while end < files.len() {
-            let bytes = files[end].meta.bytes.max(1);
-            // A damaged file cannot be read, so runs go around it instead of failing on it.
-            if bytes >= COMPACT_BELOW_BYTES || files[end].segment.is_damaged() {
-                break;
-            }
-            let (l, h) = (lo.min(bytes), hi.max(bytes));
-            if max_ratio.is_some_and(|r| h > l.saturating_mul(r)) {
-                break;
-            }
-            (lo, hi) = (l, h);
-            end += 1;
-        }
-        if end - start >= min_run.max(2) && best.is_none_or(|(a, b)| end - start > b - a) {
-            best = Some((start, end));
-        }
-    }
-    best
-}
-
-/// Writes, for each run `(start, end)` of `files` (in order, not overlapping), one file
-/// merging the run's files without the rows `drop(twin, ts)` selects (no file when nothing is
-/// left), and installs them all with one manifest write: a crash or an error leaves either
-/// every rewrite or none, so a delete or a retention spanning several files is never half
-/// visible.
+/// Writes, for each run of `files` (ascending indices; runs disjoint), one file merging the
+/// run's files without the rows `drop(twin, ts)` selects (no file when nothing is left), in
+/// the place of the run's last file, and installs them all with one manifest write: a crash
+/// or an error leaves either every rewrite or none, so a delete or a retention spanning
+/// several files is never half visible.
 fn rewrite(
     inner: &Inner,
     state: &mut MaintenanceState,
     files: &[Arc<ColdFile>],
-    runs: &[(usize, usize)],
+    runs: &[Vec<usize>],
     drop: &dyn Fn(TwinId, i64) -> bool,
     also_retire: Vec<Arc<ColdFile>>,
 ) -> Result<()> {
-    let mut next = Vec::with_capacity(files.len());
     let mut old = also_retire;
     let mut written: Vec<Arc<ColdFile>> = Vec::new();
-    let mut at = 0;
-    for &(start, end) in runs {
-        next.extend_from_slice(&files[at..start]);
-        let inputs = &files[start..end];
-        match merge_files(inner, state, inputs, drop) {
+    // Per file index: the merged file that takes its place (`Some(None)`: the run left
+    // nothing), or `None` for a file kept as it is.
+    let mut replaced: Vec<Option<Option<Arc<ColdFile>>>> = vec![None; files.len()];
+    for run in runs {
+        let inputs: Vec<Arc<ColdFile>> = run.iter().map(|&i| files[i].clone()).collect();
+        match merge_files(inner, state, &inputs, drop) {
             Ok(file) => {
                 written.extend(file.iter().cloned());
-                next.extend(file);
+                for &i in run {
+                    replaced[i] = Some(None);
+                }
+                if let Some(&last) = run.last() {
+                    replaced[last] = Some(file);
+                }
             }
             Err(e) => {
                 // Nothing names the files written so far: they go when dropped.
@@ -374,10 +394,16 @@ fn rewrite(
                 return Err(e);
             }
         }
-        old.extend_from_slice(inputs);
-        at = end;
+        old.extend(inputs);
     }
-    next.extend_from_slice(&files[at..]);
+    let next: Vec<Arc<ColdFile>> = files
+        .iter()
+        .zip(replaced)
+        .filter_map(|(f, r)| match r {
+            None => Some(f.clone()),
+            Some(merged) => merged,
+        })
+        .collect();
     let not_durable = write_manifest(inner, state, state.checkpoint, &next, &written)?;
     // A manifest in place but not known durable: the old one may be what a machine crash
     // leaves, so its files stay.
@@ -426,12 +452,12 @@ fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
 pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> Result<bool> {
     let mut state = inner.maintenance.lock();
     let files = inner.cold.read().files.clone();
-    let Some(run) = pick_run(&files, min_run, max_ratio) else {
+    let Some(run) = partition::pick_run(&files, min_run, max_ratio, COMPACT_BELOW_BYTES) else {
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
     let started = Instant::now();
-    let _span = tracing::info_span!("compaction", files = run.1 - run.0).entered();
+    let _span = tracing::info_span!("compaction", files = run.len()).entered();
     rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
     Counters::add(&inner.metrics.compactions, 1);
     tracing::info!(millis = started.elapsed().as_millis() as u64, "compacted");
@@ -459,9 +485,9 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
     let files = inner.cold.read().files.clone();
     let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
     // Files holding some expired rows are rewritten each on its own.
-    let runs: Vec<(usize, usize)> = (0..kept.len())
+    let runs: Vec<Vec<usize>> = (0..kept.len())
         .filter(|&i| kept[i].meta.min_ts < cutoff)
-        .map(|i| (i, i + 1))
+        .map(|i| vec![i])
         .collect();
     if expired.is_empty() && runs.is_empty() {
         return Ok(());
@@ -482,7 +508,7 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
     let mut runs = Vec::new();
     for (i, f) in files.iter().enumerate() {
         if has_rows_in(&f.segment, twin, from, to)? {
-            runs.push((i, i + 1));
+            runs.push(vec![i]);
         }
     }
     if runs.is_empty() {
@@ -645,48 +671,4 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
             }
         })
         .map_err(|e| Error::io("maintenance thread", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compaction_picks_the_longest_run_of_small_neighbours() {
-        let file = |bytes: u64| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("x.seg");
-            let mut w = SegmentWriter::create(&path).unwrap();
-            w.add(&cold::TwinRows {
-                twin: 1,
-                ts: vec![1],
-                columns: vec![],
-            })
-            .unwrap();
-            w.finish().unwrap();
-            Arc::new(ColdFile {
-                meta: FileMeta {
-                    id: 0,
-                    bytes,
-                    twins: 1,
-                    rows: 1,
-                    points: 0,
-                    min_ts: 1,
-                    max_ts: 1,
-                },
-                segment: Segment::open(&path).unwrap(),
-            })
-        };
-        let big = COMPACT_BELOW_BYTES;
-        let files: Vec<_> = [1, 1, big, 1, 1, 1, big, 1].into_iter().map(file).collect();
-        assert_eq!(pick_run(&files, 2, None), Some((3, 6)));
-        assert_eq!(pick_run(&files, 4, None), None);
-        assert_eq!(pick_run(&files[..2], 2, None), Some((0, 2)));
-        // Tiered: a merged file of 400 does not join a run of 10s; four 10s do merge.
-        let files: Vec<_> = [400, 10, 12, 10, 11].into_iter().map(file).collect();
-        assert_eq!(pick_run(&files, 4, Some(4)), Some((1, 5)));
-        assert_eq!(pick_run(&files, 2, None), Some((0, 5)));
-        let files: Vec<_> = [400, 100, 10, 10, 10].into_iter().map(file).collect();
-        assert_eq!(pick_run(&files, 4, Some(4)), None);
-    }
 }

@@ -68,6 +68,9 @@ pub struct Metrics {
     pub wal_bytes_written: u64,
     /// Bytes of segment files written (flushes, compactions, rewrites).
     pub segment_bytes_written: u64,
+    /// Bytes of segment files written by flushes (`segment_bytes_written` over this is the
+    /// write amplification of compaction, retention and deletes).
+    pub flushed_bytes: u64,
     /// Flushes completed.
     pub flushes: u64,
     /// Compactions completed.
@@ -95,6 +98,7 @@ pub(crate) struct Counters {
     pub points_ingested: AtomicU64,
     pub records_rejected: AtomicU64,
     pub segment_bytes_written: AtomicU64,
+    pub flushed_bytes: AtomicU64,
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
     pub rewrites: AtomicU64,
@@ -139,6 +143,7 @@ impl Counters {
             records_rejected: get(&self.records_rejected),
             wal_bytes_written,
             segment_bytes_written: get(&self.segment_bytes_written),
+            flushed_bytes: get(&self.flushed_bytes),
             flushes: get(&self.flushes),
             compactions: get(&self.compactions),
             rewrites: get(&self.rewrites),

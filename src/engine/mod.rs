@@ -5,6 +5,7 @@ mod ingest_reader;
 mod maintenance;
 mod metrics;
 mod options;
+mod partition;
 mod snapshot;
 mod verify;
 mod write;
@@ -341,10 +342,18 @@ impl Store {
         maintenance::run_round(&self.inner)
     }
 
-    /// Merges consecutive small segment files into one (the background thread does this
-    /// when four or more of similar size accumulate). Returns whether files were merged.
+    /// Merges small segment files until each time partition (a UTC day) has one, and files
+    /// written before partitioning (which span days) have merged with their neighbours of
+    /// the same kind; files of 256 MiB or more stay as they are. The background thread
+    /// merges a partition's files when four or more of similar size accumulate. Returns
+    /// whether files were merged.
     pub fn compact(&self) -> Result<bool> {
-        maintenance::compact(&self.inner, 2, None)
+        let mut merged = false;
+        // Each merge leaves fewer files, so this ends.
+        while maintenance::compact(&self.inner, 2, None)? {
+            merged = true;
+        }
+        Ok(merged)
     }
 
     /// Deletes every row of `twin` written before the call, from every tier, for good:

@@ -503,12 +503,19 @@ impl WarmTable {
         }
     }
 
-    /// Every row, in the table's order (for a flush: the table is no longer written).
-    pub(crate) fn all_rows(&self) -> Vec<(i64, Vec<(ColumnId, Value)>)> {
-        let mut out = Vec::with_capacity(self.rows());
+    /// Whether any row has a time in `[from, to)`.
+    pub(crate) fn has_rows_in(&self, from: i64, to: i64) -> bool {
+        self.ts.partition_point(|t| t < from) < self.ts.partition_point(|t| t < to)
+            || self.late.partition_point(|r| r.ts < from) < self.late.partition_point(|r| r.ts < to)
+    }
+
+    /// Every row with a time in `[from, to)` and at least one value, in order (what a
+    /// flush writes of one time partition).
+    pub(crate) fn rows_in(&self, from: i64, to: i64) -> Vec<(i64, Vec<(ColumnId, Value)>)> {
+        let mut out = Vec::new();
         let range = ScanRange {
-            from: i64::MIN,
-            to: i64::MAX,
+            from,
+            to,
             descending: false,
         };
         self.scan(range, None, u64::MAX, |ts, values| {

@@ -275,10 +275,10 @@ impl MixModel {
         live
     }
 
+    /// A flush writes one file per time partition (UTC day) its rows fall in.
     pub fn flush(&mut self) {
-        if !self.warm.is_empty() {
-            self.files.push(std::mem::take(&mut self.warm));
-        }
+        let warm = std::mem::take(&mut self.warm);
+        self.files.extend(by_partition(warm).into_values());
     }
 
     /// Removes the cold rows `gone` selects; files left empty go.
@@ -294,11 +294,21 @@ impl MixModel {
             MixOp::Write { batch, .. } => self.warm.extend(batch_numbers(batch)),
             MixOp::Flush => self.flush(),
             MixOp::Compact => {
-                if self.files.len() >= 2 {
-                    let cutoff = mix_cutoff(self.now);
-                    let merged: BTreeSet<u64> = self
-                        .files
-                        .drain(..)
+                // Each partition with two or more files merges them into one, without the
+                // rows past retention; a partition's single file stays as it is.
+                let cutoff = mix_cutoff(self.now);
+                let mut by_day: BTreeMap<i64, Vec<BTreeSet<u64>>> = BTreeMap::new();
+                for f in self.files.drain(..) {
+                    let day = f.first().map_or(0, |&n| partition(mix_ts_ns(n)));
+                    by_day.entry(day).or_default().push(f);
+                }
+                for (_, files) in by_day {
+                    if files.len() < 2 {
+                        self.files.extend(files);
+                        continue;
+                    }
+                    let merged: BTreeSet<u64> = files
+                        .into_iter()
                         .flatten()
                         .filter(|&n| mix_ts_ns(n) >= cutoff)
                         .collect();
@@ -323,13 +333,27 @@ impl MixModel {
         }
     }
 
-    /// After the parent's own flush and compaction (without retention): one file holds
-    /// everything.
+    /// After the parent's own flush and compaction (without retention): one file per time
+    /// partition holds everything.
     pub fn flushed_and_compacted(&mut self) {
         let live = self.live();
         self.warm.clear();
-        self.files = if live.is_empty() { Vec::new() } else { vec![live] };
+        self.files = by_partition(live).into_values().collect();
     }
+}
+
+/// The store's time partitions: UTC days.
+pub fn partition(ts: i64) -> i64 {
+    ts.div_euclid(86_400 * SEC_NS)
+}
+
+/// Record numbers grouped by the partition of their time.
+fn by_partition(numbers: BTreeSet<u64>) -> BTreeMap<i64, BTreeSet<u64>> {
+    let mut out: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
+    for n in numbers {
+        out.entry(partition(mix_ts_ns(n))).or_default().insert(n);
+    }
+    out
 }
 
 /// How many times each record number is stored, checking every event's twin, time and
