@@ -7,14 +7,15 @@
 //! ```
 //!
 //! Each twin (`thermostatNNNN`) sends one record every `--period` seconds (±30 % jitter,
-//! millisecond times): `Temperature` always, `Humidity` in 40 % of them. A day's records are
+//! millisecond times): `Temperature` (a random walk, two decimals) always, `Humidity` (one
+//! decimal) in 40 % of them. A day's records are
 //! generated first, in time order, then written in calls of `--batch` records; only the
 //! write calls are timed. Per simulated day it prints:
 //!
 //! - write throughput (records/s over the day's write calls), the slowest one-second
 //!   window of writes (records in the slowest second of write-call time, as a rate) and the
 //!   longest single write call;
-//! - resident memory, warm bytes, cold files, disk bytes and bytes per point;
+//! - resident memory (all, and anonymous: without the mapped segment files), warm bytes, cold files, disk bytes and bytes per point;
 //! - every `--query-every` days: Q1 (one hour of one property of one twin), Q2 (one twin, a
 //!   day in 1-minute buckets), Q2L (one twin, the whole history in hourly buckets),
 //!   `state_at` at a random instant, `latest`, and the fleet averages (every twin merged)
@@ -120,12 +121,14 @@ impl Feed {
         out.into_iter()
             .map(|(ts, twin)| {
                 let t = &mut self.temperature[twin];
-                *t += self.rng.random_range(-0.2..0.2);
+                // Sensors report a few decimals, as real ones do.
+                *t = ((*t + self.rng.random_range(-0.2..0.2)) * 100.0).round() / 100.0;
                 let ts = ts / 1_000_000 * 1_000_000;
                 let mut record =
                     Record::new(format!("thermostat{twin:04}"), Timestamp::from_nanos(ts)).with("Temperature", *t);
                 if self.rng.random_bool(0.4) {
-                    record = record.with("Humidity", self.rng.random_range(30.0..60.0));
+                    let humidity: f64 = self.rng.random_range(30.0..60.0);
+                    record = record.with("Humidity", (humidity * 10.0).round() / 10.0);
                 }
                 record
             })
@@ -151,11 +154,13 @@ fn slowest_window(marks: &[(f64, u64)], from: usize) -> Option<f64> {
     slowest
 }
 
-fn rss_mib() -> f64 {
+/// A line of /proc/self/status in MiB (`VmRSS`: all resident pages, mapped segment files
+/// included; `RssAnon`: the process's own memory).
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
@@ -275,7 +280,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!();
     println!(
-        "| day | records/s | slowest 1 s window | longest call ms | RSS MiB | warm MiB | files | disk MB | bytes/point | Q1 us | Q2 us | Q2L us | state_at us | latest us | fleet day ms (first / again) | fleet all days ms (first / again) |"
+        "| day | records/s | slowest 1 s window | longest call ms | RSS / anon MiB | warm MiB | files | disk MB | bytes/point | Q1 us | Q2 us | Q2L us | state_at us | latest us | fleet day ms (first / again) | fleet all days ms (first / again) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut all_windows = Vec::new();
@@ -310,12 +315,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         let q = |f: fn(&QueryRow) -> String| queries.as_ref().map_or(String::new(), f);
         println!(
-            "| {} | {:.2} M | {} | {:.1} | {:.0} | {:.1} | {} | {:.1} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.2} M | {} | {:.1} | {:.0} / {:.0} | {:.1} | {} | {:.1} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
             day + 1,
             written as f64 / spent.max(1e-9) / 1e6,
             slowest.map_or("(under 1 s)".to_string(), |s| format!("{:.2} M", s / 1e6)),
             longest * 1e3,
-            rss_mib(),
+            status_mib("VmRSS:"),
+            status_mib("RssAnon:"),
             stats.warm_bytes as f64 / (1 << 20) as f64,
             stats.files,
             store.disk_bytes()? as f64 / 1e6,
@@ -338,6 +344,15 @@ fn main() -> Result<(), Box<dyn Error>> {
             median / 1e6
         );
     }
+    let metrics = store.metrics();
+    println!(
+        "segment bytes written {} over {} flushed: write amplification {:.2}; {} flushes, {} compactions",
+        metrics.segment_bytes_written,
+        metrics.flushed_bytes,
+        metrics.segment_bytes_written as f64 / metrics.flushed_bytes.max(1) as f64,
+        metrics.flushes,
+        metrics.compactions
+    );
     if let Some(e) = store.maintenance_error() {
         println!("maintenance error: {e}");
     }

@@ -447,20 +447,39 @@ fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
     }
 }
 
-/// Merges runs of small files. `min_run` is how many consecutive small files it takes;
-/// `max_ratio` bounds the size spread within a run (see [`pick_run`]).
+/// Merges runs of small files of one partition. `min_run` is how many files it takes;
+/// `max_ratio` bounds the size spread within a run (see [`partition::pick_run`]).
 pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> Result<bool> {
+    compact_run(inner, "compaction", |files| {
+        partition::pick_run(files, min_run, max_ratio, COMPACT_BELOW_BYTES)
+    })
+}
+
+/// Seals a finished partition: merges all its files into one (see
+/// [`partition::pick_sealed_run`]).
+pub(crate) fn seal(inner: &Inner) -> Result<bool> {
+    compact_run(inner, "seal", |files| {
+        partition::pick_sealed_run(files, COMPACT_BELOW_BYTES)
+    })
+}
+
+/// Merges the run `pick` chooses, if any.
+fn compact_run(
+    inner: &Inner,
+    what: &'static str,
+    pick: impl FnOnce(&[Arc<ColdFile>]) -> Option<Vec<usize>>,
+) -> Result<bool> {
     let mut state = inner.maintenance.lock();
     let files = inner.cold.read().files.clone();
-    let Some(run) = partition::pick_run(&files, min_run, max_ratio, COMPACT_BELOW_BYTES) else {
+    let Some(run) = pick(&files) else {
         return Ok(false);
     };
     let cutoff = retention_cutoff(inner);
     let started = Instant::now();
-    let _span = tracing::info_span!("compaction", files = run.len()).entered();
+    let _span = tracing::info_span!("compaction", what, files = run.len()).entered();
     rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
     Counters::add(&inner.metrics.compactions, 1);
-    tracing::info!(millis = started.elapsed().as_millis() as u64, "compacted");
+    tracing::info!(millis = started.elapsed().as_millis() as u64, what, "compacted");
     Ok(true)
 }
 
@@ -634,6 +653,7 @@ pub(crate) fn run_round(inner: &Inner) -> Result<()> {
         flush(inner)?;
     }
     compact(inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
+    seal(inner)?;
     apply_retention(inner)?;
     refresh_latest(inner)
 }

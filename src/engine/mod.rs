@@ -345,12 +345,18 @@ impl Store {
     /// Merges small segment files until each time partition (a UTC day) has one, and files
     /// written before partitioning (which span days) have merged with their neighbours of
     /// the same kind; files of 256 MiB or more stay as they are. The background thread
-    /// merges a partition's files when four or more of similar size accumulate. Returns
-    /// whether files were merged.
+    /// merges a partition's files when four or more of similar size accumulate, and seals a
+    /// finished day into one file. Files flushed while the call runs may be left for later.
+    /// Returns whether files were merged.
     pub fn compact(&self) -> Result<bool> {
         let mut merged = false;
-        // Each merge leaves fewer files, so this ends.
-        while maintenance::compact(&self.inner, 2, None)? {
+        // Each merge leaves at least one file fewer; flushes running meanwhile (the
+        // background thread) add files, so the work is bounded by the files there at the call.
+        let files = self.inner.cold.read().files.len();
+        for _ in 0..files {
+            if !maintenance::compact(&self.inner, 2, None)? {
+                break;
+            }
             merged = true;
         }
         Ok(merged)

@@ -83,6 +83,19 @@ fn longest_run(
     best.map(|(a, b)| lane[a..b].to_vec())
 }
 
+/// The run that seals a finished partition: all its files (two or more, each below
+/// `below_bytes`), for a partition older than the newest one holding files. Live data goes to
+/// the newest partition; an older one only gets late rows, so once sealed it stays one file
+/// until late rows arrive, and then only that day is rewritten.
+pub(crate) fn pick_sealed_run(files: &[Arc<ColdFile>], below_bytes: u64) -> Option<Vec<usize>> {
+    let partitions: BTreeSet<i64> = files.iter().filter_map(|f| file_partition(&f.meta)).collect();
+    let newest = *partitions.last()?;
+    partitions.range(..newest).find_map(|&p| {
+        let lane: Vec<usize> = (0..files.len()).filter(|&i| overlaps(&files[i].meta, p)).collect();
+        longest_run(files, &lane, |m| file_partition(m) == Some(p), 2, None, below_bytes)
+    })
+}
+
 /// The run a compaction merges: the longest among every partition's files (in the lane of
 /// files overlapping that partition) and the mixed files (in file order).
 pub(crate) fn pick_run(
@@ -215,5 +228,24 @@ mod tests {
             file(10, 0, 2 * DAY),
         ];
         assert_eq!(pick_run(&files, 2, None, 1000), Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn finished_days_are_sealed_into_one_file_and_the_newest_day_is_not() {
+        // Day 0: a big and a small file (no tiered run); day 1 (the newest): two files.
+        let files = vec![
+            file(500, 1, 2),
+            file(10, DAY + 1, DAY + 2),
+            file(10, 3, 4),
+            file(10, DAY + 3, DAY + 4),
+        ];
+        assert_eq!(pick_run(&files, 2, Some(4), 1000), Some(vec![1, 3]));
+        assert_eq!(pick_sealed_run(&files, 1000), Some(vec![0, 2]));
+        // Once day 0 is one file, nothing is left to seal: day 1 is still being written.
+        let files = vec![file(510, 1, 4), file(10, DAY + 1, DAY + 2), file(10, DAY + 3, DAY + 4)];
+        assert_eq!(pick_sealed_run(&files, 1000), None);
+        // Files at or over the size limit stay as they are.
+        let files = vec![file(1000, 1, 2), file(10, 3, 4), file(10, DAY + 1, DAY + 2)];
+        assert_eq!(pick_sealed_run(&files, 1000), None);
     }
 }
