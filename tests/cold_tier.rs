@@ -244,3 +244,79 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The values of `state` as (name, value), by name.
+fn state_values(state: &twinstore::TwinState) -> Vec<(String, Value)> {
+    state
+        .properties
+        .iter()
+        .map(|p| (p.name.to_string(), p.value.clone()))
+        .collect()
+}
+
+#[test]
+fn the_state_at_an_instant_is_found_across_days_late_rows_and_ties() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), quiet()).expect("open");
+    let put = |at_ns: i64, name: &str, value: Value| {
+        store
+            .write(&[Record::new("t", at(at_ns)).with(name, value)])
+            .expect("write");
+        store.flush().expect("flush");
+    };
+    // One file per flush, each within one day (T0 is midnight UTC).
+    put(T0 + HOUR, "A", Value::Long(1));
+    put(T0 + 2 * HOUR, "B", Value::Long(10));
+    put(T0 + DAY + HOUR, "B", Value::Long(11));
+    put(T0 + 2 * DAY + HOUR, "B", Value::Long(12));
+    put(T0 + 2 * DAY + 2 * HOUR, "C", Value::String("x".into()));
+    // A late row into day 1, newer than day 1's other row, in a later file.
+    put(T0 + DAY + 5 * HOUR, "B", Value::Long(99));
+    // The same time as B = 12, written later: it wins the tie.
+    put(T0 + 2 * DAY + HOUR, "B", Value::Long(50));
+    let s = |name: &str, v: Value| (name.to_string(), v);
+    let state_at = |t: i64| state_values(&store.state_at("t", at(t)).expect("state_at"));
+    assert_eq!(
+        state_values(&store.latest("t").expect("latest")),
+        vec![
+            s("A", Value::Long(1)),
+            s("B", Value::Long(50)),
+            s("C", Value::String("x".into()))
+        ]
+    );
+    assert_eq!(
+        state_at(T0 + 2 * HOUR + HOUR / 2),
+        vec![s("A", Value::Long(1)), s("B", Value::Long(10))]
+    );
+    assert_eq!(
+        state_at(T0 + DAY + 3 * HOUR),
+        vec![s("A", Value::Long(1)), s("B", Value::Long(11))]
+    );
+    assert_eq!(
+        state_at(T0 + DAY + 6 * HOUR),
+        vec![s("A", Value::Long(1)), s("B", Value::Long(99))]
+    );
+    assert_eq!(
+        state_at(T0 + 3 * DAY),
+        vec![
+            s("A", Value::Long(1)),
+            s("B", Value::Long(50)),
+            s("C", Value::String("x".into()))
+        ]
+    );
+    // The same answers once each day is one file.
+    store.compact().expect("compact");
+    assert_eq!(store.stats().files, 3);
+    assert_eq!(
+        state_at(T0 + DAY + 6 * HOUR),
+        vec![s("A", Value::Long(1)), s("B", Value::Long(99))]
+    );
+    assert_eq!(
+        state_at(T0 + 3 * DAY),
+        vec![
+            s("A", Value::Long(1)),
+            s("B", Value::Long(50)),
+            s("C", Value::String("x".into()))
+        ]
+    );
+}

@@ -46,7 +46,7 @@ pub(crate) struct ColdLatest {
     pub generation: u64,
     /// How many cold chunks the twin had (warm sources are numbered after them).
     pub sources: usize,
-    pub values: Vec<(ColumnId, i64, usize, usize, Value)>,
+    pub values: Vec<ColdValue>,
 }
 
 /// Per column of a cold chunk, its last value at or before `at`, with its row index.
@@ -97,6 +97,39 @@ fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, us
     Ok(out)
 }
 
+/// Per chunk (its index in `chunks` is its source number), each column's last value at or
+/// before `limit`: (column, time, source, row, value), enough to find every column's newest
+/// cold value among. Chunks are read newest first (by their last time); once each of the
+/// twin's `columns` has a value, a chunk whose rows all come before the oldest of those
+/// values cannot hold a newer one, nor can any after it, and reading stops. With time
+/// partitions, a twin's state at an instant is found in the last few days' files whatever
+/// the history's length.
+fn newest_cold_values(chunks: &[Chunk<'_>], limit: i64, columns: usize) -> Result<Vec<ColdValue>> {
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].twin_ref.max_ts.min(limit)));
+    let mut newest: Vec<Option<i64>> = vec![None; columns];
+    let mut out = Vec::new();
+    for source in order {
+        let chunk = &chunks[source];
+        // Strictly older than every column's newest value: neither this chunk nor any later
+        // one in the order can win (a tie in time could, by source order: it is read).
+        let oldest_newest = newest.iter().try_fold(i64::MAX, |m, t| t.map(|t| m.min(t)));
+        if oldest_newest.is_some_and(|t| chunk.twin_ref.max_ts.min(limit) < t) {
+            break;
+        }
+        for (c, ts, row, value) in cold_last_values(chunk, limit)? {
+            if let Some(slot) = newest.get_mut(c as usize) {
+                *slot = Some(slot.map_or(ts, |t: i64| t.max(ts)));
+            }
+            out.push((c, ts, source, row, value));
+        }
+    }
+    Ok(out)
+}
+
+/// A column's last value in one chunk: (column, time, source, row, value).
+type ColdValue = (ColumnId, i64, usize, usize, Value);
+
 pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<TwinState> {
     let limit = at.map_or(i64::MAX, Timestamp::as_nanos);
     // With no warm rows, the latest state is the cold one, cached whole.
@@ -129,12 +162,7 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
             Some(c) => c,
             None => {
                 let chunks = view.cold.chunks(view.entry.id, i64::MIN, i64::MAX)?;
-                let mut values = Vec::new();
-                for (source, chunk) in chunks.iter().enumerate() {
-                    for (c, ts, row, value) in cold_last_values(chunk, limit)? {
-                        values.push((c, ts, source, row, value));
-                    }
-                }
+                let values = newest_cold_values(&chunks, limit, names.len())?;
                 let computed = Arc::new(ColdLatest {
                     generation: view.cold.generation,
                     sources: chunks.len(),
@@ -150,10 +178,8 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         cold.sources
     } else {
         let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
-        for (source, chunk) in chunks.iter().enumerate() {
-            for (c, ts, row, value) in cold_last_values(chunk, limit)? {
-                offer(c, Rank::of_row(ts, source, row), value);
-            }
+        for (c, ts, source, row, value) in newest_cold_values(&chunks, limit, names.len())? {
+            offer(c, Rank::of_row(ts, source, row), value);
         }
         chunks.len()
     };
