@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::cold::ColdState;
 use crate::cold::segment::Chunk;
 use crate::error::Result;
-use crate::model::{ColumnId, Timestamp, Value};
+use crate::model::{ColumnId, Timestamp, TwinId, Value};
 
 use super::{Rank, TwinView, column_names};
 
@@ -44,7 +45,7 @@ impl TwinState {
 #[derive(Debug)]
 pub(crate) struct ColdLatest {
     pub generation: u64,
-    /// How many cold chunks the twin had (warm sources are numbered after them).
+    /// How many cold files there were (warm sources are numbered after them).
     pub sources: usize,
     pub values: Vec<ColdValue>,
 }
@@ -97,34 +98,45 @@ fn cold_last_values(chunk: &Chunk<'_>, at: i64) -> Result<Vec<(ColumnId, i64, us
     Ok(out)
 }
 
-/// Per chunk (its index in `chunks` is its source number), each column's last value at or
-/// before `limit`: (column, time, source, row, value), enough to find every column's newest
-/// cold value among. Chunks are read newest first (by their last time); once each of the
-/// twin's `columns` has a value, a chunk whose rows all come before the oldest of those
-/// values cannot hold a newer one, nor can any after it, and reading stops. With time
-/// partitions, a twin's state at an instant is found in the last few days' files whatever
-/// the history's length.
-fn newest_cold_values(chunks: &[Chunk<'_>], limit: i64, columns: usize) -> Result<Vec<ColdValue>> {
-    let mut order: Vec<usize> = (0..chunks.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(chunks[i].twin_ref.max_ts.min(limit)));
+/// Per cold file holding `twin` (its index in `cold.files` is its source number), each
+/// column's last value at or before `limit`: (column, time, source, row, value), enough to
+/// find every column's newest cold value among. Files are read newest first (by their last
+/// time); once each of the twin's `columns` has a value, a file whose rows all come before
+/// the oldest of those values cannot hold a newer one, nor can any after it, and reading
+/// stops before the twin's chunk in it is even looked up. With time partitions, a twin's
+/// state at an instant is found in the last few days' files whatever the history's length.
+/// Also returns the number of cold sources (warm sources are numbered after them).
+fn newest_cold_values(cold: &ColdState, twin: TwinId, limit: i64, columns: usize) -> Result<(Vec<ColdValue>, usize)> {
+    let files = &cold.files;
+    let bound = |i: usize| files[i].meta.max_ts.min(limit);
+    let mut order: Vec<usize> = (0..files.len()).filter(|&i| files[i].meta.min_ts <= limit).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(bound(i)));
     let mut newest: Vec<Option<i64>> = vec![None; columns];
     let mut out = Vec::new();
     for source in order {
-        let chunk = &chunks[source];
-        // Strictly older than every column's newest value: neither this chunk nor any later
+        // Strictly older than every column's newest value: neither this file nor any later
         // one in the order can win (a tie in time could, by source order: it is read).
         let oldest_newest = newest.iter().try_fold(i64::MAX, |m, t| t.map(|t| m.min(t)));
-        if oldest_newest.is_some_and(|t| chunk.twin_ref.max_ts.min(limit) < t) {
+        if oldest_newest.is_some_and(|t| bound(source) < t) {
             break;
         }
-        for (c, ts, row, value) in cold_last_values(chunk, limit)? {
+        let file = &files[source];
+        let Some(r) = file.segment.twin_ref(twin)? else {
+            continue;
+        };
+        if r.min_ts > limit {
+            continue;
+        }
+        let mut chunk = file.segment.chunk_of(&r)?;
+        chunk.file_id = file.meta.id;
+        for (c, ts, row, value) in cold_last_values(&chunk, limit)? {
             if let Some(slot) = newest.get_mut(c as usize) {
                 *slot = Some(slot.map_or(ts, |t: i64| t.max(ts)));
             }
             out.push((c, ts, source, row, value));
         }
     }
-    Ok(out)
+    Ok((out, files.len()))
 }
 
 /// A column's last value in one chunk: (column, time, source, row, value).
@@ -161,11 +173,10 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         let cold = match cached {
             Some(c) => c,
             None => {
-                let chunks = view.cold.chunks(view.entry.id, i64::MIN, i64::MAX)?;
-                let values = newest_cold_values(&chunks, limit, names.len())?;
+                let (values, sources) = newest_cold_values(view.cold, view.entry.id, limit, names.len())?;
                 let computed = Arc::new(ColdLatest {
                     generation: view.cold.generation,
-                    sources: chunks.len(),
+                    sources,
                     values,
                 });
                 *view.entry.data.cold_latest.lock() = Some(computed.clone());
@@ -177,11 +188,11 @@ pub(crate) fn state_at(view: &TwinView<'_>, at: Option<Timestamp>) -> Result<Twi
         }
         cold.sources
     } else {
-        let chunks = view.cold.chunks(view.entry.id, i64::MIN, limit.saturating_add(1))?;
-        for (c, ts, source, row, value) in newest_cold_values(&chunks, limit, names.len())? {
+        let (values, sources) = newest_cold_values(view.cold, view.entry.id, limit, names.len())?;
+        for (c, ts, source, row, value) in values {
             offer(c, Rank::of_row(ts, source, row), value);
         }
-        chunks.len()
+        sources
     };
     for (source, table) in (cold_sources..).zip(view.frozen.into_iter().chain([view.warm])) {
         let last = match at {
