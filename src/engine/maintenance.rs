@@ -455,6 +455,27 @@ pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> 
     })
 }
 
+/// Merges, in one rewrite (one manifest write: all or nothing after a crash), the longest
+/// run of every partition and of the mixed files (see [`partition::pick_runs`]).
+pub(crate) fn compact_all(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> Result<bool> {
+    let mut state = inner.maintenance.lock();
+    let files = inner.cold.read().files.clone();
+    let runs = partition::pick_runs(&files, min_run, max_ratio, COMPACT_BELOW_BYTES);
+    if runs.is_empty() {
+        return Ok(false);
+    }
+    let cutoff = retention_cutoff(inner);
+    let started = Instant::now();
+    let _span = tracing::info_span!("compaction", runs = runs.len()).entered();
+    rewrite(inner, &mut state, &files, &runs, &|_, ts| ts < cutoff, Vec::new())?;
+    Counters::add(&inner.metrics.compactions, 1);
+    tracing::info!(
+        millis = started.elapsed().as_millis() as u64,
+        "compacted every partition"
+    );
+    Ok(true)
+}
+
 /// Seals a finished partition: merges all its files into one (see
 /// [`partition::pick_sealed_run`]).
 pub(crate) fn seal(inner: &Inner) -> Result<bool> {

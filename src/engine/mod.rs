@@ -350,11 +350,12 @@ impl Store {
     /// Returns whether files were merged.
     pub fn compact(&self) -> Result<bool> {
         let mut merged = false;
-        // Each merge leaves at least one file fewer; flushes running meanwhile (the
-        // background thread) add files, so the work is bounded by the files there at the call.
+        // Each round merges every partition's files at once (all or nothing after a crash) and
+        // leaves at least one file fewer; flushes running meanwhile (the background thread)
+        // add files, so the work is bounded by the files there at the call.
         let files = self.inner.cold.read().files.len();
         for _ in 0..files {
-            if !maintenance::compact(&self.inner, 2, None)? {
+            if !maintenance::compact_all(&self.inner, 2, None)? {
                 break;
             }
             merged = true;

@@ -83,6 +83,39 @@ fn longest_run(
     best.map(|(a, b)| lane[a..b].to_vec())
 }
 
+/// One run per partition (the longest of its lane, as [`pick_run`] chooses) and one of the
+/// mixed files: disjoint, so one rewrite can merge them all at once.
+pub(crate) fn pick_runs(
+    files: &[Arc<ColdFile>],
+    min_run: usize,
+    max_ratio: Option<u64>,
+    below_bytes: u64,
+) -> Vec<Vec<usize>> {
+    let partitions: BTreeSet<i64> = files.iter().filter_map(|f| file_partition(&f.meta)).collect();
+    let mut runs = Vec::new();
+    for p in partitions {
+        let lane: Vec<usize> = (0..files.len()).filter(|&i| overlaps(&files[i].meta, p)).collect();
+        runs.extend(longest_run(
+            files,
+            &lane,
+            |m| file_partition(m) == Some(p),
+            min_run,
+            max_ratio,
+            below_bytes,
+        ));
+    }
+    let all: Vec<usize> = (0..files.len()).collect();
+    runs.extend(longest_run(
+        files,
+        &all,
+        |m| file_partition(m).is_none(),
+        min_run,
+        max_ratio,
+        below_bytes,
+    ));
+    runs
+}
+
 /// The run that seals a finished partition: all its files (two or more, each below
 /// `below_bytes`), for a partition older than the newest one holding files. Live data goes to
 /// the newest partition; an older one only gets late rows, so once sealed it stays one file
@@ -209,6 +242,7 @@ mod tests {
         ];
         assert_eq!(pick_run(&files, 3, Some(4), 1000), Some(vec![0, 2, 4]));
         assert_eq!(pick_run(&files, 2, Some(4), 1000), Some(vec![0, 2, 4]));
+        assert_eq!(pick_runs(&files, 2, Some(4), 1000), vec![vec![0, 2, 4], vec![1, 3]]);
         // A mixed file overlapping day 0 sits between them: the order of its rows against
         // day 0's files must hold, so it ends the run.
         let files = vec![
