@@ -130,42 +130,20 @@ pub(crate) fn pick_sealed_run(files: &[Arc<ColdFile>], below_bytes: u64) -> Opti
 }
 
 /// The run a compaction merges: the longest among every partition's files (in the lane of
-/// files overlapping that partition) and the mixed files (in file order).
+/// files overlapping that partition) and the mixed files (in file order); on a tie, the
+/// oldest partition's.
 pub(crate) fn pick_run(
     files: &[Arc<ColdFile>],
     min_run: usize,
     max_ratio: Option<u64>,
     below_bytes: u64,
 ) -> Option<Vec<usize>> {
-    let partitions: BTreeSet<i64> = files.iter().filter_map(|f| file_partition(&f.meta)).collect();
     let mut best: Option<Vec<usize>> = None;
-    let mut consider = |run: Option<Vec<usize>>| {
-        if let Some(run) = run
-            && best.as_ref().is_none_or(|b| run.len() > b.len())
-        {
+    for run in pick_runs(files, min_run, max_ratio, below_bytes) {
+        if best.as_ref().is_none_or(|b| run.len() > b.len()) {
             best = Some(run);
         }
-    };
-    for p in partitions {
-        let lane: Vec<usize> = (0..files.len()).filter(|&i| overlaps(&files[i].meta, p)).collect();
-        consider(longest_run(
-            files,
-            &lane,
-            |m| file_partition(m) == Some(p),
-            min_run,
-            max_ratio,
-            below_bytes,
-        ));
     }
-    let all: Vec<usize> = (0..files.len()).collect();
-    consider(longest_run(
-        files,
-        &all,
-        |m| file_partition(m).is_none(),
-        min_run,
-        max_ratio,
-        below_bytes,
-    ));
     best
 }
 
