@@ -1,13 +1,14 @@
-//! Moving data between tiers: flush (warm -> cold), compaction (many files -> one),
-//! retention and deletion (rewrite or drop files), and the background thread running them.
+//! Moving data between tiers: flush (warm -> cold, one file per day), compaction (a day's
+//! files -> one, see `partition`), retention and deletion (rewrite or drop files), and the
+//! background thread running them.
 //!
 //! All of them run under one mutex (`Inner::maintenance`), and change what readers see
 //! only by swapping the [`ColdState`] under its lock, briefly. Writers are held back only
 //! while a flush swaps the warm tables out (the `gate`), never while files are written.
 //!
 //! Crash safety comes from the order of durable steps: a segment file is written and
-//! synced, then the manifest naming it is replaced atomically, then the WAL segments it
-//! covers are deleted. A crash before the manifest leaves an orphan file (removed on open)
+//! synced, then the manifest naming it is replaced atomically, then the WAL log files
+//! it covers are deleted. A crash before the manifest leaves an orphan file (removed on open)
 //! and a WAL that still holds the rows; after it, replay skips frames up to the manifest's
 //! checkpoint, so every row is loaded exactly once.
 //!
@@ -17,7 +18,7 @@
 //! state is used, but neither the files it replaces nor the WAL it covers are deleted, since
 //! after a machine crash the old manifest may be the one found.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ pub(crate) struct MaintenanceState {
     /// Every WAL frame up to here is in the cold tier.
     pub checkpoint: u64,
     pub next_file_id: u64,
-    /// A flush in progress or failed: the WAL segments below this number can go once it is
+    /// A flush in progress or failed: the WAL log files below this number can go once it is
     /// installed.
     pub pending_wal_cut: Option<(u64, u64)>,
 }
@@ -263,33 +264,28 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
 /// (ascending), and returns them (none when there were no rows). On an error the files
 /// written so far are retired.
 fn write_partitions(inner: &Inner, state: &mut MaintenanceState, frozen: &Frozen) -> Result<Vec<Arc<ColdFile>>> {
+    // Per partition, the twins with rows in it (ascending): a table within one partition
+    // (the live feed's case) is one lookup; a table spanning several is probed partition by
+    // partition.
     let twins: BTreeSet<TwinId> = frozen.tables.keys().copied().collect();
-    // Which partitions hold rows: a table within one partition (the live feed's case) is
-    // one lookup; a table spanning several is probed partition by partition.
-    let mut partitions = BTreeSet::new();
-    for table in frozen.tables.values() {
+    let mut partitions: BTreeMap<i64, Vec<TwinId>> = BTreeMap::new();
+    for &twin in &twins {
+        let table = &frozen.tables[&twin];
         let Some((first, last)) = table.time_range() else {
             continue;
         };
         let (first, last) = (partition_of(first.as_nanos()), partition_of(last.as_nanos()));
-        if first == last {
-            partitions.insert(first);
-            continue;
-        }
         for p in first..=last {
             let (from, to) = partition_span(p);
-            if table.has_rows_in(from, to) {
-                partitions.insert(p);
+            if first == last || table.has_rows_in(from, to) {
+                partitions.entry(p).or_default().push(twin);
             }
         }
     }
     let mut written = Vec::new();
-    for p in partitions {
+    for (p, twins) in partitions {
         let (from, to) = partition_span(p);
-        let rows = twins
-            .iter()
-            .filter(|t| frozen.tables[*t].has_rows_in(from, to))
-            .map(|&t| Ok((t, frozen.tables[&t].rows_in(from, to))));
+        let rows = twins.into_iter().map(|t| Ok((t, frozen.tables[&t].rows_in(from, to))));
         match write_segment(inner, state, rows) {
             Ok(file) => written.extend(file),
             Err(e) => {
@@ -371,19 +367,17 @@ fn rewrite(
 ) -> Result<()> {
     let mut old = also_retire;
     let mut written: Vec<Arc<ColdFile>> = Vec::new();
-    // Per file index: the merged file that takes its place (`Some(None)`: the run left
-    // nothing), or `None` for a file kept as it is.
-    let mut replaced: Vec<Option<Option<Arc<ColdFile>>>> = vec![None; files.len()];
+    let mut places = vec![Place::Kept; files.len()];
     for run in runs {
         let inputs: Vec<Arc<ColdFile>> = run.iter().map(|&i| files[i].clone()).collect();
         match merge_files(inner, state, &inputs, drop) {
             Ok(file) => {
                 written.extend(file.iter().cloned());
                 for &i in run {
-                    replaced[i] = Some(None);
+                    places[i] = Place::Merged;
                 }
-                if let Some(&last) = run.last() {
-                    replaced[last] = Some(file);
+                if let (Some(&last), Some(file)) = (run.last(), file) {
+                    places[last] = Place::MergedInto(file);
                 }
             }
             Err(e) => {
@@ -398,10 +392,11 @@ fn rewrite(
     }
     let next: Vec<Arc<ColdFile>> = files
         .iter()
-        .zip(replaced)
-        .filter_map(|(f, r)| match r {
-            None => Some(f.clone()),
-            Some(merged) => merged,
+        .zip(places)
+        .filter_map(|(f, place)| match place {
+            Place::Kept => Some(f.clone()),
+            Place::Merged => None,
+            Place::MergedInto(merged) => Some(merged),
         })
         .collect();
     let not_durable = write_manifest(inner, state, state.checkpoint, &next, &written)?;
@@ -409,6 +404,16 @@ fn rewrite(
     // leaves, so its files stay.
     install(inner, next, if not_durable.is_none() { &old } else { &[] });
     not_durable.map_or(Ok(()), Err)
+}
+
+/// What becomes of a file's place in the list when runs are rewritten.
+#[derive(Clone)]
+enum Place {
+    Kept,
+    /// Merged away (or, for a run that left nothing, gone).
+    Merged,
+    /// The last place of a run: its merged file goes here.
+    MergedInto(Arc<ColdFile>),
 }
 
 /// Merges `inputs` into one new segment file without the rows `drop(twin, ts)` selects;

@@ -4,37 +4,19 @@
 
 use super::Row;
 
-/// A source's rows, in the order the merge reads them, as the merger sees them: by time.
-pub(crate) trait Timed {
-    /// How many rows the source holds.
-    fn rows(&self) -> usize;
-    /// The time of row `i`.
-    fn time(&self, i: usize) -> i64;
-}
-
-impl Timed for [i64] {
-    fn rows(&self) -> usize {
-        self.len()
-    }
-
-    fn time(&self, i: usize) -> i64 {
-        self[i]
-    }
-}
-
-/// Walks sources (oldest first, each already in the read's order) in merged order, yielding
-/// `(source, row)`. Ascending: by time, rows of equal time in source order, so an older
+/// Walks sources (oldest first, each given by its rows' times, already in the read's order)
+/// in merged order, yielding `(source, row)`. Ascending: by time, rows of equal time in source order, so an older
 /// source's row comes before a newer one's ([`super::Rank`]). Descending: the exact reverse
 /// (each source then lists its rows newest first).
-pub(crate) struct Merger<'a, S: Timed + ?Sized> {
-    sources: Vec<&'a S>,
+pub(crate) struct Merger<'a> {
+    sources: Vec<&'a [i64]>,
     next: Vec<usize>,
     descending: bool,
 }
 
-impl<'a, S: Timed + ?Sized> Merger<'a, S> {
-    pub(crate) fn new(sources: impl IntoIterator<Item = &'a S>, descending: bool) -> Self {
-        let sources: Vec<&S> = sources.into_iter().collect();
+impl<'a> Merger<'a> {
+    pub(crate) fn new(sources: impl IntoIterator<Item = &'a [i64]>, descending: bool) -> Self {
+        let sources: Vec<&[i64]> = sources.into_iter().collect();
         Merger {
             next: vec![0; sources.len()],
             sources,
@@ -43,7 +25,7 @@ impl<'a, S: Timed + ?Sized> Merger<'a, S> {
     }
 }
 
-impl<S: Timed + ?Sized> Iterator for Merger<'_, S> {
+impl Iterator for Merger<'_> {
     type Item = (usize, usize);
 
     fn next(&mut self) -> Option<(usize, usize)> {
@@ -51,11 +33,9 @@ impl<S: Timed + ?Sized> Iterator for Merger<'_, S> {
         // over their heads beats a heap.
         let mut best: Option<(usize, i64)> = None;
         for (k, source) in self.sources.iter().enumerate() {
-            let row = self.next[k];
-            if row >= source.rows() {
+            let Some(&t) = source.get(self.next[k]) else {
                 continue;
-            }
-            let t = source.time(row);
+            };
             let better = match best {
                 None => true,
                 // Ascending: strictly earlier wins, so the older source wins ties.
