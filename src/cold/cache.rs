@@ -91,6 +91,12 @@ impl BlockCache {
         }
     }
 
+    /// Bytes of decoded blocks held now (the cache's own accounting: the vectors' lengths,
+    /// not the allocator's overhead).
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+
     fn shard(&self, key: (u64, usize)) -> &Mutex<Shard> {
         // Block offsets are spread; mix in the file id.
         let h = (key.1 as u64 >> 4) ^ key.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);

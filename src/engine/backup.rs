@@ -46,11 +46,11 @@ pub(crate) fn backup(inner: &Inner, dest: &Path) -> Result<BackupReport> {
         vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     maintenance::flush(inner)?;
-    // The state to copy, taken under the maintenance lock so that it is one manifest's:
+    // The state to copy, taken under the manifest lock so that it is one manifest's:
     // the files, the checkpoint and the catalog. The `Arc`s keep replaced files on disk
     // until the copy is done.
     let (manifest, files): (Manifest, Vec<Arc<ColdFile>>) = {
-        let state = inner.maintenance.lock();
+        let state = inner.manifest.lock();
         let files = inner.cold.read().files.clone();
         let manifest = Manifest {
             checkpoint: state.checkpoint,

@@ -1,16 +1,25 @@
 //! Moving data between tiers: flush (warm -> cold, one file per day), compaction (a day's
 //! files -> one, see `partition`), retention and deletion (rewrite or drop files), and the
-//! background thread running them.
+//! background threads running them.
 //!
-//! All of them run under one mutex (`Inner::maintenance`), and change what readers see
-//! only by swapping the [`ColdState`] under its lock, briefly. Writers are held back only
-//! while a flush swaps the warm tables out (the `gate`), never while files are written.
+//! Two lanes, each its own mutex and its own thread, so that a flush never waits for a
+//! compaction: the flush lane (`Inner::flush_lane`: flushes) and the compaction lane
+//! (`Inner::compaction_lane`: compaction, sealing, retention, deletes). Each writes its new
+//! files without holding anything the other needs; only the install is shared, under the
+//! short `Inner::manifest` lock: the live file list is read, changed (a flush appends, a
+//! compaction replaces the files it merged), written as the manifest and swapped in for
+//! readers. Only the compaction lane removes files, so the files it merged are still in the
+//! list when it installs, whatever the flush lane appended meanwhile. Readers change what
+//! they see only at that swap, under the `ColdState` lock, briefly. Writers are held back
+//! only while a flush swaps the warm tables out (the `gate`), never while files are written.
 //!
 //! Crash safety comes from the order of durable steps: a segment file is written and
 //! synced, then the manifest naming it is replaced atomically, then the WAL log files
 //! it covers are deleted. A crash before the manifest leaves an orphan file (removed on open)
 //! and a WAL that still holds the rows; after it, replay skips frames up to the manifest's
-//! checkpoint, so every row is loaded exactly once.
+//! checkpoint, so every row is loaded exactly once. Every manifest lists the whole state (the
+//! other lane's installed files and checkpoint included), so the lanes' writes can come in
+//! any order.
 //!
 //! A failed step (a full disk, an I/O error) changes nothing a reader sees: the new file is
 //! deleted, the warm rows stay in memory and in the WAL, and the next round retries. The one
@@ -18,7 +27,7 @@
 //! state is used, but neither the files it replaces nor the WAL it covers are deleted, since
 //! after a machine crash the old manifest may be the one found.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -27,23 +36,33 @@ use super::metrics::Counters;
 use super::partition::{self, partition_of, partition_span};
 use super::{Catalog, Inner};
 use crate::cold::manifest::{ManifestWriteError, TwinDef};
-use crate::cold::{
-    self, COLD_DIR, ColdFile, ColdState, FileMeta, Frozen, Manifest, Segment, SegmentWriter, to_twin_rows,
-};
+use crate::cold::{self, COLD_DIR, ColdFile, FileMeta, Frozen, Manifest, Segment, SegmentWriter, to_twin_rows};
 use crate::error::{Error, Result};
 use crate::model::TwinId;
 use crate::read::chunk::all_chunk_rows;
 use crate::read::{Row, merge_rows};
 use crate::vfs::Vfs;
 
-/// State owned by the maintenance mutex.
-pub(crate) struct MaintenanceState {
+/// The flush lane's state (`Inner::flush_lane`).
+pub(crate) struct FlushLane {
+    /// A flush in progress or failed: its frozen tables hold the WAL frames up to `.0`, and
+    /// the WAL log files below `.1` can go once they are installed.
+    pub pending_wal_cut: Option<(u64, u64)>,
+}
+
+/// What the manifest records besides the files and the catalog (`Inner::manifest`). Its
+/// lock is held only to install a new file list, never while files are written.
+pub(crate) struct ManifestState {
     /// Every WAL frame up to here is in the cold tier.
     pub checkpoint: u64,
     pub next_file_id: u64,
-    /// A flush in progress or failed: the WAL log files below this number can go once it is
-    /// installed.
-    pub pending_wal_cut: Option<(u64, u64)>,
+}
+
+/// The background threads, one per lane.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lane {
+    Flush = 0,
+    Compaction = 1,
 }
 
 /// Segment files below this size are merged by compaction.
@@ -146,11 +165,13 @@ fn is_lasting_damage(e: &Error) -> bool {
 /// Writes rows twin by twin into a new segment file; `None` when there was nothing to write.
 fn write_segment(
     inner: &Inner,
-    state: &mut MaintenanceState,
     twins: impl Iterator<Item = Result<(TwinId, Vec<Row>)>>,
 ) -> Result<Option<Arc<ColdFile>>> {
-    let id = state.next_file_id;
-    state.next_file_id += 1;
+    let id = {
+        let mut manifest = inner.manifest.lock();
+        manifest.next_file_id += 1;
+        manifest.next_file_id - 1
+    };
     let path = cold::segment_path(&inner.dir, id);
     let vfs = &inner.options.vfs;
     let mut writer = SegmentWriter::create_in(&**vfs, &path)?;
@@ -204,7 +225,7 @@ fn write_segment(
 /// (see the module docs), so the caller installs it but deletes nothing it replaces.
 fn write_manifest(
     inner: &Inner,
-    state: &MaintenanceState,
+    state: &ManifestState,
     checkpoint: u64,
     files: &[Arc<ColdFile>],
     new: &[Arc<ColdFile>],
@@ -228,14 +249,45 @@ fn write_manifest(
     }
 }
 
+/// Maps the live file list to the next one.
+type NextFiles<'a> = &'a dyn Fn(&[Arc<ColdFile>]) -> Vec<Arc<ColdFile>>;
+
+/// What a lane installs: the files it made, how the live list changes, and, for a flush,
+/// the new checkpoint (its frozen tables are then dropped).
+struct Change<'a> {
+    new: &'a [Arc<ColdFile>],
+    next: NextFiles<'a>,
+    flushed_to: Option<u64>,
+}
+
+/// Installs a change under the manifest lock: reads the live file list, maps it with
+/// `change.next`, writes the manifest and swaps the list in for readers. Returns as
+/// [`write_manifest`] does.
+fn commit(inner: &Inner, change: Change<'_>) -> Result<Option<Error>> {
+    let mut state = inner.manifest.lock();
+    let files = (change.next)(&inner.cold.read().files);
+    let checkpoint = change.flushed_to.unwrap_or(state.checkpoint);
+    let not_durable = write_manifest(inner, &state, checkpoint, &files, change.new)?;
+    {
+        let mut cold = inner.cold.write();
+        cold.files = files;
+        if change.flushed_to.is_some() {
+            cold.frozen = None;
+        }
+        cold.generation += 1;
+    }
+    state.checkpoint = checkpoint;
+    Ok(not_durable)
+}
+
 /// Moves every warm row written before the call to the cold tier, durably, and truncates
 /// the WAL.
 pub(crate) fn flush(inner: &Inner) -> Result<()> {
-    let mut state = inner.maintenance.lock();
+    let mut lane = inner.flush_lane.lock();
     // A flush that failed after its swap left its tables frozen: finish that one first,
     // then flush what was written since.
-    if state.pending_wal_cut.is_some() {
-        flush_frozen(inner, &mut state)?;
+    if lane.pending_wal_cut.is_some() {
+        flush_frozen(inner, &mut lane)?;
     }
     {
         let _gate = inner.gate.write();
@@ -255,15 +307,15 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
         // Every write made so far is in the frozen tables (writers hold the gate until their
         // rows are visible): the warm tier is empty, so its window starts at the next write.
         inner.oldest_warm_write.store(NO_WARM_WRITE, Ordering::Release);
-        state.pending_wal_cut = Some((seq, cut));
+        lane.pending_wal_cut = Some((seq, cut));
     }
-    flush_frozen(inner, &mut state)
+    flush_frozen(inner, &mut lane)
 }
 
 /// Writes the frozen tables to segment files, one per time partition their rows fall in
 /// (ascending), and returns them (none when there were no rows). On an error the files
 /// written so far are retired.
-fn write_partitions(inner: &Inner, state: &mut MaintenanceState, frozen: &Frozen) -> Result<Vec<Arc<ColdFile>>> {
+fn write_partitions(inner: &Inner, frozen: &Frozen) -> Result<Vec<Arc<ColdFile>>> {
     // Per partition, the twins with rows in it (ascending): a table within one partition
     // (the live feed's case) is one lookup; a table spanning several is probed partition by
     // partition.
@@ -286,7 +338,7 @@ fn write_partitions(inner: &Inner, state: &mut MaintenanceState, frozen: &Frozen
     for (p, twins) in partitions {
         let (from, to) = partition_span(p);
         let rows = twins.into_iter().map(|t| Ok((t, frozen.tables[&t].rows_in(from, to))));
-        match write_segment(inner, state, rows) {
+        match write_segment(inner, rows) {
             Ok(file) => written.extend(file),
             Err(e) => {
                 for f in &written {
@@ -301,35 +353,28 @@ fn write_partitions(inner: &Inner, state: &mut MaintenanceState, frozen: &Frozen
 
 /// Writes the frozen tables to segment files (one per partition), installs them and cuts
 /// the WAL.
-fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
-    let Some((seq, wal_cut)) = state.pending_wal_cut else {
+fn flush_frozen(inner: &Inner, lane: &mut FlushLane) -> Result<()> {
+    let Some((seq, wal_cut)) = lane.pending_wal_cut else {
         return Ok(());
     };
     let started = Instant::now();
     let _span = tracing::info_span!("flush", seq).entered();
     let frozen = inner.cold.read().frozen.clone().unwrap_or_default();
-    if frozen.tables.is_empty() && seq == state.checkpoint {
+    if frozen.tables.is_empty() && seq == inner.manifest.lock().checkpoint {
         inner.cold.write().frozen = None;
-        state.pending_wal_cut = None;
+        lane.pending_wal_cut = None;
         return Ok(());
     }
-    let written = write_partitions(inner, state, &frozen)?;
-    let mut files = inner.cold.read().files.clone();
-    files.extend(written.iter().cloned());
-    let not_durable = write_manifest(inner, state, seq, &files, &written)?;
-    {
-        let mut cold = inner.cold.write();
-        // Compaction does not run concurrently (it holds the maintenance lock too), so the
-        // file list is the one read above.
-        *cold = ColdState {
-            files,
-            frozen: None,
-            cache: cold.cache.clone(),
-            generation: cold.generation + 1,
-        };
-    }
-    state.checkpoint = seq;
-    state.pending_wal_cut = None;
+    let written = write_partitions(inner, &frozen)?;
+    let not_durable = commit(
+        inner,
+        Change {
+            new: &written,
+            next: &|files| files.iter().chain(&written).cloned().collect(),
+            flushed_to: Some(seq),
+        },
+    )?;
+    lane.pending_wal_cut = None;
     drop(frozen);
     Counters::add(&inner.metrics.flushes, 1);
     let bytes: u64 = written.iter().map(|f| f.meta.bytes).sum();
@@ -354,30 +399,32 @@ fn flush_frozen(inner: &Inner, state: &mut MaintenanceState) -> Result<()> {
 
 /// Writes, for each run of `files` (ascending indices; runs disjoint), one file merging the
 /// run's files without the rows `drop(twin, ts)` selects (no file when nothing is left), in
-/// the place of the run's last file, and installs them all with one manifest write: a crash
-/// or an error leaves either every rewrite or none, so a delete or a retention spanning
-/// several files is never half visible.
+/// the place of the run's last file, removes the files at `removed`, and installs it all
+/// with one manifest write: a crash or an error leaves either every rewrite or none, so a
+/// delete or a retention spanning several files is never half visible. Called in the
+/// compaction lane, which alone removes files: `files` are still live at the install,
+/// followed by whatever the flush lane appended meanwhile.
 fn rewrite(
     inner: &Inner,
-    state: &mut MaintenanceState,
     files: &[Arc<ColdFile>],
     runs: &[Vec<usize>],
+    removed: &[usize],
     drop: &dyn Fn(TwinId, i64) -> bool,
-    also_retire: Vec<Arc<ColdFile>>,
 ) -> Result<()> {
-    let mut old = also_retire;
+    let mut old: Vec<Arc<ColdFile>> = removed.iter().map(|&i| files[i].clone()).collect();
     let mut written: Vec<Arc<ColdFile>> = Vec::new();
-    let mut places = vec![Place::Kept; files.len()];
+    // The fate of each file changed, by file id; the others are kept.
+    let mut places: HashMap<u64, Place> = removed.iter().map(|&i| (files[i].meta.id, Place::Merged)).collect();
     for run in runs {
         let inputs: Vec<Arc<ColdFile>> = run.iter().map(|&i| files[i].clone()).collect();
-        match merge_files(inner, state, &inputs, drop) {
+        match merge_files(inner, &inputs, drop) {
             Ok(file) => {
                 written.extend(file.iter().cloned());
-                for &i in run {
-                    places[i] = Place::Merged;
+                for f in &inputs {
+                    places.insert(f.meta.id, Place::Merged);
                 }
-                if let (Some(&last), Some(file)) = (run.last(), file) {
-                    places[last] = Place::MergedInto(file);
+                if let (Some(last), Some(file)) = (inputs.last(), file) {
+                    places.insert(last.meta.id, Place::MergedInto(file));
                 }
             }
             Err(e) => {
@@ -390,29 +437,38 @@ fn rewrite(
         }
         old.extend(inputs);
     }
-    let next: Vec<Arc<ColdFile>> = files
-        .iter()
-        .zip(places)
-        .filter_map(|(f, place)| match place {
-            Place::Kept => Some(f.clone()),
-            Place::Merged => None,
-            Place::MergedInto(merged) => Some(merged),
-        })
-        .collect();
-    let not_durable = write_manifest(inner, state, state.checkpoint, &next, &written)?;
+    let next = |live: &[Arc<ColdFile>]| -> Vec<Arc<ColdFile>> {
+        live.iter()
+            .filter_map(|f| match places.get(&f.meta.id) {
+                None => Some(f.clone()),
+                Some(Place::Merged) => None,
+                Some(Place::MergedInto(merged)) => Some(merged.clone()),
+            })
+            .collect()
+    };
+    let not_durable = commit(
+        inner,
+        Change {
+            new: &written,
+            next: &next,
+            flushed_to: None,
+        },
+    )?;
     // A manifest in place but not known durable: the old one may be what a machine crash
     // leaves, so its files stay.
-    install(inner, next, if not_durable.is_none() { &old } else { &[] });
+    if not_durable.is_none() {
+        for f in &old {
+            f.segment.retire();
+        }
+    }
     not_durable.map_or(Ok(()), Err)
 }
 
-/// What becomes of a file's place in the list when runs are rewritten.
-#[derive(Clone)]
+/// What becomes of a file when runs are rewritten.
 enum Place {
-    Kept,
     /// Merged away (or, for a run that left nothing, gone).
     Merged,
-    /// The last place of a run: its merged file goes here.
+    /// The last file of a run: its merged file takes its place.
     MergedInto(Arc<ColdFile>),
 }
 
@@ -420,7 +476,6 @@ enum Place {
 /// `None` when nothing is left.
 fn merge_files(
     inner: &Inner,
-    state: &mut MaintenanceState,
     inputs: &[Arc<ColdFile>],
     drop: &dyn Fn(TwinId, i64) -> bool,
 ) -> Result<Option<Arc<ColdFile>>> {
@@ -437,19 +492,7 @@ fn merge_files(
         }
         Ok((twin, merge_rows(sources, false, usize::MAX, |row| !drop(twin, row.0))))
     });
-    write_segment(inner, state, merged)
-}
-
-/// Makes `files` the live list and retires `old` (deleted once no reader maps them).
-fn install(inner: &Inner, files: Vec<Arc<ColdFile>>, old: &[Arc<ColdFile>]) {
-    {
-        let mut cold = inner.cold.write();
-        cold.files = files;
-        cold.generation += 1;
-    }
-    for f in old {
-        f.segment.retire();
-    }
+    write_segment(inner, merged)
 }
 
 /// Merges runs of small files of one partition. `min_run` is how many files it takes;
@@ -463,7 +506,7 @@ pub(crate) fn compact(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> 
 /// Merges, in one rewrite (one manifest write: all or nothing after a crash), the longest
 /// run of every partition and of the mixed files (see [`partition::pick_runs`]).
 pub(crate) fn compact_all(inner: &Inner, min_run: usize, max_ratio: Option<u64>) -> Result<bool> {
-    let mut state = inner.maintenance.lock();
+    let _lane = inner.compaction_lane.lock();
     let files = inner.cold.read().files.clone();
     let runs = partition::pick_runs(&files, min_run, max_ratio, COMPACT_BELOW_BYTES);
     if runs.is_empty() {
@@ -472,7 +515,7 @@ pub(crate) fn compact_all(inner: &Inner, min_run: usize, max_ratio: Option<u64>)
     let cutoff = retention_cutoff(inner);
     let started = Instant::now();
     let _span = tracing::info_span!("compaction", runs = runs.len()).entered();
-    rewrite(inner, &mut state, &files, &runs, &|_, ts| ts < cutoff, Vec::new())?;
+    rewrite(inner, &files, &runs, &[], &|_, ts| ts < cutoff)?;
     Counters::add(&inner.metrics.compactions, 1);
     tracing::info!(
         millis = started.elapsed().as_millis() as u64,
@@ -495,7 +538,7 @@ fn compact_run(
     what: &'static str,
     pick: impl FnOnce(&[Arc<ColdFile>]) -> Option<Vec<usize>>,
 ) -> Result<bool> {
-    let mut state = inner.maintenance.lock();
+    let _lane = inner.compaction_lane.lock();
     let files = inner.cold.read().files.clone();
     let Some(run) = pick(&files) else {
         return Ok(false);
@@ -503,7 +546,7 @@ fn compact_run(
     let cutoff = retention_cutoff(inner);
     let started = Instant::now();
     let _span = tracing::info_span!("compaction", what, files = run.len()).entered();
-    rewrite(inner, &mut state, &files, &[run], &|_, ts| ts < cutoff, Vec::new())?;
+    rewrite(inner, &files, &[run], &[], &|_, ts| ts < cutoff)?;
     Counters::add(&inner.metrics.compactions, 1);
     tracing::info!(millis = started.elapsed().as_millis() as u64, what, "compacted");
     Ok(true)
@@ -526,19 +569,19 @@ pub(crate) fn apply_retention(inner: &Inner) -> Result<()> {
         return Ok(());
     }
     let cutoff = retention_cutoff(inner);
-    let mut state = inner.maintenance.lock();
+    let _lane = inner.compaction_lane.lock();
     let files = inner.cold.read().files.clone();
-    let (expired, kept): (Vec<_>, Vec<_>) = files.iter().cloned().partition(|f| f.meta.max_ts < cutoff);
+    let expired: Vec<usize> = (0..files.len()).filter(|&i| files[i].meta.max_ts < cutoff).collect();
     // Files holding some expired rows are rewritten each on its own.
-    let runs: Vec<Vec<usize>> = (0..kept.len())
-        .filter(|&i| kept[i].meta.min_ts < cutoff)
+    let runs: Vec<Vec<usize>> = (0..files.len())
+        .filter(|&i| files[i].meta.min_ts < cutoff && files[i].meta.max_ts >= cutoff)
         .map(|i| vec![i])
         .collect();
     if expired.is_empty() && runs.is_empty() {
         return Ok(());
     }
     let _span = tracing::info_span!("retention", cutoff).entered();
-    rewrite(inner, &mut state, &kept, &runs, &|_, ts| ts < cutoff, expired)?;
+    rewrite(inner, &files, &runs, &expired, &|_, ts| ts < cutoff)?;
     Counters::add(&inner.metrics.rewrites, 1);
     Ok(())
 }
@@ -548,7 +591,7 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
     // Everything written so far goes cold (and out of the WAL), then the files holding the
     // twin's rows in the range are rewritten without them.
     flush(inner)?;
-    let mut state = inner.maintenance.lock();
+    let _lane = inner.compaction_lane.lock();
     let files = inner.cold.read().files.clone();
     let mut runs = Vec::new();
     for (i, f) in files.iter().enumerate() {
@@ -560,14 +603,7 @@ pub(crate) fn delete_range(inner: &Inner, twin: TwinId, from: i64, to: i64) -> R
         return Ok(());
     }
     let _span = tracing::info_span!("delete", twin, from, to).entered();
-    rewrite(
-        inner,
-        &mut state,
-        &files,
-        &runs,
-        &|t, ts| t == twin && ts >= from && ts < to,
-        Vec::new(),
-    )?;
+    rewrite(inner, &files, &runs, &[], &|t, ts| t == twin && ts >= from && ts < to)?;
     Counters::add(&inner.metrics.rewrites, 1);
     Ok(())
 }
@@ -662,34 +698,53 @@ fn warm_window_passed(inner: &Inner) -> bool {
     inner.options.clock.now().as_nanos().saturating_sub(oldest) >= window
 }
 
-/// One round of maintenance, as the background thread runs it every half second and
-/// [`Store::run_maintenance`](crate::engine::Store::run_maintenance) runs it on demand: a flush when
-/// it is due (the oldest unflushed write has reached the warm window, the warm tier is past
-/// its budget, or an earlier flush failed half-way), then compaction of runs of small files,
-/// retention, and the refresh of cached latest states.
+/// One round of maintenance, as [`Store::run_maintenance`](crate::engine::Store::run_maintenance)
+/// runs it on demand: the flush lane's round, then the compaction lane's.
 pub(crate) fn run_round(inner: &Inner) -> Result<()> {
-    let due = {
-        let state = inner.maintenance.lock();
-        // A failed flush left frozen tables: retry it without waiting for new rows.
-        state.pending_wal_cut.is_some()
-            || inner.warm_estimate.load(Ordering::Acquire) > inner.options.warm_budget_bytes
-            || warm_window_passed(inner)
-    };
+    flush_round(inner)?;
+    compaction_round(inner)
+}
+
+/// The flush lane's round: a flush when one is due (the oldest unflushed write has reached
+/// the warm window, the warm tier is past its budget, or an earlier flush failed half-way).
+fn flush_round(inner: &Inner) -> Result<()> {
+    // A failed flush left frozen tables: retry it without waiting for new rows.
+    let due = inner.flush_lane.lock().pending_wal_cut.is_some()
+        || inner.warm_estimate.load(Ordering::Acquire) > inner.options.warm_budget_bytes
+        || warm_window_passed(inner);
     if due {
         flush(inner)?;
+        if let Some(wake) = &inner.wake_compaction {
+            let _ = wake.try_send(());
+        }
     }
+    Ok(())
+}
+
+/// The compaction lane's round: compaction of runs of small files, sealing of finished
+/// partitions, retention, and the refresh of cached latest states.
+fn compaction_round(inner: &Inner) -> Result<()> {
     compact(inner, COMPACT_MIN_RUN, Some(COMPACT_SIZE_RATIO))?;
     seal(inner)?;
     apply_retention(inner)?;
     refresh_latest(inner)
 }
 
-/// The background maintenance thread: a round ([`run_round`]) at once (the latest states of
-/// a reopened store), then every half second or when a writer passes the memory budget.
-/// Stops when the store is dropped.
-pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -> Result<std::thread::JoinHandle<()>> {
+/// Starts a lane's background thread: a round at once (for the compaction lane, the latest
+/// states of a reopened store), then every half second or when woken (the flush lane by a
+/// writer past the memory budget, the compaction lane by a flush). Stops when the store is
+/// dropped.
+pub(crate) fn spawn(
+    lane: Lane,
+    inner: Weak<Inner>,
+    wake: crossbeam_channel::Receiver<()>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let (name, round): (&str, fn(&Inner) -> Result<()>) = match lane {
+        Lane::Flush => ("twinstore-flush", flush_round),
+        Lane::Compaction => ("twinstore-compaction", compaction_round),
+    };
     std::thread::Builder::new()
-        .name("twinstore-maintenance".into())
+        .name(name.into())
         .spawn(move || {
             let mut first = true;
             let mut failures = 0u32;
@@ -701,20 +756,21 @@ pub(crate) fn spawn(inner: Weak<Inner>, wake: crossbeam_channel::Receiver<()>) -
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 }
                 let Some(inner) = inner.upgrade() else { return };
-                let result = run_round(&inner);
+                let result = round(&inner);
                 first = false;
+                let mut error = inner.maintenance_errors[lane as usize].lock();
                 if let Err(e) = result {
                     // Kept for `Store::maintenance_error`; data stays in the warm tier and the
                     // WAL, and the next round retries.
-                    tracing::warn!(error = %e, failures, "background maintenance failed; rows stay in the WAL and memory");
+                    tracing::warn!(error = %e, failures, lane = ?lane, "background maintenance failed; rows stay in the WAL and memory");
                     Counters::add(&inner.metrics.maintenance_failures, 1);
-                    *inner.maintenance_error.lock() = Some(e.to_string());
+                    *error = Some(e.to_string());
                     failures = failures.saturating_add(1);
                 } else {
-                    inner.maintenance_error.lock().take();
+                    error.take();
                     failures = 0;
                 }
             }
         })
-        .map_err(|e| Error::io("maintenance thread", e))
+        .map_err(|e| Error::io(name, e))
 }

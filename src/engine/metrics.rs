@@ -79,6 +79,12 @@ pub struct Metrics {
     pub rewrites: u64,
     /// Failed background maintenance rounds.
     pub maintenance_failures: u64,
+    /// Write calls that waited for a flush because the warm tier was past twice
+    /// [`Options::warm_budget_bytes`](crate::Options::warm_budget_bytes) (the feed is faster
+    /// than flushing; each wait is also logged).
+    pub write_waits: u64,
+    /// Their total wait.
+    pub write_waited: Duration,
     /// Queries, by kind.
     pub queries: Vec<(QueryKind, QueryStats)>,
 }
@@ -103,6 +109,8 @@ pub(crate) struct Counters {
     pub compactions: AtomicU64,
     pub rewrites: AtomicU64,
     pub maintenance_failures: AtomicU64,
+    pub write_waits: AtomicU64,
+    pub write_wait_nanos: AtomicU64,
     queries: [QueryCounters; KINDS.len()],
 }
 
@@ -148,6 +156,8 @@ impl Counters {
             compactions: get(&self.compactions),
             rewrites: get(&self.rewrites),
             maintenance_failures: get(&self.maintenance_failures),
+            write_waits: get(&self.write_waits),
+            write_waited: Duration::from_nanos(get(&self.write_wait_nanos)),
             queries: KINDS
                 .iter()
                 .zip(&self.queries)

@@ -112,6 +112,11 @@ pub struct Stats {
     pub cold_bytes: u64,
     /// Live segment files.
     pub files: u64,
+    /// Bytes of decoded blocks in the block cache (at most about
+    /// [`Options::block_cache_bytes`]). With `warm_bytes`, the memory the store itself
+    /// holds; the segment files are mapped, and the OS keeps what is read of them resident
+    /// as page cache.
+    pub block_cache_bytes: u64,
     /// Bytes of the store directory on disk (WAL, manifest, segment files); 0 when it could
     /// not be listed or sized (the error is logged; [`Store::disk_bytes`] returns it).
     pub disk_bytes: u64,
@@ -135,10 +140,10 @@ const LOCK_FILE: &str = "LOCK";
 /// The shared state of one open store. Its fields are private to the engine: other
 /// stages get what they need through the engine's calls (queries get a `read::TwinView`).
 ///
-/// Lock order (docs/DESIGN.md, "Lock order"): `maintenance` → `gate` → `cold` → a twin's
-/// table → `flushed_lock`. A flush takes them in that order; a writer holds `gate`
-/// (shared) then tables; a reader holds `cold` (shared) then one table. No code path takes
-/// an earlier lock while holding a later one.
+/// Lock order (docs/DESIGN.md, "Lock order"): `flush_lane` or `compaction_lane` (never
+/// both) → `manifest` → `gate` → `cold` → a twin's table → `flushed_lock`. A flush takes
+/// them in that order; a writer holds `gate` (shared) then tables; a reader holds `cold`
+/// (shared) then one table. No code path takes an earlier lock while holding a later one.
 pub(crate) struct Inner {
     dir: PathBuf,
     options: Options,
@@ -151,11 +156,16 @@ pub(crate) struct Inner {
     /// Writers hold it (shared) from WAL append to visibility; a flush takes it exclusively
     /// to cut the warm tier at a sequence number.
     gate: RwLock<()>,
-    maintenance: Mutex<maintenance::MaintenanceState>,
+    /// The flush lane: one flush at a time (see the `maintenance` module).
+    flush_lane: Mutex<maintenance::FlushLane>,
+    /// The compaction lane: compaction, sealing, retention and deletes, one at a time.
+    compaction_lane: Mutex<()>,
+    /// Held while a lane installs a new file list and writes the manifest.
+    manifest: Mutex<maintenance::ManifestState>,
     /// Counters for [`Store::metrics`].
     metrics: metrics::Counters,
-    /// The last background maintenance failure, cleared by a successful round.
-    maintenance_error: Mutex<Option<String>>,
+    /// Per lane, the last background maintenance failure, cleared by a successful round.
+    maintenance_errors: [Mutex<Option<String>>; 2],
     /// Estimated bytes written to the warm tier since the last flush.
     warm_estimate: AtomicU64,
     /// When (nanoseconds on [`Options::clock`]) the oldest write still in the warm tier was
@@ -167,22 +177,25 @@ pub(crate) struct Inner {
     /// Signalled after each flush, for writers waiting on the memory budget.
     flushed: Condvar,
     flushed_lock: Mutex<()>,
-    /// Wakes the maintenance thread.
+    /// Wakes the flush lane's thread.
     wake: Option<crossbeam_channel::Sender<()>>,
+    /// Wakes the compaction lane's thread.
+    wake_compaction: Option<crossbeam_channel::Sender<()>>,
     /// The `LOCK` file's lock, held for the store's lifetime.
     _lock: crate::vfs::FileLock,
 }
 
-/// Stops and joins the maintenance thread when the last handle of a store is dropped.
+/// Stops and joins the maintenance threads when the last handle of a store is dropped
+/// (dropping the senders disconnects their channels).
 struct Background {
-    stop: Option<crossbeam_channel::Sender<()>>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    stop: Vec<crossbeam_channel::Sender<()>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        self.stop.take();
-        if let Some(handle) = self.handle.take() {
+        self.stop.clear();
+        for handle in self.handles.drain(..) {
             let _ = handle.join();
         }
     }
@@ -249,6 +262,7 @@ impl Store {
         let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_log_file, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);
+        let (wake_compaction, compaction_woken) = crossbeam_channel::bounded(1);
         let background = options.background_maintenance;
         let warm_estimate = catalog
             .all()
@@ -277,12 +291,13 @@ impl Store {
                 generation: 0,
             }),
             gate: RwLock::new(()),
-            maintenance: Mutex::new(maintenance::MaintenanceState {
+            flush_lane: Mutex::new(maintenance::FlushLane { pending_wal_cut: None }),
+            compaction_lane: Mutex::new(()),
+            manifest: Mutex::new(maintenance::ManifestState {
                 checkpoint,
                 next_file_id: manifest.next_file_id.max(1),
-                pending_wal_cut: None,
             }),
-            maintenance_error: Mutex::new(None),
+            maintenance_errors: Default::default(),
             metrics: metrics::Counters::default(),
             warm_estimate: AtomicU64::new(warm_estimate),
             oldest_warm_write: AtomicI64::new(oldest_warm_write),
@@ -290,18 +305,24 @@ impl Store {
             flushed: Condvar::new(),
             flushed_lock: Mutex::new(()),
             wake: background.then(|| wake.clone()),
+            wake_compaction: background.then(|| wake_compaction.clone()),
             _lock: lock,
         });
-        let handle = if background {
-            Some(maintenance::spawn(Arc::downgrade(&inner), woken)?)
-        } else {
-            None
-        };
+        let mut handles = Vec::new();
+        if background {
+            use maintenance::Lane;
+            handles.push(maintenance::spawn(Lane::Flush, Arc::downgrade(&inner), woken)?);
+            handles.push(maintenance::spawn(
+                Lane::Compaction,
+                Arc::downgrade(&inner),
+                compaction_woken,
+            )?);
+        }
         Ok(Store {
             inner,
             _background: Arc::new(Background {
-                stop: Some(wake),
-                handle,
+                stop: vec![wake, wake_compaction],
+                handles,
             }),
         })
     }
@@ -320,23 +341,23 @@ impl Store {
     }
 
     /// Moves every row written so far to the cold tier, durably, and truncates the WAL.
-    /// The background thread does this on its own (see [`Options::warm_window`] and
+    /// The background flush thread does this on its own (see [`Options::warm_window`] and
     /// [`Options::warm_budget_bytes`]); call it before a backup or at shutdown to leave a
     /// store that opens without replaying a log.
     pub fn flush(&self) -> Result<()> {
         maintenance::flush(&self.inner)
     }
 
-    /// Runs one round of what the background thread does, now, on the calling thread: a
+    /// Runs one round of what the background threads do, now, on the calling thread: a
     /// flush if one is due (the oldest unflushed write has reached [`Options::warm_window`]
     /// on [`Options::clock`], the warm tier is past [`Options::warm_budget_bytes`], or an
     /// earlier flush failed half-way), compaction of runs of small files, retention
     /// ([`Options::cold_retention`]) and the refresh of cached latest states.
     ///
     /// With [`Options::background_maintenance`] off, call it periodically to get the same
-    /// behaviour on your own schedule (the background thread runs it every half second);
-    /// with a manual [`Clock`] it makes the warm window testable without waiting. Unlike the
-    /// background thread, it returns a failure instead of recording it for
+    /// behaviour on your own schedule (the background threads run their rounds every half
+    /// second); with a manual [`Clock`] it makes the warm window testable without waiting.
+    /// Unlike the background threads, it returns a failure instead of recording it for
     /// [`Store::maintenance_error`].
     pub fn run_maintenance(&self) -> Result<()> {
         maintenance::run_round(&self.inner)
@@ -344,14 +365,14 @@ impl Store {
 
     /// Merges small segment files until each time partition (a UTC day) has one, and files
     /// written before partitioning (which span days) have merged with their neighbours of
-    /// the same kind; files of 256 MiB or more stay as they are. The background thread
+    /// the same kind; files of 256 MiB or more stay as they are. The background compaction
     /// merges a partition's files when four or more of similar size accumulate, and seals a
     /// finished day into one file. Files flushed while the call runs may be left for later.
     /// Returns whether files were merged.
     pub fn compact(&self) -> Result<bool> {
         let mut merged = false;
         // Each round merges every partition's files at once (all or nothing after a crash) and
-        // leaves at least one file fewer; flushes running meanwhile (the background thread)
+        // leaves at least one file fewer; flushes running meanwhile (the flush lane)
         // add files, so the work is bounded by the files there at the call.
         let files = self.inner.cold.read().files.len();
         for _ in 0..files {
@@ -395,7 +416,7 @@ impl Store {
     /// say). Nothing is lost meanwhile: unflushed rows stay in memory and in the WAL, and the
     /// thread retries, backing off up to 8 s between rounds; a successful round clears it.
     pub fn maintenance_error(&self) -> Option<String> {
-        self.inner.maintenance_error.lock().clone()
+        self.inner.maintenance_errors.iter().find_map(|e| e.lock().clone())
     }
 
     /// The store's directory.
@@ -810,6 +831,7 @@ impl Store {
                 stats.warm_bytes += frozen.heap_bytes() as u64;
             }
         }
+        stats.block_cache_bytes = cold.cache.bytes() as u64;
         for f in &cold.files {
             stats.records += f.meta.rows;
             stats.points += f.meta.points;

@@ -87,10 +87,11 @@ pub struct Options {
     /// Cold data older than this (by event time, against [`Options::clock`]) is dropped by
     /// the background maintenance, by whole files or while compacting. Default: kept forever.
     pub cold_retention: Option<Duration>,
-    /// Run flush, compaction and retention on a background thread (default true). Without
-    /// it, data moves only when the application calls
+    /// Run flush, compaction and retention on two background threads (default true): one
+    /// flushes, the other compacts and applies retention, so a flush never waits for a
+    /// compaction. Without them, data moves only when the application calls
     /// [`Store::run_maintenance`](crate::Store::run_maintenance) (one round of what the
-    /// thread does), [`Store::flush`](crate::Store::flush) or
+    /// threads do), [`Store::flush`](crate::Store::flush) or
     /// [`Store::compact`](crate::Store::compact).
     pub background_maintenance: bool,
     /// Memory for decoded cold blocks (timestamps and numeric columns), so that repeated

@@ -418,9 +418,12 @@ fn append(inner: &Inner, frame: Vec<u8>) -> Result<u64> {
 const RECORD_BYTES: u64 = 8;
 const POINT_BYTES: u64 = 20;
 
-/// Counts `bytes` against the warm budget: past it the maintenance thread is woken; past
-/// twice it the writer waits for a flush (bounded, so a failing flush slows writes down but
-/// does not stop them).
+/// Counts `bytes` against the warm budget: past it the flush lane is woken; past twice it
+/// the writer waits for a flush (bounded, so a failing flush slows writes down but does not
+/// stop them). A wait is counted in [`Metrics::write_waits`] and logged: the feed is faster
+/// than flushing.
+///
+/// [`Metrics::write_waits`]: super::Metrics::write_waits
 fn throttle(inner: &Inner, bytes: u64) {
     let estimate = inner.warm_estimate.fetch_add(bytes, Ordering::AcqRel) + bytes;
     let budget = inner.options.warm_budget_bytes;
@@ -429,14 +432,34 @@ fn throttle(inner: &Inner, bytes: u64) {
         return;
     }
     let _ = wake.try_send(());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let limit = budget.saturating_mul(2);
+    if inner.warm_estimate.load(Ordering::Acquire) <= limit {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(10);
     let mut guard = inner.flushed_lock.lock();
-    while inner.warm_estimate.load(Ordering::Acquire) > budget.saturating_mul(2) {
+    let mut timed_out = false;
+    while inner.warm_estimate.load(Ordering::Acquire) > limit {
         let _ = wake.try_send(());
         if inner.flushed.wait_until(&mut guard, deadline).timed_out() {
+            timed_out = true;
             break;
         }
     }
+    drop(guard);
+    let waited = started.elapsed();
+    Counters::add(&inner.metrics.write_waits, 1);
+    Counters::add(
+        &inner.metrics.write_wait_nanos,
+        u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
+    );
+    tracing::info!(
+        millis = waited.as_millis() as u64,
+        budget,
+        timed_out,
+        "a write waited for a flush: the warm tier was past twice its budget"
+    );
 }
 
 /// Marks definitions carried by appended frame `seq` as logged, so later batches omit them.
