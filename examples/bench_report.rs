@@ -248,23 +248,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         cold_stats.files
     );
     println!(
-        "| share of segment bytes: timestamps / values / presence / index | {:.0} % / {:.0} % / {:.0} % / {:.0} % ({:.2} / {:.2} / {:.2} / {:.2} bytes per point) | |",
+        "| share of segment bytes: timestamps / values / presence / hour summaries / index | {:.0} % / {:.0} % / {:.0} % / {:.0} % / {:.0} % ({:.2} / {:.2} / {:.2} / {:.2} / {:.2} bytes per point) | |",
         share(sizes.timestamps, &sizes),
         share(sizes.values, &sizes),
         share(sizes.presence, &sizes),
+        share(sizes.summaries, &sizes),
         share(sizes.index, &sizes),
         sizes.timestamps as f64 / cold_points,
         sizes.values as f64 / cold_points,
         sizes.presence as f64 / cold_points,
+        sizes.summaries as f64 / cold_points,
         sizes.index as f64 / cold_points,
     );
     println!(
-        "| Payerne station data ({} points), disk bytes per point | {:.2} (timestamps / values / presence / index {:.2} / {:.2} / {:.2} / {:.2}) | <= 1.05 |",
+        "| Payerne station data ({} points), disk bytes per point | {:.2} (timestamps / values / presence / hour summaries / index {:.2} / {:.2} / {:.2} / {:.2} / {:.2}) | <= 1.05 |",
         station.points,
         station.bytes_per_point,
         station.sizes.timestamps as f64 / station.points as f64,
         station.sizes.values as f64 / station.points as f64,
         station.sizes.presence as f64 / station.points as f64,
+        station.sizes.summaries as f64 / station.points as f64,
         station.sizes.index as f64 / station.points as f64,
     );
     println!("| open the flushed store (one run) | {:.0} ms | |", open_secs * 1000.0);
@@ -639,7 +642,7 @@ fn many_files() -> Result<(f64, f64), Box<dyn Error>> {
 }
 
 fn share(part: u64, sizes: &twinstore::SizeBreakdown) -> f64 {
-    let total = sizes.timestamps + sizes.values + sizes.presence + sizes.index;
+    let total = sizes.timestamps + sizes.values + sizes.presence + sizes.summaries + sizes.index;
     100.0 * part as f64 / total.max(1) as f64
 }
 

@@ -302,3 +302,63 @@ proptest! {
         }
     }
 }
+
+const HOUR_MS: i64 = 3_600_000;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Data over three days, flushed, in buckets of whole hours (and some not): the cold
+    /// blocks span many hours, so counts, sums, minimums and maximums come from their hour
+    /// summaries wherever a block's hours lie inside the span; they must agree with the
+    /// model.
+    #[test]
+    fn hourly_aggregates_from_hour_summaries_match_a_naive_model(
+        points in prop::collection::vec((0i64..72 * HOUR_MS, -500i32..500, any::<bool>()), 1..6_000),
+        from in prop_oneof![Just(0i64), 0i64..72 * HOUR_MS, Just(-HOUR_MS / 2)],
+        span in prop_oneof![Just(72 * HOUR_MS), 1i64..80 * HOUR_MS],
+        interval in prop_oneof![Just(HOUR_MS), Just(2 * HOUR_MS), Just(24 * HOUR_MS), Just(6 * HOUR_MS), 1_000i64..HOUR_MS],
+        longs in any::<bool>(),
+    ) {
+        // Either doubles or, for the Long summaries, integer values.
+        let records: Vec<Record> = points
+            .iter()
+            .map(|&(t, v, _)| {
+                let r = Record::new("t", at(t * 1_000_000));
+                if longs { r.with("T", i64::from(v)) } else { r.with("T", f64::from(v) / 4.0) }
+            })
+            .collect();
+        let values: Vec<(i64, f64)> = points
+            .iter()
+            .map(|&(t, v, _)| (t * 1_000_000, if longs { f64::from(v) } else { f64::from(v) / 4.0 }))
+            .collect();
+        let (_dir, store) = store_with(&records, Some(records.len()));
+        // A flush writes a file per day; a day's block gets summaries when its values fall in
+        // two or more hours.
+        let mut hours_by_day: std::collections::BTreeMap<i64, std::collections::BTreeSet<i64>> = Default::default();
+        for &(t, _, _) in &points {
+            hours_by_day.entry(t / (24 * HOUR_MS)).or_default().insert(t / HOUR_MS);
+        }
+        let summarised = hours_by_day.values().any(|hours| hours.len() > 1);
+        prop_assert_eq!(store.cold_size_breakdown().expect("sizes").summaries > 0, summarised);
+        let (from, to, interval) = (from * 1_000_000, (from + span) * 1_000_000, interval * 1_000_000);
+        let expected = model(&values, from, to, interval);
+        let which = [Aggregation::Count, Aggregation::Min, Aggregation::Max, Aggregation::Sum, Aggregation::Avg];
+        let mut q = AggregateQuery::new("t", "T", at(from), at(to), Duration::from_nanos(interval as u64));
+        q.aggregations = which.to_vec();
+        if longs {
+            q.value_type = ValueType::Long;
+        }
+        let got = rows_of(&store, &q).expect("aggregate");
+        prop_assert_eq!(got.len(), expected.len());
+        for (row, (start, want)) in got.iter().zip(&expected) {
+            prop_assert_eq!(row.start.as_nanos(), *start);
+            for (k, g) in row.values.iter().enumerate() {
+                match (g, want[k]) {
+                    (Some(g), Some(w)) => prop_assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "{:?} at {}: {} != {}", which[k], start, g, w),
+                    (g, w) => prop_assert_eq!(*g, w, "{:?} at {}", which[k], start),
+                }
+            }
+        }
+    }
+}

@@ -1,11 +1,14 @@
-//! Format compatibility: stores written by format version 1 open and read the same forever.
+//! Format compatibility: stores written by every format version open and read the same
+//! forever.
 //!
-//! `tests/fixtures/v1/` holds a store written by this version (two WAL segments), a copy
-//! with one flipped byte in the first segment, and `store-full` (a MANIFEST, segment files
-//! and a WAL tail; see below). The clean stores must answer exactly as worked out by hand
-//! from the records below; the damaged one must be refused with a corruption error naming
-//! the file. Regenerate the files only for a new format version:
-//! `cargo test --test compatibility -- --ignored write_golden_files write_full_golden_store`.
+//! `tests/fixtures/v1/` holds a store written by version 1 (two WAL segments), a copy with
+//! one flipped byte in the first segment, and `store-full` (a MANIFEST, segment files and a
+//! WAL tail; see below). `tests/fixtures/v2/store-full` is the same store written with
+//! segment format version 2 (hour summaries), plus a twin whose blocks span hours. The
+//! clean stores must answer exactly as worked out by hand from the records below; the
+//! damaged one must be refused with a corruption error naming the file. Regenerate only the
+//! files of a new format version: `cargo test --test compatibility -- --ignored
+//! write_full_golden_store` writes `v2/store-full`.
 
 mod common;
 
@@ -47,6 +50,13 @@ fn golden_records() -> [Vec<Record>; 2] {
 /// A copy of the fixture store `name` in a temporary directory.
 fn copy_store(name: &str) -> tempfile::TempDir {
     common::copy_tree_to_temp(&fixtures().join(name))
+}
+
+/// The segment format version this build writes: its golden store is `v{N}/store-full`.
+const CURRENT_SEGMENT_VERSION: u32 = 2;
+
+fn store_full(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/v{version}/store-full"))
 }
 
 #[test]
@@ -302,11 +312,25 @@ fn set_d() -> Vec<Record> {
 
 const BOILER_MODEL: &str = "dtmi:example:Boiler;1";
 
-/// Writes `v1/store-full` (run by hand, only when a new format version is introduced).
+/// `hourly` (version 2 on): 300 rows a minute apart from T0+2 h, five whole hours:
+/// `Temp` = 20 + (i mod 10) / 2, `Count` = i. Its blocks span hours, so they carry hour
+/// summaries.
+fn hourly() -> Vec<Record> {
+    (0..300)
+        .map(|i| {
+            Record::new("hourly", at(2 * 3600 * SEC + i * 60 * SEC))
+                .with("Temp", 20.0 + (i % 10) as f64 / 2.0)
+                .with("Count", i)
+        })
+        .collect()
+}
+
+/// Writes `v{CURRENT_SEGMENT_VERSION}/store-full` (run by hand, only when a new format
+/// version is introduced; older versions' stores stay as they were written).
 #[test]
-#[ignore = "writes tests/fixtures/v1/store-full; run only to create fixtures for a new format version"]
+#[ignore = "writes tests/fixtures/v2/store-full; run only to create fixtures for a new format version"]
 fn write_full_golden_store() {
-    let dir = fixtures().join("store-full");
+    let dir = store_full(CURRENT_SEGMENT_VERSION);
     let _ = std::fs::remove_dir_all(&dir);
     let options = Options::default()
         .durability(Durability::SyncEachWrite)
@@ -323,6 +347,7 @@ fn write_full_golden_store() {
         .expect("delete range");
     store.delete_twin("scratch").expect("delete twin");
     store.write(&set_c()).expect("set C");
+    store.write(&hourly()).expect("hourly");
     store.flush().expect("flush C");
     store.write(&set_d()).expect("set D");
     drop(store);
@@ -347,11 +372,70 @@ fn state(props: &[(&str, Value, i64)]) -> Vec<PropertyValue> {
 
 #[test]
 fn version_1_full_store_answers_exactly() {
-    let dir = copy_store("store-full");
+    let dir = common::copy_tree_to_temp(&store_full(1));
     let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("golden store opens");
-    check_boiler(&store);
-    check_meter(&store);
-    check_codec_twins(&store);
+    check_full_store(&store);
+    // Boiler 6, meter 2,100, noisy 512, display 40, sparse 200, lobby 1; scratch 0.
+    assert_eq!(store.stats().records, 6 + 2100 + 512 + 40 + 200 + 1);
+    assert_eq!(store.cold_size_breakdown().expect("sizes").summaries, 0);
+}
+
+#[test]
+fn version_2_full_store_answers_exactly() {
+    let dir = common::copy_tree_to_temp(&store_full(2));
+    let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("golden store opens");
+    check_full_store(&store);
+    assert_eq!(store.stats().records, 6 + 2100 + 512 + 40 + 200 + 1 + 300);
+    assert!(store.cold_size_breakdown().expect("sizes").summaries > 0);
+    assert!(store.verify().expect("verify").is_ok());
+    // Hour k (0..5) of `hourly` holds rows 60k..60k+59: Temp takes each of 20, 20.5, ..,
+    // 24.5 six times (sum 6 × 222.5 = 1335); Count sums to 3600k + 1770.
+    let hours = |property: &str, ty: ValueType| {
+        let mut q = AggregateQuery::new(
+            "hourly",
+            property,
+            at(2 * 3600 * SEC),
+            at(7 * 3600 * SEC),
+            Duration::from_secs(3600),
+        );
+        q.value_type = ty;
+        q.aggregations = vec![
+            Aggregation::Count,
+            Aggregation::Min,
+            Aggregation::Max,
+            Aggregation::Sum,
+            Aggregation::Avg,
+        ];
+        let result = store.aggregate(&q).expect("aggregate");
+        assert_eq!(result.timestamps.len(), 5);
+        (0..5)
+            .map(|k| {
+                result
+                    .columns
+                    .iter()
+                    .map(|(_, v)| v[k].expect("a value"))
+                    .collect::<Vec<f64>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    for (k, row) in hours("Temp", ValueType::Double).iter().enumerate() {
+        assert_eq!(row, &[60.0, 20.0, 24.5, 1335.0, 22.25], "Temp, hour {k}");
+    }
+    for (k, row) in hours("Count", ValueType::Long).iter().enumerate() {
+        let k = k as f64;
+        assert_eq!(
+            row,
+            &[60.0, 60.0 * k, 60.0 * k + 59.0, 3600.0 * k + 1770.0, 60.0 * k + 29.5],
+            "Count, hour {k}"
+        );
+    }
+}
+
+/// What every version's `store-full` answers, worked out by hand from its records.
+fn check_full_store(store: &Store) {
+    check_boiler(store);
+    check_meter(store);
+    check_codec_twins(store);
     // Deleted for good; and a twin known only from the WAL tail.
     assert_eq!(store.events(&EventsQuery::new("scratch")).expect("events"), vec![]);
     assert!(store.latest("scratch").expect("latest").properties.is_empty());
@@ -359,8 +443,6 @@ fn version_1_full_store_answers_exactly() {
         &store.latest("lobby").expect("latest").properties[..],
         state(&[("Occupied", Value::Bool(true), 61)])
     );
-    // Boiler 6, meter 2,100, noisy 512, display 40, sparse 200, lobby 1; scratch 0.
-    assert_eq!(store.stats().records, 6 + 2100 + 512 + 40 + 200 + 1);
 }
 
 /// The boiler: file 5 (compacted, the row at 10 s deleted), file 6, and the WAL tail.

@@ -1,8 +1,9 @@
 //! docs/FORMAT.md's promise: a file of a format version this build does not know is refused
 //! with `Error::UnsupportedVersion` naming the file, never guessed at.
 //!
-//! Each test takes a real version 1 file from `tests/fixtures/v1`, writes version 2 into its
-//! version field and recomputes the checksums that cover the field, so that only the version
+//! Each test takes a real version 1 file from `tests/fixtures/v1`, writes the first version
+//! this build does not read into its version field (2 for the WAL and the manifest, 3 for
+//! segment files, whose version 2 this build writes) and recomputes the checksums that cover the field, so that only the version
 //! check can refuse it. A control without the checksum fix shows the checksum is checked too.
 
 mod common;
@@ -47,11 +48,17 @@ fn open_error(dir: &Path) -> Error {
     }
 }
 
-fn assert_unsupported(error: Error, file: &Path) {
+/// `(found, supported)` of a WAL or manifest file one version newer than this build's.
+const NEWER_LOG: (u32, u32) = (2, 1);
+/// `(found, supported)` of a segment file one version newer than this build's (it writes
+/// version 2, and reads 1 and 2).
+const NEWER_SEGMENT: (u32, u32) = (3, 2);
+
+fn assert_unsupported(error: Error, file: &Path, versions: (u32, u32)) {
     match error {
         Error::UnsupportedVersion { path, found, supported } => {
             assert_eq!(path, file, "the error names the file");
-            assert_eq!((found, supported), (2, 1));
+            assert_eq!((found, supported), versions);
         }
         other => panic!("expected UnsupportedVersion for {}, got {other}", file.display()),
     }
@@ -74,7 +81,7 @@ fn newer_wal_segment_is_refused_and_left_alone() {
         let path = dir.path().join(segment);
         newer_wal_segment(&path);
         let before = std::fs::read(&path).expect("read");
-        assert_unsupported(open_error(dir.path()), &path);
+        assert_unsupported(open_error(dir.path()), &path, NEWER_LOG);
         assert_eq!(
             std::fs::read(&path).expect("read"),
             before,
@@ -128,7 +135,7 @@ fn newer_manifest_is_refused_and_the_store_left_alone() {
     // The manifest's checksum covers its body only: the version is checked before it.
     set_version(&path, 8, 2, &[]);
     let before = std::fs::read(&path).expect("read");
-    assert_unsupported(open_error(dir.path()), &path);
+    assert_unsupported(open_error(dir.path()), &path, NEWER_LOG);
     assert_eq!(std::fs::read(&path).expect("read"), before);
     // Segment files a newer manifest may name are not taken for orphans and deleted.
     for file in [SEGMENT, "cold/0000000000000006.seg", WAL_TAIL] {
@@ -137,11 +144,11 @@ fn newer_manifest_is_refused_and_the_store_left_alone() {
 }
 
 /// Segment file: header version at 8 (CRC-32C of 0..12 at 12); trailer version at 16 of the
-/// last 32 bytes (CRC-32C of the trailer's bytes 0..20 at 20). Both say 2, as a version 2
+/// last 32 bytes (CRC-32C of the trailer's bytes 0..20 at 20). Both say 3, as a version 3
 /// writer would write them.
 fn newer_segment_file(path: &Path) {
-    set_version(path, 8, 2, &[(0..12, 12)]);
-    set_version(path, -32 + 16, 2, &[(-32..-12, -12)]);
+    set_version(path, 8, 3, &[(0..12, 12)]);
+    set_version(path, -32 + 16, 3, &[(-32..-12, -12)]);
 }
 
 #[test]
@@ -154,15 +161,15 @@ fn newer_segment_file_is_refused_by_every_read_that_needs_it() {
     let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("store opens");
     for twin in ["meter", "boiler"] {
         match store.events(&EventsQuery::new(twin)) {
-            Ok(events) => panic!("{twin}: {} events read from a version 2 file", events.len()),
-            Err(e) => assert_unsupported(e, &path),
+            Ok(events) => panic!("{twin}: {} events read from a version 3 file", events.len()),
+            Err(e) => assert_unsupported(e, &path, NEWER_SEGMENT),
         }
     }
     let report = store.verify().expect("verify runs");
     let problems: Vec<_> = report.problems.iter().filter(|p| p.path == path).collect();
     assert_eq!(problems.len(), 1, "{:?}", report.problems);
     assert!(
-        problems[0].what.contains("unsupported format version 2"),
+        problems[0].what.contains("unsupported format version 3"),
         "{:?}",
         problems[0]
     );

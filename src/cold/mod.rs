@@ -74,11 +74,11 @@ impl ColdState {
             if f.meta.max_ts < from || f.meta.min_ts >= to {
                 continue;
             }
-            if let Some(r) = f.segment.twin_ref(twin)?
+            if let Some((index, r)) = f.segment.find(twin)?
                 && r.max_ts >= from
                 && r.min_ts < to
             {
-                let mut chunk = f.segment.chunk_of(&r)?;
+                let mut chunk = f.segment.chunk_at(index, &r)?;
                 chunk.file_id = f.meta.id;
                 out.push(chunk);
             }

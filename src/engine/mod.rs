@@ -259,6 +259,11 @@ impl Store {
             None => tracing::info!(frames = outcome.frames, files = files.len(), "opened"),
         }
         let next_seq = outcome.next_seq.max(checkpoint + 1);
+        // No reader exists yet: every replayed row is visible to all, so the tables need no
+        // per-batch bookkeeping for them (reads of a replayed table skip a search per row).
+        for entry in catalog.all() {
+            entry.data.table.write().settle(next_seq - 1);
+        }
         let wal = Wal::create(vfs, &wal_dir, options.durability, outcome.next_log_file, next_seq)?;
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);

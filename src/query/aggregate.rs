@@ -17,6 +17,7 @@
 //! percentile: always a value that occurred); `first` and `last` break ties of equal time by
 //! write order, as raw events are ordered.
 
+use crate::cold::segment::{WINDOW_NANOS, window_of};
 use crate::error::{Error, Result};
 use crate::model::ColumnId;
 use crate::model::{Timestamp, ValueType};
@@ -580,6 +581,18 @@ fn fold_sorted(accs: &mut Accumulators, buckets: &Buckets, ts: &[i64], values: &
     }
 }
 
+/// Whether the buckets are whole hours and every hour from the one of `first_ts` to the one
+/// of `last_ts` lies inside their span: then each hour lies in one bucket.
+fn whole_hours_inside(buckets: &Buckets, first_ts: i64, last_ts: i64) -> bool {
+    let start = window_of(first_ts).checked_mul(WINDOW_NANOS);
+    let end = window_of(last_ts)
+        .checked_add(1)
+        .and_then(|w| w.checked_mul(WINDOW_NANOS));
+    buckets.interval % WINDOW_NANOS == 0
+        && start.is_some_and(|s| s >= buckets.from)
+        && end.is_some_and(|e| e <= buckets.to)
+}
+
 /// Folds one cold chunk's values of `column` into the buckets.
 fn fold_chunk(
     chunk: &crate::cold::Chunk<'_>,
@@ -638,6 +651,21 @@ fn fold_chunk(
                     (first_key, first),
                     (last_key, last),
                 );
+                continue;
+            }
+            // Buckets of whole hours, and every hour the block's values fall in inside the
+            // span: its hour summaries answer (count, sum, minimum, maximum; first and last
+            // need the values' places).
+            if accs.totals_only()
+                && !accs.needs_keys()
+                && whole_hours_inside(buckets, st.first_ts, st.last_ts)
+                && let Some(hours) = chunk.hour_summaries(b)?
+            {
+                for k in 0..hours.windows.len() {
+                    if let Some(bucket) = buckets.of(hours.windows[k] * WINDOW_NANOS) {
+                        accs.add_totals(bucket, hours.counts[k], hours.sums[k], hours.mins[k], hours.maxs[k]);
+                    }
+                }
                 continue;
             }
             let s = chunk.cached_numeric(g, b, cache)?;

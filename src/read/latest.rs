@@ -121,13 +121,13 @@ fn newest_cold_values(cold: &ColdState, twin: TwinId, limit: i64, columns: usize
             break;
         }
         let file = &files[source];
-        let Some(r) = file.segment.twin_ref(twin)? else {
+        let Some((index, r)) = file.segment.find(twin)? else {
             continue;
         };
         if r.min_ts > limit {
             continue;
         }
-        let mut chunk = file.segment.chunk_of(&r)?;
+        let mut chunk = file.segment.chunk_at(index, &r)?;
         chunk.file_id = file.meta.id;
         for (c, ts, row, value) in cold_last_values(&chunk, limit)? {
             if let Some(slot) = newest.get_mut(c as usize) {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::directory::{BlockRef, ColumnBlock, Directory, Group};
 use super::reader::Segment;
 use super::values::{NumericScratch, Values, decode_column, decode_numeric};
+use super::windows::{HourSummaries, decode_windows};
 use super::{TwinRef, codec};
 use crate::cold::cache::{BlockCache, NumericBlock};
 use crate::error::Result;
@@ -55,6 +56,19 @@ impl Chunk<'_> {
         let bytes = self.block(&g.ts_block)?;
         out.clear();
         codec::decode_timestamps(bytes, g.rows, out).map_err(|e| self.segment.corrupt(g.ts_block.start, e.0))
+    }
+
+    /// The hour summaries of column block `b`, if it has them (format version 2, a numeric
+    /// block over two or more hours).
+    pub(crate) fn hour_summaries(&self, b: &ColumnBlock) -> Result<Option<HourSummaries>> {
+        let Some(w) = &b.windows else {
+            return Ok(None);
+        };
+        let bytes = self.block(w)?;
+        let ty = self.columns[b.slot].1;
+        decode_windows(bytes, ty, b.stats.count, b.stats.first_ts, b.stats.last_ts)
+            .map(Some)
+            .map_err(|e| self.segment.corrupt(w.start, e.0))
     }
 
     /// The rows (within group `g`) and values of column block `b`.

@@ -41,6 +41,8 @@ pub(crate) struct ColumnBlock {
     pub slot: usize,
     pub(super) block: BlockRef,
     pub stats: BlockStats,
+    /// Its hour summaries (format version 2; numeric blocks over two or more hours).
+    pub(super) windows: Option<BlockRef>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -74,16 +76,34 @@ pub(super) fn put_block_ref(dir: &mut Vec<u8>, start: usize, blocks: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // Reading.
 
-/// Parses directory bytes `dir` of the twin `r` describes; block offsets are made absolute
-/// by adding `data_start` (the end of the directory in the file).
-pub(super) fn parse_directory(dir: &[u8], r: &TwinRef, data_start: usize) -> Result<Directory, CodecError> {
+/// A column block's hour summaries entry (version 2): 0 for none, or 1 and the ref of the
+/// summary block `blocks[start..]` (the block just appended).
+pub(super) fn put_windows_ref(dir: &mut Vec<u8>, summary: Option<(usize, &[u8])>) {
+    match summary {
+        None => dir.push(0),
+        Some((start, blocks)) => {
+            dir.push(1);
+            put_block_ref(dir, start, blocks);
+        }
+    }
+}
+
+/// Parses directory bytes `dir` of the twin `r` describes, in a file of format `version`;
+/// block offsets are made absolute by adding `data_start` (the end of the directory in the
+/// file).
+pub(super) fn parse_directory(
+    dir: &[u8],
+    r: &TwinRef,
+    data_start: usize,
+    version: u32,
+) -> Result<Directory, CodecError> {
     let mut rd = Reader::new(dir);
     let columns = get_columns(&mut rd, dir.len())?;
     let ngroups = rd.len(dir.len())?;
     let mut groups = Vec::with_capacity(ngroups);
     let mut total_rows = 0u64;
     for _ in 0..ngroups {
-        let group = get_group(&mut rd, &columns, dir.len(), data_start)?;
+        let group = get_group(&mut rd, &columns, dir.len(), data_start, version)?;
         total_rows += group.rows as u64;
         groups.push(group);
     }
@@ -115,6 +135,7 @@ fn get_group(
     columns: &[(ColumnId, ValueType)],
     dir_len: usize,
     data_start: usize,
+    version: u32,
 ) -> Result<Group, CodecError> {
     let ncols = columns.len();
     let rows = rd.len(GROUP_ROWS)?;
@@ -131,7 +152,21 @@ fn get_group(
         let block = get_block_ref(rd, data_start)?;
         let ty = columns[slot].1;
         let stats = get_stats(rd, ty, rows, (first_ts, last_ts), dir_len)?;
-        blocks.push(ColumnBlock { slot, block, stats });
+        let windows = if version >= 2 {
+            match rd.u8()? {
+                0 => None,
+                1 => Some(get_block_ref(rd, data_start)?),
+                b => return Err(CodecError(format!("bad hour summaries tag {b}"))),
+            }
+        } else {
+            None
+        };
+        blocks.push(ColumnBlock {
+            slot,
+            block,
+            stats,
+            windows,
+        });
     }
     Ok(Group {
         rows,
@@ -204,7 +239,7 @@ mod tests {
             rows: 5,
             ..TwinRef::zeroed()
         };
-        let parsed = parse_directory(&dir, &twin, 100).expect("parses");
+        let parsed = parse_directory(&dir, &twin, 100, 1).expect("parses");
         assert_eq!(parsed.columns, [(4, ValueType::String), (9, ValueType::Long)]);
         assert_eq!(parsed.groups.len(), 2);
         let (g0, g1) = (&parsed.groups[0], &parsed.groups[1]);
@@ -263,14 +298,14 @@ mod tests {
             ..TwinRef::zeroed()
         };
         assert!(
-            parse_directory(&dir, &twin(6), 0).is_err(),
+            parse_directory(&dir, &twin(6), 0, 1).is_err(),
             "row count differs from the footer's"
         );
         for cut in 0..dir.len() {
-            assert!(parse_directory(&dir[..cut], &twin(5), 0).is_err(), "cut at {cut}");
+            assert!(parse_directory(&dir[..cut], &twin(5), 0, 1).is_err(), "cut at {cut}");
         }
         // An empty directory: no columns, no groups, no rows.
-        let empty = parse_directory(&[0, 0], &twin(0), 0).expect("parses");
+        let empty = parse_directory(&[0, 0], &twin(0), 0, 1).expect("parses");
         assert!(empty.columns.is_empty() && empty.groups.is_empty());
     }
 }

@@ -23,6 +23,7 @@
 //! - [`stats`]: a column block's statistics inside the directory.
 //! - [`presence`]: which rows of a group a column block has values for.
 //! - [`values`]: the values of a column block, by column type.
+//! - [`windows`]: hour summaries of a numeric column block (version 2).
 //! - [`chunk`]: one twin's chunk as a reader sees it: checked blocks, decoded and cached.
 
 use std::path::Path;
@@ -41,20 +42,24 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod values;
+mod windows;
 mod writer;
 
 pub(crate) use chunk::Chunk;
 pub(crate) use reader::Segment;
 pub(crate) use stats::StatsSummary;
 pub(crate) use values::Values;
+pub(crate) use windows::{WINDOW_NANOS, window_of};
 pub(crate) use writer::SegmentWriter;
 
 /// Magic bytes at the start of a segment file.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"TWINSEG\0";
 /// Magic bytes at the end of a segment file.
 pub(crate) const TRAILER_MAGIC: &[u8; 8] = b"TWSEGEND";
-/// The segment format version this build writes and reads.
-pub(crate) const SEGMENT_VERSION: u32 = 1;
+/// The segment format version this build writes (and the newest it reads).
+pub(crate) const SEGMENT_VERSION: u32 = 2;
+/// The oldest segment format version this build reads. Version 2 added hour summaries.
+pub(crate) const OLDEST_SEGMENT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 16;
 const TRAILER_LEN: usize = 32;
 /// Rows per group: a query decodes whole groups, so this bounds the work of a short range.
@@ -113,6 +118,8 @@ pub struct SizeBreakdown {
     pub values: u64,
     /// Presence parts of column blocks (which rows have a value).
     pub presence: u64,
+    /// Hour summaries of numeric column blocks (format version 2).
+    pub summaries: u64,
     /// Directories with block statistics, footers, headers, trailers.
     pub index: u64,
 }
@@ -122,6 +129,7 @@ impl SizeBreakdown {
         self.timestamps += other.timestamps;
         self.values += other.values;
         self.presence += other.presence;
+        self.summaries += other.summaries;
         self.index += other.index;
     }
 }
@@ -150,7 +158,11 @@ pub(crate) fn fuzz_decoders(data: &[u8]) {
         rows: n as u32,
         ..TwinRef::zeroed()
     };
-    let _ = directory::parse_directory(data, &r, 0);
+    for version in OLDEST_SEGMENT_VERSION..=SEGMENT_VERSION {
+        let _ = directory::parse_directory(data, &r, 0, version);
+    }
+    let _ = windows::decode_windows(data, ValueType::Double, n as u64, 0, i64::from(selector) * WINDOW_NANOS);
+    let _ = windows::decode_windows(data, ValueType::Long, n as u64, -1, 0);
     let _ = codec::decode_timestamps(data, n, &mut Vec::new());
     let _ = codec::decode_doubles(data, n, &mut Vec::new());
     let _ = codec::decode_ints(data, n, &mut Vec::new());

@@ -1,7 +1,7 @@
 //! Opening a segment file: map it, check its header and trailer at open and its footer on
 //! first use, find a twin's directory by binary search and parse it once. Also the whole-file
-//! walks (verify, size breakdown). Implements docs/FORMAT.md, "Segment files" → "Header
-//! (version 1)", "Footer", "Trailer (version 1)" and "What a reader checks, and when".
+//! walks (verify, size breakdown). Implements docs/FORMAT.md, "Segment files" → "Header",
+//! "Footer", "Trailer" and "What a reader checks, and when". Versions 1 and 2 are read.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -10,7 +10,8 @@ use super::chunk::Chunk;
 use super::directory::{Directory, parse_directory};
 use super::presence::presence_len;
 use super::{
-    HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SizeBreakdown, TRAILER_LEN, TRAILER_MAGIC, TWIN_REF_LEN, TwinRef,
+    HEADER_LEN, OLDEST_SEGMENT_VERSION, SEGMENT_MAGIC, SEGMENT_VERSION, SizeBreakdown, TRAILER_LEN, TRAILER_MAGIC,
+    TWIN_REF_LEN, TwinRef,
 };
 use crate::error::{Error, Result};
 use crate::model::TwinId;
@@ -28,6 +29,8 @@ pub(crate) struct Segment {
     /// fails with this, and other files stay readable.
     damage: Option<Damage>,
     pub(super) footer_offset: usize,
+    /// The format version the file was written in.
+    version: u32,
     twins: usize,
     footer_crc: u32,
     /// The footer is checked on first use, not at open: opening a store maps many files.
@@ -90,7 +93,7 @@ impl Segment {
             return Err(corrupt(12, "segment header checksum mismatch"));
         }
         let version = le32(&map[8..12]);
-        if version != SEGMENT_VERSION {
+        if !(OLDEST_SEGMENT_VERSION..=SEGMENT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -105,7 +108,7 @@ impl Segment {
         if crc32c::crc32c(&trailer[..20]) != le32(&trailer[20..24]) {
             return Err(corrupt(t + 20, "segment trailer checksum mismatch"));
         }
-        if le32(&trailer[16..20]) != SEGMENT_VERSION {
+        if le32(&trailer[16..20]) != version {
             return Err(corrupt(t + 16, "segment trailer version differs from the header's"));
         }
         let footer_offset = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
@@ -119,6 +122,7 @@ impl Segment {
         Ok(Arc::new(Segment {
             path: path.to_path_buf(),
             footer_offset: footer_offset as usize,
+            version,
             twins,
             footer_crc: le32(&trailer[12..16]),
             map,
@@ -176,6 +180,13 @@ impl Segment {
                     }
                 }
                 for b in &g.blocks {
+                    if b.windows.is_some() {
+                        *blocks += 1;
+                        // Decoding checks the summaries against the block's statistics.
+                        if let Err(e) = chunk.hour_summaries(b) {
+                            problem(e);
+                        }
+                    }
                     *blocks += 1;
                     match chunk.column(g, b) {
                         Err(e) => problem(e),
@@ -226,6 +237,7 @@ impl Segment {
         Arc::new(Segment {
             path: path.to_path_buf(),
             footer_offset: 0,
+            version: 0,
             twins: 0,
             footer_crc: 0,
             map: FileBytes::from_vec(Vec::new()),
@@ -294,34 +306,46 @@ impl Segment {
                         .map_err(|e| self.corrupt(b.block.start, e.0))?;
                     sizes.presence += presence as u64;
                     sizes.values += (b.block.len - presence) as u64;
+                    sizes.summaries += b.windows.map_or(0, |w| w.len as u64);
                 }
             }
         }
         let total = self.map.len() as u64;
-        sizes.index = total - sizes.timestamps - sizes.values - sizes.presence;
+        sizes.index = total - sizes.timestamps - sizes.values - sizes.presence - sizes.summaries;
         Ok(sizes)
     }
 
     /// The footer entry of `twin`, if the file holds it.
     pub(crate) fn twin_ref(&self, twin: TwinId) -> Result<Option<TwinRef>> {
+        Ok(self.find(twin)?.map(|(_, r)| r))
+    }
+
+    /// The footer index and entry of `twin`, if the file holds it.
+    pub(crate) fn find(&self, twin: TwinId) -> Result<Option<(usize, TwinRef)>> {
         let refs = self.footer()?;
-        Ok(refs.binary_search_by_key(&twin, |r| r.twin).ok().map(|i| refs[i]))
+        Ok(refs.binary_search_by_key(&twin, |r| r.twin).ok().map(|i| (i, refs[i])))
     }
 
     /// Reads `twin`'s directory.
     pub(crate) fn chunk(&self, twin: TwinId) -> Result<Option<Chunk<'_>>> {
-        let Some(r) = self.twin_ref(twin)? else {
+        let Some((index, r)) = self.find(twin)? else {
             return Ok(None);
         };
-        self.chunk_of(&r).map(Some)
+        self.chunk_at(index, &r).map(Some)
     }
 
+    /// Reads the directory of footer entry `r`.
     pub(crate) fn chunk_of(&self, r: &TwinRef) -> Result<Chunk<'_>> {
-        let slot = self
-            .footer()?
-            .binary_search_by_key(&r.twin, |x| x.twin)
-            .ok()
-            .and_then(|i| self.dirs.get(i));
+        match self.find(r.twin)? {
+            Some((index, _)) => self.chunk_at(index, r),
+            None => Err(self.corrupt(self.footer_offset, format!("twin {} is not in the footer", r.twin))),
+        }
+    }
+
+    /// Reads the directory of footer entry `r`, at `index` of the footer (as [`Segment::find`]
+    /// returned them): parsed once, then shared.
+    pub(crate) fn chunk_at(&self, index: usize, r: &TwinRef) -> Result<Chunk<'_>> {
+        let slot = self.dirs.get(index);
         let dir = match slot.and_then(OnceLock::get) {
             Some(dir) => dir.clone(),
             None => {
@@ -352,6 +376,7 @@ impl Segment {
         if crc32c::crc32c(dir) != r.dir_crc {
             return Err(self.corrupt(start, format!("directory checksum mismatch (twin {})", r.twin)));
         }
-        parse_directory(dir, r, end).map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
+        parse_directory(dir, r, end, self.version)
+            .map_err(|e| self.corrupt(start, format!("twin {} directory: {e}", r.twin)))
     }
 }

@@ -99,7 +99,9 @@ pub(super) fn put_stats(
     }
 }
 
-fn decimal_sum(values: &[f64]) -> Option<f64> {
+/// The exact sum of `values` when all are decimals of one exponent (up to 9) and the sum
+/// stays below 2^53 in that exponent.
+pub(super) fn decimal_sum(values: &[f64]) -> Option<f64> {
     let e = (0..=9).find(|&e| values.iter().all(|&v| codec::to_decimal(v, e).is_some()))?;
     let mut sum: i64 = 0;
     for &v in values {

@@ -139,9 +139,10 @@ fn a_tiny_file_is_byte_for_byte_what_the_format_says() {
         0x0a, 0x12, 0x0a, 0x12, // min 5, max 9, first 5, last 9 (zigzag)
         0x00, 0x1c, // sum: compact double, exponent 0, zigzag(14)
         0x02, // last value in row 2
+        0x00, // no hour summaries: every value is in the hour from 0 s
     ]);
     let mut file: Vec<u8> = b"TWINSEG\0".to_vec();
-    file.extend_from_slice(&[0x01, 0, 0, 0]);
+    file.extend_from_slice(&[0x02, 0, 0, 0]); // version 2
     let header_crc = crc(&file);
     file.extend_from_slice(&header_crc);
     file.extend_from_slice(&dir);
@@ -166,7 +167,7 @@ fn a_tiny_file_is_byte_for_byte_what_the_format_says() {
     trailer.extend_from_slice(&footer_offset.to_le_bytes());
     trailer.extend_from_slice(&1u32.to_le_bytes()); // twins
     trailer.extend_from_slice(&crc(&footer));
-    trailer.extend_from_slice(&1u32.to_le_bytes()); // version
+    trailer.extend_from_slice(&2u32.to_le_bytes()); // version
     let trailer_crc = crc(&trailer);
     trailer.extend_from_slice(&trailer_crc);
     trailer.extend_from_slice(b"TWSEGEND");
@@ -242,6 +243,7 @@ fn damage_is_an_error_not_a_panic() {
                 chunk.timestamps(g, &mut ts)?;
                 for b in &g.blocks {
                     n += chunk.column(g, b)?.0.len();
+                    n += chunk.hour_summaries(b)?.map_or(0, |h| h.windows.len());
                 }
             }
         }

@@ -8,10 +8,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::codec::{self, put_uvarint};
-use super::directory::{put_block_ref, put_columns, put_group_head};
+use super::directory::{put_block_ref, put_columns, put_group_head, put_windows_ref};
 use super::presence::encode_presence;
 use super::stats::put_stats;
 use super::values::encode_values;
+use super::windows::{encode_windows, summarised};
 use super::{
     GROUP_ROWS, HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SegmentSummary, SizeBreakdown, TRAILER_LEN, TRAILER_MAGIC,
     TWIN_REF_LEN, TwinRef, TwinRows,
@@ -224,5 +225,17 @@ impl<'s> ChunkEncoder<'s> {
             ts[ts.len() - 1] - last_ts,
             last_row,
         );
+        // Hour summaries of a numeric block over two or more hours (every value of a numeric
+        // column is of its type; checked, as a summary of fewer values would be wrong).
+        let numeric = values.iter().all(|v| v.value_type() == column.ty);
+        if summarised(column.ty, first_ts, last_ts) && numeric {
+            let times: Vec<i64> = local.iter().map(|&r| ts[r as usize]).collect();
+            let start = self.blocks.len();
+            encode_windows(column.ty, &times, values, &mut self.blocks);
+            self.sizes.summaries += (self.blocks.len() - start) as u64;
+            put_windows_ref(&mut self.dir, Some((start, &self.blocks)));
+        } else {
+            put_windows_ref(&mut self.dir, None);
+        }
     }
 }
