@@ -53,10 +53,11 @@ pub enum Error {
         path: PathBuf,
         /// The version found in the file.
         found: u32,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (the one it writes).
         supported: u32,
     },
-    /// The store directory is already opened by another process (or another `Store`).
+    /// The store directory is already opened by another process (or another `Store`): its
+    /// `LOCK` file stayed locked for [`vfs::LOCK_RETRY`](crate::vfs::LOCK_RETRY).
     #[error("store {path} is locked by another process or handle")]
     Locked {
         /// The store directory.

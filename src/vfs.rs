@@ -62,9 +62,10 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     /// The size and kind of a file or directory (following symbolic links).
     fn stat(&self, path: &Path) -> io::Result<FileStat>;
     /// Creates `path` if it does not exist and takes an exclusive lock on it, held until the
-    /// returned [`FileLock`] is dropped. Fails at once, with [`io::ErrorKind::WouldBlock`],
-    /// when another holder has it: another process, or another handle in this one (the store
-    /// relies on this to refuse a second open of its directory).
+    /// returned [`FileLock`] is dropped. Fails with [`io::ErrorKind::WouldBlock`] when
+    /// another holder has it: another process, or another handle in this one (the store
+    /// relies on this to refuse a second open of its directory). [`StdVfs`] first retries
+    /// for up to [`LOCK_RETRY`], see there.
     fn lock(&self, path: &Path) -> io::Result<FileLock>;
 }
 
@@ -198,6 +199,14 @@ impl fmt::Debug for FileBytes {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdVfs;
 
+/// How long [`StdVfs::lock`](Vfs::lock) retries a lock held elsewhere before it fails. The
+/// lock is an `flock` on the open `LOCK` file, which belongs to the open file, not to the
+/// process: a child process being started by any thread of this one holds a copy of every
+/// descriptor from its fork until its `exec` closes them, and with them the lock. A store
+/// dropped and reopened in that window would be refused although nothing else has it open;
+/// a store really open elsewhere is still refused, this much later.
+pub const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The default file layer, shared.
 pub(crate) fn std_vfs() -> Arc<dyn Vfs> {
     Arc::new(StdVfs)
@@ -275,11 +284,17 @@ impl Vfs for StdVfs {
             .truncate(false)
             .write(true)
             .open(path)?;
-        match file.try_lock() {
-            // The lock lives as long as the open file.
-            Ok(()) => Ok(FileLock::new(file)),
-            Err(std::fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                // The lock lives as long as the open file.
+                Ok(()) => return Ok(FileLock::new(file)),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_RETRY => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
         }
     }
 }

@@ -73,6 +73,29 @@ fn the_lock_is_taken_through_the_file_layer() {
 }
 
 #[test]
+fn a_lock_released_within_the_retry_window_is_taken_and_a_held_one_is_refused_after_it() {
+    use twinstore::vfs::{LOCK_RETRY, StdVfs, Vfs};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("LOCK");
+    // Held for the whole window: refused, and only once the window has passed.
+    let held = StdVfs.lock(&path).expect("first lock");
+    let started = std::time::Instant::now();
+    let refused = StdVfs.lock(&path).err().expect("a held lock is refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::WouldBlock);
+    assert!(started.elapsed() >= LOCK_RETRY, "refused after {:?}", started.elapsed());
+    // Released a little later (as when a child process's copy of the descriptor is closed
+    // by its exec): taken.
+    let releasing = std::thread::spawn(move || {
+        std::thread::sleep(LOCK_RETRY / 5);
+        drop(held);
+    });
+    StdVfs
+        .lock(&path)
+        .expect("taken once the holder lets go within the window");
+    releasing.join().expect("releasing thread");
+}
+
+#[test]
 fn disk_bytes_is_the_size_of_every_file_in_the_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let vfs = Arc::new(FaultyVfs::new());
