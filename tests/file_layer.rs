@@ -80,7 +80,7 @@ fn a_lock_released_within_the_retry_window_is_taken_and_a_held_one_is_refused_af
     // Held for the whole window: refused, and only once the window has passed.
     let held = StdVfs.lock(&path).expect("first lock");
     let started = std::time::Instant::now();
-    let refused = StdVfs.lock(&path).err().expect("a held lock is refused");
+    let refused = StdVfs.lock(&path).expect_err("a held lock is refused");
     assert_eq!(refused.kind(), std::io::ErrorKind::WouldBlock);
     assert!(started.elapsed() >= LOCK_RETRY, "refused after {:?}", started.elapsed());
     // Released a little later (as when a child process's copy of the descriptor is closed
