@@ -291,6 +291,8 @@ pub(crate) fn flush(inner: &Inner) -> Result<()> {
     }
     {
         let _gate = inner.gate.write();
+        // No writer is between its append and its staging now: the tables get every row.
+        inner.fold_staging();
         let seq = inner.wal.last_seq();
         // Rotate before the swap: if it fails, nothing has moved.
         let cut = inner.wal.rotate()?;
@@ -660,6 +662,7 @@ pub(crate) fn refresh_latest(inner: &Inner) -> Result<()> {
             continue;
         }
         let snapshot = inner.snapshots.begin();
+        inner.fold_staging();
         let warm = entry.data.table.read();
         let view = crate::read::TwinView {
             entry: &entry,
@@ -728,6 +731,24 @@ fn compaction_round(inner: &Inner) -> Result<()> {
     seal(inner)?;
     apply_retention(inner)?;
     refresh_latest(inner)
+}
+
+/// Starts the thread that folds staged rows into the warm tables when a writer wakes it
+/// (see the `staging` module), so that the fold is off the writers' path. Stops when the
+/// store is dropped.
+pub(crate) fn spawn_folder(
+    inner: Weak<Inner>,
+    wake: crossbeam_channel::Receiver<()>,
+) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("twinstore-fold".into())
+        .spawn(move || {
+            for () in wake.iter() {
+                let Some(inner) = inner.upgrade() else { return };
+                inner.fold_staging();
+            }
+        })
+        .map_err(|e| Error::io("twinstore-fold", e))
 }
 
 /// Starts a lane's background thread: a round at once (for the compaction lane, the latest

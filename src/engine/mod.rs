@@ -7,6 +7,7 @@ mod metrics;
 mod options;
 mod partition;
 mod snapshot;
+mod staging;
 mod verify;
 mod write;
 
@@ -156,6 +157,8 @@ pub(crate) struct Inner {
     /// Writers hold it (shared) from WAL append to visibility; a flush takes it exclusively
     /// to cut the warm tier at a sequence number.
     gate: RwLock<()>,
+    /// Rows of recent write calls not yet in the warm tables (see the `staging` module).
+    staging: staging::Staging,
     /// The flush lane: one flush at a time (see the `maintenance` module).
     flush_lane: Mutex<maintenance::FlushLane>,
     /// The compaction lane: compaction, sealing, retention and deletes, one at a time.
@@ -181,8 +184,18 @@ pub(crate) struct Inner {
     wake: Option<crossbeam_channel::Sender<()>>,
     /// Wakes the compaction lane's thread.
     wake_compaction: Option<crossbeam_channel::Sender<()>>,
+    /// Wakes the thread that folds staged rows into the warm tables.
+    wake_fold: Option<crossbeam_channel::Sender<()>>,
     /// The `LOCK` file's lock, held for the store's lifetime.
     _lock: crate::vfs::FileLock,
+}
+
+impl Inner {
+    /// Moves the staged rows of recent writes into the warm tables (see the `staging`
+    /// module). Readers call it after taking their snapshot, flushes before their cut.
+    fn fold_staging(&self) {
+        self.staging.fold(|| self.snapshots.min_active());
+    }
 }
 
 /// Stops and joins the maintenance threads when the last handle of a store is dropped
@@ -268,6 +281,7 @@ impl Store {
         let snapshots = Snapshots::new(next_seq - 1);
         let (wake, woken) = crossbeam_channel::bounded(1);
         let (wake_compaction, compaction_woken) = crossbeam_channel::bounded(1);
+        let (wake_fold, fold_woken) = crossbeam_channel::bounded(1);
         let background = options.background_maintenance;
         let warm_estimate = catalog
             .all()
@@ -296,6 +310,7 @@ impl Store {
                 generation: 0,
             }),
             gate: RwLock::new(()),
+            staging: staging::Staging::default(),
             flush_lane: Mutex::new(maintenance::FlushLane { pending_wal_cut: None }),
             compaction_lane: Mutex::new(()),
             manifest: Mutex::new(maintenance::ManifestState {
@@ -311,6 +326,7 @@ impl Store {
             flushed_lock: Mutex::new(()),
             wake: background.then(|| wake.clone()),
             wake_compaction: background.then(|| wake_compaction.clone()),
+            wake_fold: background.then(|| wake_fold.clone()),
             _lock: lock,
         });
         let mut handles = Vec::new();
@@ -322,11 +338,12 @@ impl Store {
                 Arc::downgrade(&inner),
                 compaction_woken,
             )?);
+            handles.push(maintenance::spawn_folder(Arc::downgrade(&inner), fold_woken)?);
         }
         Ok(Store {
             inner,
             _background: Arc::new(Background {
-                stop: vec![wake, wake_compaction],
+                stop: vec![wake, wake_compaction, wake_fold],
                 handles,
             }),
         })
@@ -761,6 +778,8 @@ impl Store {
         // The cold lock first: a snapshot taken under it sees every batch in its files.
         let cold = self.inner.cold.read();
         let snapshot = self.inner.snapshots.begin();
+        // After the snapshot: every batch it includes has its rows staged or in the tables.
+        self.inner.fold_staging();
         let warm = entry.data.table.read();
         let view = crate::read::TwinView {
             entry,
@@ -776,6 +795,7 @@ impl Store {
     fn read_store<T>(&self, f: impl FnOnce(&query::series::StoreView<'_>) -> Result<T>) -> Result<T> {
         let cold = self.inner.cold.read();
         let snapshot = self.inner.snapshots.begin();
+        self.inner.fold_staging();
         let view = query::series::StoreView {
             cold: &cold,
             snapshot: snapshot.seq,
@@ -824,6 +844,7 @@ impl Store {
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
         let cold = self.inner.cold.read();
+        self.inner.fold_staging();
         for entry in self.inner.catalog.all() {
             let table = entry.data.table.read();
             stats.twins += 1;

@@ -8,6 +8,7 @@ use foldhash::{HashMap, HashSet};
 use super::Catalog;
 use super::metrics::Counters;
 use super::snapshot::PublishOnDrop;
+use super::staging::StagedCall;
 use super::{IngestReport, Inner, Options};
 use crate::error::RecordError;
 use crate::error::{Error, Result};
@@ -287,6 +288,24 @@ fn apply_part(plan: &Plan<'_, '_>, part: usize, column_ids: &[ColumnId], seq: u6
     }
 }
 
+/// A one-partition call's rows, owned, for the staging.
+fn stage_call(inner: &Inner, plan: &mut Plan<'_, '_>, column_ids: &[ColumnId], seq: u64, now: Timestamp) -> StagedCall {
+    let mut call = inner.staging.empty_call();
+    call.seq = seq;
+    call.twins.append(&mut plan.twins);
+    call.slots.extend_from_slice(&plan.slots);
+    call.columns.extend_from_slice(column_ids);
+    for batch in plan.batches {
+        for record in &batch.records {
+            call.ts.push(record.ts.unwrap_or(now));
+            let fields = batch.fields_of(record);
+            call.values.extend(fields.iter().map(|(_, v)| v.clone().into_static()));
+            call.ends.push(call.values.len() as u32);
+        }
+    }
+    call
+}
+
 /// Runs `work(part)` for each partition, on scoped threads when there are several.
 fn run_parts<T: Send>(parts: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
     if parts <= 1 {
@@ -389,10 +408,29 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
             seq,
         };
         defs.iter().for_each(|d| mark_logged(d, seq));
-        let min_active = inner.snapshots.min_active();
-        run_parts(plan.parts, |part| {
-            apply_part(&plan, part, &column_ids[part], seq, min_active, now)
-        });
+        if plan.parts == 1 {
+            let staged = inner
+                .staging
+                .stage(stage_call(inner, &mut plan, &column_ids[0], seq, now));
+            // The fold thread folds; a writer folds only when it falls behind (or when
+            // background maintenance, and with it that thread, is off).
+            if staged >= super::staging::FOLD_RECORDS
+                || inner.wake_fold.is_none() && staged >= super::staging::FOLD_WAKE
+            {
+                inner.fold_staging();
+            } else if staged >= super::staging::FOLD_WAKE
+                && let Some(wake) = &inner.wake_fold
+            {
+                let _ = wake.try_send(());
+            }
+        } else {
+            // A large call folds well by itself; earlier staged rows go first, in batch order.
+            inner.fold_staging();
+            let min_active = inner.snapshots.min_active();
+            run_parts(plan.parts, |part| {
+                apply_part(&plan, part, &column_ids[part], seq, min_active, now)
+            });
+        }
         // Read again under the gate: a write that waited for a flush's swap arrived after it.
         super::maintenance::note_warm_write(inner, inner.options.clock.now());
     }

@@ -110,6 +110,10 @@ impl<'a> ParsedBatch<'a> {
 
     /// Adds typed records (the `Store::write` path), validating each.
     pub(crate) fn push_typed(&mut self, limits: &Limits, records: &'a [Record]) {
+        // Sized once: grown record by record, these arenas were copied, and fresh pages
+        // faulted in, several times per call.
+        self.records.reserve(records.len());
+        self.fields.reserve(records.iter().map(|r| r.values.len()).sum());
         for (index, record) in records.iter().enumerate() {
             let start = self.fields.len();
             self.fields.extend(

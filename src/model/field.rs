@@ -45,6 +45,19 @@ impl FieldValue<'_> {
         }
     }
 
+    /// The same value, owning its text.
+    pub(crate) fn into_static(self) -> FieldValue<'static> {
+        match self {
+            FieldValue::Double(v) => FieldValue::Double(v),
+            FieldValue::Long(v) => FieldValue::Long(v),
+            FieldValue::Bool(v) => FieldValue::Bool(v),
+            FieldValue::Str(s) => FieldValue::Str(Cow::Owned(s.into_owned())),
+            FieldValue::DateTime(t) => FieldValue::DateTime(t),
+            FieldValue::Dynamic(s) => FieldValue::Dynamic(Cow::Owned(s.into_owned())),
+            FieldValue::Removed => FieldValue::Removed,
+        }
+    }
+
     pub(crate) fn from_value(value: &Value) -> FieldValue<'_> {
         match value {
             Value::Double(v) => FieldValue::Double(*v),
