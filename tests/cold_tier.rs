@@ -284,39 +284,36 @@ fn the_state_at_an_instant_is_found_across_days_late_rows_and_ties() {
             s("C", Value::String("x".into()))
         ]
     );
-    assert_eq!(
-        state_at(T0 + 2 * HOUR + HOUR / 2),
-        vec![s("A", Value::Long(1)), s("B", Value::Long(10))]
-    );
-    assert_eq!(
-        state_at(T0 + DAY + 3 * HOUR),
-        vec![s("A", Value::Long(1)), s("B", Value::Long(11))]
-    );
-    assert_eq!(
-        state_at(T0 + DAY + 6 * HOUR),
-        vec![s("A", Value::Long(1)), s("B", Value::Long(99))]
-    );
-    assert_eq!(
-        state_at(T0 + 3 * DAY),
-        vec![
-            s("A", Value::Long(1)),
-            s("B", Value::Long(50)),
-            s("C", Value::String("x".into()))
-        ]
-    );
-    // The same answers once each day is one file.
+    // (instant, expected state): the same answers while each flush is its own file and once
+    // each day is one file.
+    let expected = [
+        (
+            T0 + 2 * HOUR + HOUR / 2,
+            vec![s("A", Value::Long(1)), s("B", Value::Long(10))],
+        ),
+        (
+            T0 + DAY + 3 * HOUR,
+            vec![s("A", Value::Long(1)), s("B", Value::Long(11))],
+        ),
+        (
+            T0 + DAY + 6 * HOUR,
+            vec![s("A", Value::Long(1)), s("B", Value::Long(99))],
+        ),
+        (
+            T0 + 3 * DAY,
+            vec![
+                s("A", Value::Long(1)),
+                s("B", Value::Long(50)),
+                s("C", Value::String("x".into())),
+            ],
+        ),
+    ];
+    for (t, state) in &expected {
+        assert_eq!(&state_at(*t), state, "at {t} with one file per flush");
+    }
     store.compact().expect("compact");
     assert_eq!(store.stats().files, 3);
-    assert_eq!(
-        state_at(T0 + DAY + 6 * HOUR),
-        vec![s("A", Value::Long(1)), s("B", Value::Long(99))]
-    );
-    assert_eq!(
-        state_at(T0 + 3 * DAY),
-        vec![
-            s("A", Value::Long(1)),
-            s("B", Value::Long(50)),
-            s("C", Value::String("x".into()))
-        ]
-    );
+    for (t, state) in &expected {
+        assert_eq!(&state_at(*t), state, "at {t} with one file per day");
+    }
 }

@@ -339,12 +339,14 @@ pub(super) fn ingest_strict(
     for (index, source) in sources.iter().enumerate() {
         let mut reader = source.open()?;
         let begin = all.len();
+        // A chunk at a time, for the progress bar; a short chunk is the end of the input.
         loop {
-            let before = all.len();
-            let at_end = fill(&mut reader, &mut all, before + CHUNK_BYTES)
+            let read = (&mut reader)
+                .take(CHUNK_BYTES as u64)
+                .read_to_end(&mut all)
                 .map_err(|e| CliError::Message(format!("cannot read {}: {e}", source.name)))?;
-            reporter.progress.advance((all.len() - before) as u64);
-            if at_end {
+            reporter.progress.advance(read as u64);
+            if read < CHUNK_BYTES {
                 break;
             }
         }
@@ -384,16 +386,4 @@ pub(super) fn ingest_strict(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Appends from `reader` to `buffer` until it holds `want` bytes or the input ends; returns
-/// whether the input ended.
-pub(super) fn fill(reader: &mut dyn Read, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    let missing = want.saturating_sub(buffer.len());
-    if missing == 0 {
-        return Ok(false);
-    }
-    buffer.reserve(missing);
-    let read = reader.take(missing as u64).read_to_end(buffer)?;
-    Ok(read < missing)
 }
