@@ -4,14 +4,20 @@
 //! (presence forms, integer transforms and layouts, byte planes raw and zstd, timestamp
 //! units, decimal doubles with and without exceptions, raw doubles, plain and zstd string
 //! dictionaries, both compact-double tags, every value type, a twin of two groups), that the
-//! deletions are in the files, and that the WAL tail holds the unflushed batch.
+//! deletions are in the files, and that the WAL tail holds the unflushed batch. The version 2
+//! store `tests/fixtures/v2/store-full` is read the same way, with its hour summaries decoded
+//! and checked against the values of their blocks, hour by hour.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-fn store_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1/store-full")
+/// The golden store written with segment format `version`.
+fn store_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/v{version}/store-full"))
 }
+
+/// One hour, in nanoseconds.
+const HOUR: i64 = 3600 * SEC;
 
 /// 2026-01-01T00:00:00Z, in nanoseconds.
 const T0: i64 = 1_767_225_600_000_000_000;
@@ -326,18 +332,18 @@ fn column_block(block: &[u8], ty: u8, rows: usize, n: usize, seen: &mut Seen) ->
     present.into_iter().zip(values).collect()
 }
 
-/// A segment file: header, trailer, footer, every directory and block. Returns the chunks
-/// by twin id.
-fn segment_file(bytes: &[u8], seen: &mut Seen) -> BTreeMap<u32, Chunk> {
+/// A segment file of format `version`: header, trailer, footer, every directory and block.
+/// Returns the chunks by twin id.
+fn segment_file(bytes: &[u8], version: u32, seen: &mut Seen) -> BTreeMap<u32, Chunk> {
     let mut h = Cursor::new(&bytes[..16]);
     assert_eq!(h.take(8), b"TWINSEG\0");
-    assert_eq!(h.u32(), 1, "header version");
+    assert_eq!(h.u32(), version, "header version");
     assert_eq!(h.u32(), crc32c::crc32c(&bytes[..12]));
     let t = bytes.len() - 32;
     let mut tr = Cursor::new(&bytes[t..]);
     let (footer, n) = (tr.u64() as usize, tr.u32() as usize);
     let footer_crc = tr.u32();
-    assert_eq!(tr.u32(), 1, "trailer version");
+    assert_eq!(tr.u32(), version, "trailer version");
     assert_eq!(tr.u32(), crc32c::crc32c(&bytes[t..t + 20]));
     assert_eq!(tr.take(8), b"TWSEGEND");
     assert_eq!(footer % 8, 0);
@@ -378,13 +384,22 @@ fn segment_file(bytes: &[u8], seen: &mut Seen) -> BTreeMap<u32, Chunk> {
             let row0 = chunk.ts.len();
             let ts = timestamps(&mut Cursor::new(block(&mut d)), r, seen);
             assert_eq!((ts[0], ts[r - 1]), (first_ts, last_ts));
-            chunk.ts.extend(ts);
+            chunk.ts.extend(&ts);
             for _ in 0..d.varint() {
                 let slot = d.varint() as usize;
                 let (column, ty) = types[slot];
                 let b = block(&mut d);
                 let (count, last) = stats(&mut d, ty, seen);
                 let values = column_block(b, ty, r, count, seen);
+                if version >= 2 {
+                    let timed: Vec<(i64, &Val)> = values.iter().map(|(row, v)| (ts[*row], v)).collect();
+                    let summaries = match d.u8() {
+                        0 => None,
+                        1 => Some(block(&mut d)),
+                        other => panic!("bad hour summaries tag {other}"),
+                    };
+                    check_hour_summaries(summaries, ty, &timed, seen);
+                }
                 if let Some(last) = last {
                     assert_eq!(
                         values.last().map(|(_, v)| v),
@@ -417,6 +432,88 @@ fn segment_file(bytes: &[u8], seen: &mut Seen) -> BTreeMap<u32, Chunk> {
 
 /// A twin of the manifest's catalog: id, name, model, columns as (name, type tag).
 type TwinDef = (u64, String, Option<String>, Vec<(String, u8)>);
+
+/// The next part of a summaries block: a varint length, then that many bytes.
+fn part<'a>(c: &mut Cursor<'a>) -> Cursor<'a> {
+    let len = c.varint() as usize;
+    Cursor::new(c.take(len))
+}
+
+/// Checks a column block's hour summaries entry against its values (time, value): a Double
+/// or Long block whose first and last values fall in different hours has a summaries
+/// block, any other has none; its counts, sums, minimums and maximums are those of the
+/// values, hour by hour.
+fn check_hour_summaries(block: Option<&[u8]>, ty: u8, values: &[(i64, &Val)], seen: &mut Seen) {
+    let hour = |t: i64| t.div_euclid(HOUR);
+    let spans_hours = matches!((values.first(), values.last()), (Some(a), Some(b)) if hour(a.0) != hour(b.0));
+    let Some(block) = block else {
+        assert!(
+            !(spans_hours && matches!(ty, 1 | 2)),
+            "a numeric block spanning hours has summaries"
+        );
+        return;
+    };
+    assert!(
+        spans_hours && matches!(ty, 1 | 2),
+        "summaries only for numeric blocks spanning hours"
+    );
+    seen.insert(format!("hour summaries of value type {ty}"));
+    // The expectation: per hour, (count, sum, min, max) of the block's values.
+    let number = |v: &Val| match v {
+        Val::F(x) => *x,
+        Val::I(x) => *x as f64,
+        other => panic!("a numeric block holds {other:?}"),
+    };
+    let mut expected: BTreeMap<i64, (u64, f64, f64, f64)> = BTreeMap::new();
+    for &(t, v) in values {
+        let x = number(v);
+        let e = expected
+            .entry(hour(t))
+            .or_insert((0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        *e = (e.0 + 1, e.1 + x, e.2.min(x), e.3.max(x));
+    }
+    let mut c = Cursor::new(block);
+    let h0 = c.zigzag();
+    let hours = c.varint() as usize;
+    assert_eq!(h0, hour(values[0].0), "h0 is the first value's hour");
+    assert_eq!(
+        h0 + hours as i64 - 1,
+        hour(values[values.len() - 1].0),
+        "H reaches the last value's hour"
+    );
+    let numbers = |c: &mut Cursor<'_>, n: usize, seen: &mut Seen| -> Vec<f64> {
+        let out = if ty == 1 {
+            doubles(c, n, seen)
+        } else {
+            int_stream(c, n, seen).into_iter().map(|x| x as f64).collect()
+        };
+        assert!(c.at_end(), "a summaries part is consumed exactly");
+        out
+    };
+    let mut counts_part = part(&mut c);
+    let counts = int_stream(&mut counts_part, hours, seen);
+    assert!(counts_part.at_end());
+    let want_counts: Vec<i64> = (h0..h0 + hours as i64)
+        .map(|h| expected.get(&h).map_or(0, |e| e.0 as i64))
+        .collect();
+    assert_eq!(counts, want_counts, "values per hour");
+    let m = expected.len();
+    let mut sums_part = part(&mut c);
+    let sums = doubles(&mut sums_part, m, seen);
+    assert!(sums_part.at_end());
+    let mins = numbers(&mut part(&mut c), m, seen);
+    let maxes = numbers(&mut part(&mut c), m, seen);
+    assert!(c.at_end(), "a summaries block is consumed exactly");
+    for (i, (h, e)) in expected.iter().enumerate() {
+        assert!(
+            (sums[i] - e.1).abs() <= 1e-9 * e.1.abs().max(1.0),
+            "sum of hour {h}: {} vs {}",
+            sums[i],
+            e.1
+        );
+        assert_eq!((mins[i], maxes[i]), (e.2, e.3), "min and max of hour {h}");
+    }
+}
 
 /// The manifest's content that the checks below use.
 #[derive(Debug)]
@@ -491,7 +588,7 @@ fn wal_segment(bytes: &[u8], number: u64) -> Vec<(u64, Vec<u8>)> {
 
 #[test]
 fn golden_store_holds_every_form_it_claims() {
-    let dir = store_dir();
+    let dir = store_dir(1);
     let m = manifest(&std::fs::read(dir.join("MANIFEST")).expect("manifest"));
     let names: Vec<&str> = m.twins.iter().map(|t| t.1.as_str()).collect();
     assert_eq!(names, ["boiler", "meter", "scratch", "noisy", "display", "sparse"]);
@@ -517,7 +614,7 @@ fn golden_store_holds_every_form_it_claims() {
     assert_eq!(m.next_file_id, 7);
 
     let mut seen = Seen::new();
-    let files = check_segment_files(&dir, &m, &mut seen);
+    let files = check_segment_files(&dir, &m, 1, &mut seen);
     check_deletions_and_groups(&files);
     let expected: Vec<String> = [
         "presence form 0",
@@ -559,12 +656,12 @@ fn golden_store_holds_every_form_it_claims() {
 
 /// Reads every segment file the manifest names, checking its size and counts against the
 /// manifest; returns each file's chunks by twin id.
-fn check_segment_files(dir: &Path, m: &Manifest, seen: &mut Seen) -> Vec<BTreeMap<u32, Chunk>> {
+fn check_segment_files(dir: &Path, m: &Manifest, version: u32, seen: &mut Seen) -> Vec<BTreeMap<u32, Chunk>> {
     let mut files = Vec::new();
     for &(id, size, twins, rows, points) in &m.files {
         let bytes = std::fs::read(dir.join(format!("cold/{id:016}.seg"))).expect("segment file");
         assert_eq!(bytes.len() as u64, size);
-        let chunks = segment_file(&bytes, seen);
+        let chunks = segment_file(&bytes, version, seen);
         assert_eq!(chunks.len() as u64, twins);
         assert_eq!(chunks.values().map(|c| c.ts.len() as u64).sum::<u64>(), rows);
         let held: usize = chunks.values().flat_map(|c| c.columns.values()).map(Vec::len).sum();
@@ -578,6 +675,28 @@ fn check_segment_files(dir: &Path, m: &Manifest, seen: &mut Seen) -> Vec<BTreeMa
     assert_eq!(cold.len(), 2, "no file but the manifest's: {cold:?}");
 
     files
+}
+
+#[test]
+fn golden_version_2_store_holds_hour_summaries_as_documented() {
+    let dir = store_dir(2);
+    let m = manifest(&std::fs::read(dir.join("MANIFEST")).expect("manifest"));
+    let names: Vec<&str> = m.twins.iter().map(|t| t.1.as_str()).collect();
+    assert_eq!(
+        names,
+        ["boiler", "meter", "scratch", "noisy", "display", "sparse", "hourly"]
+    );
+    let mut seen = Seen::new();
+    let files = check_segment_files(&dir, &m, 2, &mut seen);
+    for form in ["hour summaries of value type 1", "hour summaries of value type 2"] {
+        assert!(seen.contains(form), "no {form} in the golden version 2 store: {seen:?}");
+    }
+    // `hourly` (twin 6): 300 rows a minute apart from 02:00, in one group.
+    let hourly = files.iter().find_map(|f| f.get(&6)).expect("hourly's chunk");
+    assert_eq!(
+        hourly.ts,
+        (0..300).map(|i| T0 + 2 * HOUR + i * 60 * SEC).collect::<Vec<_>>()
+    );
 }
 
 fn check_deletions_and_groups(files: &[BTreeMap<u32, Chunk>]) {
