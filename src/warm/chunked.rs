@@ -94,6 +94,22 @@ impl<T: Copy> Chunked<T> {
         }
     }
 
+    /// The elements of `range` (clamped to the length) as slices, in order: one per chunk
+    /// the range touches.
+    pub(crate) fn slices(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &[T]> + '_ {
+        let (mut index, end) = (range.start, range.end.min(self.len));
+        std::iter::from_fn(move || {
+            if index >= end {
+                return None;
+            }
+            let (chunk, offset) = locate(index);
+            let stored = &self.chunks[chunk][offset..];
+            let taken = &stored[..stored.len().min(end - index)];
+            index += taken.len();
+            Some(taken)
+        })
+    }
+
     /// Elements in index order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = T> + '_ {
         self.chunks.iter().flat_map(|c| c.iter().copied())
@@ -126,6 +142,25 @@ mod tests {
             assert_eq!(chunked.get(i), *v);
         }
         assert!(chunked.iter().eq(plain.iter().copied()));
+        for (from, to) in [
+            (0, 0),
+            (0, 5000),
+            (3, 9),
+            (7, 8),
+            (500, 1511),
+            (1511, 4000),
+            (4990, 6000),
+        ] {
+            let sliced: Vec<u32> = chunked.slices(from..to).flatten().copied().collect();
+            assert_eq!(sliced, plain[from.min(5000)..to.min(5000)], "{from}..{to}");
+        }
+        // One slice per chunk: a run inside one chunk is one slice, and 512-element chunks
+        // follow the doubling ones (8 + 16 + ... + 256 = 504 elements).
+        assert_eq!(chunked.slices(504..1016).count(), 1);
+        assert_eq!(
+            chunked.slices(503..1017).map(<[u32]>::len).collect::<Vec<_>>(),
+            [1, 512, 1]
+        );
         for probe in [0, 1, 2, 3, 7, 8, 500, 1511, 1512, 14_997, 14_998, 20_000] {
             assert_eq!(
                 chunked.partition_point(|v| v < probe),

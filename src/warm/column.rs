@@ -199,6 +199,14 @@ impl ColumnData {
     }
 
     /// The value with packed index `index` as a double, for numeric columns.
+    /// Values `range` (by index among the column's values) as slices, for a Double column.
+    pub(crate) fn double_slices(&self, range: std::ops::Range<usize>) -> Option<impl Iterator<Item = &[f64]> + '_> {
+        match &self.values {
+            Values::Double(v) => Some(v.slices(range)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn numeric(&self, index: usize) -> Option<f64> {
         match &self.values {
             Values::Double(v) => Some(v.get(index)),

@@ -16,7 +16,7 @@ mod chunked;
 mod column;
 
 use std::collections::VecDeque;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 pub(crate) use column::ColumnData;
 
@@ -475,8 +475,55 @@ impl WarmTable {
         };
         let lo = self.ts.partition_point(|t| t < from);
         let hi = self.ts.partition_point(|t| t < to);
-        let mut rank = if lo < hi { data.presence.rank(lo) } else { 0 };
-        for row in lo..hi {
+        self.fold_main_rows(data, lo..hi, snapshot, &mut visit);
+        self.fold_late_rows(from, to, column, snapshot, visit);
+    }
+
+    /// [`WarmTable::fold_numeric`], with the settled main rows at the start of the range
+    /// handed to `slices(times, values)` in runs instead of one by one, when the column is
+    /// a Double with a value in every one of them: the usual case of a feed (a property in
+    /// every record, rows settled once no reader holds an older snapshot). The other values
+    /// go to `visit`, after the runs, in the same order as `fold_numeric`'s.
+    pub(crate) fn fold_numeric_slices(
+        &self,
+        from: i64,
+        to: i64,
+        column: ColumnId,
+        snapshot: u64,
+        mut slices: impl FnMut(&[i64], &[f64]),
+        mut visit: impl FnMut(i64, RowPos, f64),
+    ) {
+        let Some(data) = self.columns.get(column as usize) else {
+            return;
+        };
+        let lo = self.ts.partition_point(|t| t < from);
+        let hi = self.ts.partition_point(|t| t < to);
+        let settled_end = hi.min(self.settled).max(lo);
+        let first = data.presence.rank(lo);
+        let dense = data.presence.rank(settled_end) - first == settled_end - lo;
+        let mut rest = lo..hi;
+        if dense && let Some(values) = data.double_slices(first..first + (settled_end - lo)) {
+            zip_slices(self.ts.slices(lo..settled_end), values, &mut slices);
+            rest.start = settled_end;
+        }
+        self.fold_main_rows(data, rest, snapshot, &mut visit);
+        self.fold_late_rows(from, to, column, snapshot, visit);
+    }
+
+    /// `fold_numeric`'s visits of the visible main rows `rows` of `data`.
+    fn fold_main_rows(
+        &self,
+        data: &ColumnData,
+        rows: Range<usize>,
+        snapshot: u64,
+        visit: &mut impl FnMut(i64, RowPos, f64),
+    ) {
+        let mut rank = if rows.start < rows.end {
+            data.presence.rank(rows.start)
+        } else {
+            0
+        };
+        for row in rows {
             if !data.presence.get(row) {
                 continue;
             }
@@ -489,6 +536,18 @@ impl WarmTable {
                 visit(self.ts.get(row), RowPos::main(row), v);
             }
         }
+    }
+
+    /// `fold_numeric`'s visits of the visible late rows in `[from, to)` with a value of
+    /// `column`.
+    fn fold_late_rows(
+        &self,
+        from: i64,
+        to: i64,
+        column: ColumnId,
+        snapshot: u64,
+        mut visit: impl FnMut(i64, RowPos, f64),
+    ) {
         let late_lo = self.late.partition_point(|r| r.ts < from);
         let late_hi = self.late.partition_point(|r| r.ts < to);
         for row in &self.late[late_lo..late_hi] {
@@ -619,6 +678,34 @@ impl WarmTable {
     }
 }
 
+/// Calls `f` with equal-length pieces of two sequences of slices holding the same number of
+/// elements in all (each cut where either sequence's slice ends), in order.
+fn zip_slices<'a, A: 'a, B: 'a>(
+    mut a: impl Iterator<Item = &'a [A]>,
+    mut b: impl Iterator<Item = &'a [B]>,
+    f: &mut impl FnMut(&[A], &[B]),
+) {
+    let (mut x, mut y): (&[A], &[B]) = (&[], &[]);
+    loop {
+        if x.is_empty() {
+            match a.next() {
+                Some(next) => x = next,
+                None => return,
+            }
+        }
+        if y.is_empty() {
+            match b.next() {
+                Some(next) => y = next,
+                None => return,
+            }
+        }
+        let n = x.len().min(y.len());
+        f(&x[..n], &y[..n]);
+        x = &x[n..];
+        y = &y[n..];
+    }
+}
+
 /// Borrows a stored value as a field value (for re-appending during a merge).
 fn field_value(value: &Value) -> FieldValue<'static> {
     match value {
@@ -659,6 +746,79 @@ mod tests {
             ControlFlow::Continue(())
         });
         out
+    }
+
+    /// What `fold_numeric_slices` hands over: (sliced (time, value)s, one-by-one ones).
+    type Folded = (Vec<(i64, f64)>, Vec<(i64, f64)>);
+
+    fn fold_in_slices(table: &WarmTable, from: i64, to: i64, column: ColumnId, snapshot: u64) -> Folded {
+        let (mut sliced, mut single) = (Vec::new(), Vec::new());
+        table.fold_numeric_slices(
+            from,
+            to,
+            column,
+            snapshot,
+            |t, v| sliced.extend(t.iter().copied().zip(v.iter().copied())),
+            |t, _, v| single.push((t, v)),
+        );
+        (sliced, single)
+    }
+
+    #[test]
+    fn settled_rows_of_a_dense_double_column_fold_in_slices_and_the_rest_one_by_one() {
+        let mut table = WarmTable::default();
+        let double = |table: &mut WarmTable, t: i64, seq: u64, v: f64, min_active: u64| {
+            let value = FieldValue::Double(v);
+            table.insert(ts(t), seq, [(0, &value)].into_iter(), min_active);
+        };
+        // Batch 1: 1,000 rows at 0, 10, ..., settled; batch 2: three more rows, unsettled,
+        // and a late row at 5.
+        for i in 0..1000 {
+            double(&mut table, i * 10, 1, i as f64, 0);
+        }
+        table.settle(1);
+        for i in 1000..1003 {
+            double(&mut table, i * 10, 2, i as f64, 1);
+        }
+        double(&mut table, 5, 2, -1.0, 1);
+        let batch_1: Vec<(i64, f64)> = (0..1000).map(|i| (i * 10, i as f64)).collect();
+        let (sliced, single) = fold_in_slices(&table, 0, 20_000, 0, 2);
+        assert_eq!(sliced, batch_1);
+        assert_eq!(
+            single,
+            [(10_000, 1000.0), (10_010, 1001.0), (10_020, 1002.0), (5, -1.0)]
+        );
+        // A snapshot before batch 2 sees none of it.
+        assert_eq!(fold_in_slices(&table, 0, 20_000, 0, 1), (batch_1, Vec::new()));
+        // A range inside batch 1, and one starting in it and ending past it.
+        assert_eq!(
+            fold_in_slices(&table, 95, 200, 0, 2),
+            ((10..20).map(|i| (i * 10, i as f64)).collect(), Vec::new())
+        );
+        let (sliced, single) = fold_in_slices(&table, 9_985, 10_015, 0, 2);
+        assert_eq!(
+            (sliced, single),
+            (vec![(9_990, 999.0)], vec![(10_000, 1000.0), (10_010, 1001.0)])
+        );
+
+        // A column without a value in every row, and a Long column: one by one.
+        let mut table = WarmTable::default();
+        for i in 0..100i64 {
+            let (d, l) = (FieldValue::Double(i as f64), FieldValue::Long(i));
+            let values: Vec<(ColumnId, &FieldValue<'_>)> = if i % 2 == 0 {
+                vec![(0, &d), (1, &l)]
+            } else {
+                vec![(1, &l)]
+            };
+            table.insert(ts(i), 1, values.into_iter(), 0);
+        }
+        table.settle(1);
+        let (sliced, single) = fold_in_slices(&table, 0, 100, 0, 1);
+        assert!(sliced.is_empty());
+        assert_eq!(single, (0..100).step_by(2).map(|i| (i, i as f64)).collect::<Vec<_>>());
+        let (sliced, single) = fold_in_slices(&table, 0, 100, 1, 1);
+        assert!(sliced.is_empty());
+        assert_eq!(single, (0..100).map(|i| (i, i as f64)).collect::<Vec<_>>());
     }
 
     #[test]
