@@ -499,8 +499,12 @@ pub(super) fn fold_property(
                             i += 1;
                             continue;
                         }
-                        let end = run.end;
-                        let j = i + ts[i..].partition_point(|&t| t < end);
+                        // A linear scan: buckets often hold a few values (minutes of a
+                        // sensor reporting twice a minute), where a search costs more.
+                        let mut j = i + 1;
+                        while j < ts.len() && ts[j] < run.end {
+                            j += 1;
+                        }
                         values[i..j].iter().for_each(|&v| run.add(v));
                         i = j;
                     }
