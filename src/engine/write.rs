@@ -60,14 +60,14 @@ struct NewDefinitions {
     entries: Vec<Arc<Twin>>,
 }
 
-/// Below this many records a write call runs on the calling thread alone.
+/// Below this many records a write call encodes on the calling thread alone.
 const PARALLEL_MIN_RECORDS: usize = 20_000;
 
 /// The records of one write call, each assigned to a twin slot and a partition.
 ///
 /// Records are processed in input order: the parsed batch is read sequentially, while the
 /// per-twin structures (a few cache lines per twin) are what is accessed at random. A
-/// partition owns a disjoint set of twins, so partitions encode and apply in parallel.
+/// partition owns a disjoint set of twins, so partitions encode in parallel.
 struct Plan<'p, 'a> {
     batches: &'p [ParsedBatch<'a>],
     /// The call's distinct twins, in order of first appearance.
@@ -173,18 +173,15 @@ impl<'p, 'a> Plan<'p, 'a> {
         slot as usize % self.parts
     }
 
-    /// Partition `part`'s records, in input order, with their batch and twin.
-    fn records(
-        &self,
-        part: usize,
-    ) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>, &Arc<Twin>)> + '_ {
+    /// Partition `part`'s records, in input order, with their batch and twin slot.
+    fn records(&self, part: usize) -> impl Iterator<Item = (&'p ParsedBatch<'a>, &'p ParsedRecord<'a>, usize)> + '_ {
         let mut slots = self.slots.iter();
         self.batches
             .iter()
             .flat_map(|batch| batch.records.iter().map(move |record| (batch, record)))
             .filter_map(move |(batch, record)| {
                 let slot = *slots.next()?;
-                (self.part_of(slot) == part).then(|| (batch, record, &self.twins[slot as usize]))
+                (self.part_of(slot) == part).then_some((batch, record, slot as usize))
             })
     }
 }
@@ -207,7 +204,8 @@ fn encode_part(plan: &Plan<'_, '_>, part: usize, now: Timestamp) -> EncodedPart 
         column_ids: Vec::with_capacity(estimate * 2),
         points: 0,
     };
-    for (batch, record, entry) in plan.records(part) {
+    for (batch, record, slot) in plan.records(part) {
+        let entry = &plan.twins[slot];
         if !entry.logged.load(Ordering::Acquire) && out.defs.twins.insert(entry.id) {
             out.encoder.define(&Definition::Twin {
                 twin: entry.id,
@@ -266,42 +264,27 @@ fn encode_part(plan: &Plan<'_, '_>, part: usize, now: Timestamp) -> EncodedPart 
     out
 }
 
-/// Inserts partition `part`'s records into the warm tier.
-fn apply_part(plan: &Plan<'_, '_>, part: usize, column_ids: &[ColumnId], seq: u64, min_active: u64, now: Timestamp) {
-    let mut ids = column_ids;
-    // Each twin's table settles once per call, on its first record.
-    let mut settled = vec![false; plan.twins.len()];
-    let mut slots = plan.slots.iter();
-    for (batch, record) in plan.batches.iter().flat_map(|b| b.records.iter().map(move |r| (b, r))) {
-        let Some(&slot) = slots.next() else { break };
-        if plan.part_of(slot) != part {
-            continue;
-        }
-        let (mine, rest) = ids.split_at(record.fields.len().min(ids.len()));
-        ids = rest;
-        let values = mine.iter().copied().zip(batch.fields_of(record).iter().map(|(_, v)| v));
-        let mut table = plan.twins[slot as usize].data.table.write();
-        if !std::mem::replace(&mut settled[slot as usize], true) {
-            table.settle(min_active);
-        }
-        table.insert(record.ts.unwrap_or(now), seq, values, min_active);
-    }
-}
-
-/// A one-partition call's rows, owned, for the staging.
-fn stage_call(inner: &Inner, plan: &mut Plan<'_, '_>, column_ids: &[ColumnId], seq: u64, now: Timestamp) -> StagedCall {
+/// Partition `part`'s rows, owned, for the staging. `twins` is the plan's twins (moved
+/// for the last partition, cloned for the others).
+fn stage_part(
+    inner: &Inner,
+    plan: &Plan<'_, '_>,
+    part: usize,
+    twins: Vec<Arc<Twin>>,
+    column_ids: &[ColumnId],
+    seq: u64,
+    now: Timestamp,
+) -> StagedCall {
     let mut call = inner.staging.empty_call();
     call.seq = seq;
-    call.twins.append(&mut plan.twins);
-    call.slots.extend_from_slice(&plan.slots);
+    call.twins = twins;
     call.columns.extend_from_slice(column_ids);
-    for batch in plan.batches {
-        for record in &batch.records {
-            call.ts.push(record.ts.unwrap_or(now));
-            let fields = batch.fields_of(record);
-            call.values.extend(fields.iter().map(|(_, v)| v.clone().into_static()));
-            call.ends.push(call.values.len() as u32);
-        }
+    for (batch, record, slot) in plan.records(part) {
+        call.slots.push(slot as u32);
+        call.ts.push(record.ts.unwrap_or(now));
+        let fields = batch.fields_of(record);
+        call.values.extend(fields.iter().map(|(_, v)| v.clone().into_static()));
+        call.ends.push(call.values.len() as u32);
     }
     call
 }
@@ -321,8 +304,9 @@ fn run_parts<T: Send>(parts: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> 
     })
 }
 
-/// Writes parsed batches as one WAL frame and one visible unit. Large calls encode and apply
-/// on several threads, each owning a disjoint set of twins.
+/// Writes parsed batches as one WAL frame and one visible unit, staging their rows for the
+/// warm tables (see the `staging` module). Large calls encode on several threads, each
+/// owning a disjoint set of twins.
 pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
     let mut report = IngestReport::default();
     for batch in &batches {
@@ -408,28 +392,31 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
             seq,
         };
         defs.iter().for_each(|d| mark_logged(d, seq));
-        if plan.parts == 1 {
-            let staged = inner
+        // One staged call per partition, all of this sequence number: a twin is in one
+        // partition, so each twin's rows stay in input order.
+        let mut staged = 0;
+        for (part, ids) in column_ids.iter().enumerate() {
+            let twins = if part + 1 == plan.parts {
+                std::mem::take(&mut plan.twins)
+            } else {
+                plan.twins.clone()
+            };
+            staged = inner
                 .staging
-                .stage(stage_call(inner, &mut plan, &column_ids[0], seq, now));
-            // The fold thread folds; a writer folds only when it falls behind (or when
-            // background maintenance, and with it that thread, is off).
-            if staged >= super::staging::FOLD_RECORDS
-                || inner.wake_fold.is_none() && staged >= super::staging::FOLD_WAKE
-            {
-                inner.fold_staging();
-            } else if staged >= super::staging::FOLD_WAKE
-                && let Some(wake) = &inner.wake_fold
-            {
-                let _ = wake.try_send(());
-            }
-        } else {
-            // A large call folds well by itself; earlier staged rows go first, in batch order.
+                .stage(stage_part(inner, &plan, part, twins, ids, seq, now));
+        }
+        // The fold thread folds, while the writer goes on; a writer folds only when the
+        // thread falls behind (past twice this call, so that one large call can be folded
+        // while the next is parsed), or when background maintenance, and with it the
+        // thread, is off.
+        if staged >= super::staging::FOLD_RECORDS.max(2 * total)
+            || inner.wake_fold.is_none() && staged >= super::staging::FOLD_WAKE
+        {
             inner.fold_staging();
-            let min_active = inner.snapshots.min_active();
-            run_parts(plan.parts, |part| {
-                apply_part(&plan, part, &column_ids[part], seq, min_active, now)
-            });
+        } else if staged >= super::staging::FOLD_WAKE
+            && let Some(wake) = &inner.wake_fold
+        {
+            let _ = wake.try_send(());
         }
         // Read again under the gate: a write that waited for a flush's swap arrived after it.
         super::maintenance::note_warm_write(inner, inner.options.clock.now());
