@@ -289,6 +289,23 @@ fn stage_part(
     call
 }
 
+/// After a call of `records` records left `staged` records staged: the fold thread folds,
+/// while the writer goes on; a writer folds only when the thread falls behind (past twice
+/// its call, so that one large call can be folded while the next is parsed), or when
+/// background maintenance, and with it the thread, is off.
+fn fold_or_wake(inner: &Inner, staged: usize, records: usize) {
+    use super::staging::{FOLD_RECORDS, FOLD_WAKE};
+    if staged < FOLD_WAKE {
+        return;
+    }
+    match &inner.wake_fold {
+        Some(wake) if staged < FOLD_RECORDS.max(2 * records) => {
+            let _ = wake.try_send(());
+        }
+        _ => inner.fold_staging(),
+    }
+}
+
 /// Runs `work(part)` for each partition, on scoped threads when there are several.
 fn run_parts<T: Send>(parts: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
     if parts <= 1 {
@@ -405,19 +422,7 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
                 .staging
                 .stage(stage_part(inner, &plan, part, twins, ids, seq, now));
         }
-        // The fold thread folds, while the writer goes on; a writer folds only when the
-        // thread falls behind (past twice this call, so that one large call can be folded
-        // while the next is parsed), or when background maintenance, and with it the
-        // thread, is off.
-        if staged >= super::staging::FOLD_RECORDS.max(2 * total)
-            || inner.wake_fold.is_none() && staged >= super::staging::FOLD_WAKE
-        {
-            inner.fold_staging();
-        } else if staged >= super::staging::FOLD_WAKE
-            && let Some(wake) = &inner.wake_fold
-        {
-            let _ = wake.try_send(());
-        }
+        fold_or_wake(inner, staged, total);
         // Read again under the gate: a write that waited for a flush's swap arrived after it.
         super::maintenance::note_warm_write(inner, inner.options.clock.now());
     }

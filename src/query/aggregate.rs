@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::ColumnId;
 use crate::model::{Timestamp, ValueType};
 use crate::read::Rank;
+use crate::warm::WarmTable;
 
 use super::TwinView;
 
@@ -480,47 +481,37 @@ pub(super) fn fold_property(
                 });
                 continue;
             }
-            // Totals only: keep the current bucket's totals in locals and fold them in when
-            // the bucket changes (rows come mostly in time order). Runs of settled rows come
-            // as slices, each cut at bucket edges and added in a tight loop, in the same
-            // order as one by one (so the same sums).
-            // Both visitors fold into the one run (one at a time).
-            let state = std::cell::RefCell::new((Run::default(), &mut *accs));
-            table.fold_numeric_slices(
-                buckets.from,
-                buckets.to,
-                column,
-                view.snapshot,
-                |ts, values| {
-                    let (run, accs) = &mut *state.borrow_mut();
-                    let mut i = 0;
-                    while i < ts.len() {
-                        if !run.enter(ts[i], buckets, accs) {
-                            i += 1;
-                            continue;
-                        }
-                        // A linear scan: buckets often hold a few values (minutes of a
-                        // sensor reporting twice a minute), where a search costs more.
-                        let mut j = i + 1;
-                        while j < ts.len() && ts[j] < run.end {
-                            j += 1;
-                        }
-                        values[i..j].iter().for_each(|&v| run.add(v));
-                        i = j;
-                    }
-                },
-                |t, _, v| {
-                    let (run, accs) = &mut *state.borrow_mut();
-                    if run.enter(t, buckets, accs) {
-                        run.add(v);
-                    }
-                },
-            );
-            let (mut run, accs) = state.into_inner();
-            run.fold_into(accs);
+            fold_warm_totals(table, column, view.snapshot, buckets, accs);
         }
     }
     Ok(())
+}
+
+/// Folds a warm table's values of `column` into totals-only accumulators: the current
+/// bucket's totals are kept in locals and folded in when the bucket changes (rows come
+/// mostly in time order). Runs of settled rows come as slices, each cut at bucket edges and
+/// added in a tight loop, in the same order as one by one (so the same sums); both visitors
+/// fold into the one run, one at a time.
+fn fold_warm_totals(table: &WarmTable, column: ColumnId, snapshot: u64, buckets: &Buckets, accs: &mut Accumulators) {
+    let state = std::cell::RefCell::new((Run::default(), &mut *accs));
+    table.fold_numeric_slices(
+        buckets.from,
+        buckets.to,
+        column,
+        snapshot,
+        |ts, values| {
+            let (run, accs) = &mut *state.borrow_mut();
+            run.add_sorted(ts, values, buckets, accs);
+        },
+        |t, _, v| {
+            let (run, accs) = &mut *state.borrow_mut();
+            if run.enter(t, buckets, accs) {
+                run.add(v);
+            }
+        },
+    );
+    let (mut run, accs) = state.into_inner();
+    run.fold_into(accs);
 }
 
 /// Running totals of one bucket (the warm path's fold).
@@ -554,6 +545,25 @@ impl Run {
         self.sum += v;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
+    }
+
+    /// Adds values in time order, bucket by bucket.
+    fn add_sorted(&mut self, ts: &[i64], values: &[f64], buckets: &Buckets, accs: &mut Accumulators) {
+        let mut i = 0;
+        while i < ts.len() {
+            if !self.enter(ts[i], buckets, accs) {
+                i += 1;
+                continue;
+            }
+            // A linear scan: buckets often hold a few values (minutes of a sensor reporting
+            // twice a minute), where a search costs more.
+            let mut j = i + 1;
+            while j < ts.len() && ts[j] < self.end {
+                j += 1;
+            }
+            values[i..j].iter().for_each(|&v| self.add(v));
+            i = j;
+        }
     }
 
     /// Makes the run the one of time `t`'s bucket, folding the current one into `accs` first
