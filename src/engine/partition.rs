@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use crate::cold::{ColdFile, FileMeta};
 
-/// Length of a partition: a UTC day.
+/// Length of a partition: a UTC day. A week was measured against it on the 30-day feed
+/// (docs/bench/2026-12-05-partition-window.md): as fast to write, but more rewriting, more
+/// memory and daily buckets read from values instead of block statistics.
 pub(crate) const PARTITION_NANOS: i64 = 86_400_000_000_000;
 
 /// The partition of time `ts`.
