@@ -76,6 +76,15 @@ pub enum Error {
     /// A caller-supplied argument is out of its documented domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A Time Series Model item was refused: TSI's error code (`InvalidInput`, `NotFound`,
+    /// `Conflict`) and what is wrong with which item.
+    #[error("{code}: {message}")]
+    Model {
+        /// TSI's error code.
+        code: &'static str,
+        /// What is wrong, naming the item.
+        message: String,
+    },
     /// The twin has never been written to this store.
     #[error("unknown twin {0:?}")]
     UnknownTwin(String),

@@ -176,6 +176,7 @@ mod ingest;
 mod model;
 mod query;
 mod read;
+pub mod tsm;
 pub mod vfs;
 mod wal;
 mod warm;
@@ -228,8 +229,8 @@ pub mod tsx_fuzz {
     }
 }
 pub use engine::{
-    BackupReport, Clock, EventPages, IngestOptions, IngestReport, Metrics, Options, Problem, QueryKind, QueryStats,
-    READER_CHUNK_BYTES, Stats, Store, VerifyReport,
+    BackupReport, Clock, EventPages, IngestOptions, IngestReport, ItemResults, Metrics, Options, Problem, QueryKind,
+    QueryStats, READER_CHUNK_BYTES, Stats, Store, VerifyReport,
 };
 pub use error::{Error, RecordError, Result};
 #[cfg(feature = "parquet")]

@@ -13,6 +13,7 @@ const STAGES: &[&[&str]] = &[
     &["cold"],
     &["read"],
     &["query"],
+    &["tsm"],
     &["engine"],
     &["export"],
 ];

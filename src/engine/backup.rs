@@ -1,7 +1,7 @@
 //! Online backup: a consistent copy of the store, taken while writes go on.
 //!
-//! A backup is a flush followed by a copy of the segment files the manifest then names, and a
-//! manifest for the copy. The flush makes every write acknowledged before the call part of
+//! A backup is a flush followed by a copy of the segment files the manifest then names, a
+//! manifest for the copy, and the Time Series Model. The flush makes every write acknowledged before the call part of
 //! the cold tier, so the copy needs no WAL; the files are immutable, and holding them keeps
 //! them on disk even if a compaction replaces them meanwhile, so the copy runs without
 //! blocking writers, flushes or compactions. The backup directory is a store: open it with
@@ -81,6 +81,9 @@ pub(crate) fn backup(inner: &Inner, dest: &Path) -> Result<BackupReport> {
         report.records += f.meta.rows;
     }
     crate::vfs::sync_dir(vfs, &dest.join(COLD_DIR))?;
+    // The model as it is now: a model change made during the copy may be in it, data written
+    // during the copy is not (as for a change made after the flush).
+    inner.tsm.copy_to(vfs, dest)?;
     manifest.write(vfs, dest).map_err(|e| match e {
         ManifestWriteError::NotWritten(e) | ManifestWriteError::NotDurable(e) => e,
     })?;

@@ -8,6 +8,7 @@ mod options;
 mod partition;
 mod snapshot;
 mod staging;
+mod tsm;
 mod verify;
 mod write;
 
@@ -22,6 +23,7 @@ pub use ingest_reader::READER_CHUNK_BYTES;
 pub use metrics::{Metrics, QueryKind, QueryStats};
 pub use options::{Clock, Options};
 use snapshot::Snapshots;
+pub use tsm::ItemResults;
 pub use verify::{Problem, VerifyReport};
 
 use crate::read::{Twin, TwinData};
@@ -186,6 +188,8 @@ pub(crate) struct Inner {
     wake_compaction: Option<crossbeam_channel::Sender<()>>,
     /// Wakes the thread that folds staged rows into the warm tables.
     wake_fold: Option<crossbeam_channel::Sender<()>>,
+    /// The Time Series Model and its file.
+    tsm: tsm::TsmState,
     /// The `LOCK` file's lock, held for the store's lifetime.
     _lock: crate::vfs::FileLock,
 }
@@ -244,6 +248,7 @@ impl Store {
         maintenance::import_catalog(&catalog, &manifest.twins)
             .map_err(|reason| Error::corruption(dir.join(crate::cold::manifest::MANIFEST_FILE), 0, reason))?;
         let files = maintenance::open_files(&vfs, &dir, &manifest)?;
+        let tsm = tsm::TsmState::open(&*vfs, &dir)?;
         // `wal/` and `cold/` may have just been made: until the store's directory is synced
         // their entries are not durable, and a machine crash would take every file in them
         // (acknowledged writes included) with them. The directory holding the store is
@@ -327,6 +332,7 @@ impl Store {
             wake: background.then(|| wake.clone()),
             wake_compaction: background.then(|| wake_compaction.clone()),
             wake_fold: background.then(|| wake_fold.clone()),
+            tsm,
             _lock: lock,
         });
         let mut handles = Vec::new();

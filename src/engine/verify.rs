@@ -4,6 +4,7 @@
 //! - The write-ahead log: every frame's header, checksum, sequence order and payload
 //!   structure (read while writers are paused, so no frame is half-written).
 //! - The manifest: its checksum and structure, read from disk again.
+//! - The model file: its header and every frame's checksum and content.
 //! - Each segment file of the manifest: the footer, every twin directory, every timestamp and
 //!   column block (checksum and full decode), and that each block's row and value counts
 //!   agree with its directory entry.
@@ -64,6 +65,8 @@ impl Problem {
 pub struct VerifyReport {
     /// WAL frames checked.
     pub wal_frames: u64,
+    /// Model file frames checked (its snapshot and the changes since).
+    pub model_frames: usize,
     /// Segment files checked.
     pub segment_files: usize,
     /// Timestamp and column blocks checked.
@@ -102,6 +105,13 @@ pub(crate) fn verify(inner: &Inner) -> Result<VerifyReport> {
             Vec::new()
         }
     };
+    // The model file.
+    match inner.tsm.verify(&*inner.options.vfs, &inner.dir) {
+        Ok(frames) => report.model_frames = frames,
+        Err(e) => report
+            .problems
+            .push(Problem::from_error(e, &inner.dir.join(crate::tsm::log::MODEL_FILE))),
+    }
     // Every block of every live file.
     let cold = inner.cold.read();
     for f in &cold.files {

@@ -10,6 +10,7 @@ pub(crate) mod tsx;
 pub(crate) use aggregate::aggregate;
 pub use aggregate::{AggregateQuery, Aggregation, MAX_BUCKETS, SeriesResult};
 pub use interpolate::Interpolation;
+pub(crate) use series::check_variable;
 pub use series::{
     AggregateSeriesQuery, Availability, Category, DEFAULT_TAKE, Frame, FrameColumn, GetEventsQuery, GetSeriesQuery,
     InterpolationSpec, MAX_TAKE, MAX_VARIABLES, PAGE_VALUES, SchemaProperty, TwinFrame, TwinSelector, Variable,

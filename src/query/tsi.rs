@@ -329,7 +329,9 @@ fn interpolation(body: Option<InterpolationBody>, name: &str) -> Result<Option<I
     Ok(Some(InterpolationSpec { kind, boundary }))
 }
 
-fn variable(name: &str, body: Json) -> Result<Variable> {
+/// A variable from its TSI JSON definition (`kind`, `value`, `aggregation`, `filter`,
+/// `interpolation`, `categories`, `defaultCategory`); errors name the variable.
+pub(crate) fn variable(name: &str, body: Json) -> Result<Variable> {
     let body: VariableBody = serde_json::from_value(body).map_err(|e| bad(format!("variable {name:?}: {e}")))?;
     let need = |t: Option<Tsx>, field: &str| {
         t.map(Tsx::text)
@@ -396,6 +398,67 @@ fn variable(name: &str, body: Json) -> Result<Variable> {
             "variable {name:?}: kind {other:?} is not numeric, categorical or aggregate"
         ))),
     }
+}
+
+/// A variable's TSI JSON definition: what [`variable`] reads back.
+pub(crate) fn variable_json(var: &Variable) -> Json {
+    let tsx = |text: &str| json!({ "tsx": text });
+    let interpolation = |i: &Option<InterpolationSpec>| {
+        i.as_ref().map(|i| {
+            let kind = match i.kind {
+                Interpolation::Linear => "Linear",
+                Interpolation::Step => "Step",
+            };
+            json!({ "kind": kind, "boundary": { "span": format_duration(i.boundary) } })
+        })
+    };
+    let mut out = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<Json>| {
+        if let Some(value) = value {
+            out.insert(key.into(), value);
+        }
+    };
+    match var {
+        Variable::Numeric {
+            value,
+            aggregation,
+            interpolation: i,
+            filter,
+        } => {
+            put("kind", Some("numeric".into()));
+            put("value", Some(tsx(value)));
+            put("filter", filter.as_deref().map(tsx));
+            put("interpolation", interpolation(i));
+            put("aggregation", Some(tsx(aggregation)));
+        }
+        Variable::Categorical {
+            value,
+            categories,
+            default_category,
+            interpolation: i,
+            filter,
+        } => {
+            put("kind", Some("categorical".into()));
+            put("value", Some(tsx(value)));
+            put("filter", filter.as_deref().map(tsx));
+            put("interpolation", interpolation(i));
+            let categories = categories
+                .iter()
+                .map(|c| {
+                    let values: Vec<Json> = c.values.iter().map(Value::to_json).collect();
+                    json!({ "label": c.label, "values": values })
+                })
+                .collect::<Vec<_>>();
+            put("categories", Some(Json::Array(categories)));
+            put("defaultCategory", Some(json!({ "label": default_category })));
+        }
+        Variable::Aggregate { aggregation, filter } => {
+            put("kind", Some("aggregate".into()));
+            put("filter", filter.as_deref().map(tsx));
+            put("aggregation", Some(tsx(aggregation)));
+        }
+    }
+    Json::Object(out)
 }
 
 fn variables(body: &mut QueryBody) -> Result<Vec<(String, Variable)>> {

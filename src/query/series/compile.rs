@@ -329,6 +329,13 @@ pub(super) fn compile(
     })
 }
 
+/// Parses and type-checks one variable as a query would (its value, aggregation, filter,
+/// categories and interpolation), without data: a type's variables are checked when the
+/// type is stored, not when a query first uses them.
+pub(crate) fn check_variable(name: &str, variable: &Variable) -> Result<()> {
+    compile(None, &[(name.to_string(), variable.clone())], None, true).map(drop)
+}
+
 /// A numeric variable's definition, borrowed from the query.
 struct NumericDef<'q> {
     value: &'q str,

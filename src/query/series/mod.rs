@@ -57,6 +57,7 @@ mod run;
 mod state;
 
 pub(crate) use availability::{availability, event_schema, last_known};
+pub(crate) use compile::check_variable;
 pub(crate) use events::{get_events, get_series};
 pub use frame::{Availability, Frame, FrameColumn, SchemaProperty, TwinFrame};
 pub(crate) use run::{StoreView, aggregate_series};

@@ -1,0 +1,323 @@
+//! The Time Series Model on the store: typed get, put, update, delete and list of model
+//! settings, types, hierarchies and instances, each change checked whole, logged to the
+//! model file and synced before it is applied and acknowledged.
+//!
+//! Lock order: `log` (held for a whole change: check, append, apply), then `model`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::Store;
+use crate::error::Result;
+use crate::tsm::log::{self, ModelLog};
+use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, TimeSeriesType};
+use crate::vfs::Vfs;
+
+/// Per-item outcomes of a model call: the item as stored, or why it was refused.
+pub type ItemResults<T> = Vec<Result<T, ModelError>>;
+
+/// The model and its file.
+#[derive(Debug)]
+pub(crate) struct TsmState {
+    pub model: RwLock<Model>,
+    log: Mutex<ModelLog>,
+}
+
+impl TsmState {
+    /// Reads the store's model file (or starts the default model) and rewrites it as one
+    /// snapshot, open for appends.
+    pub(crate) fn open(vfs: &dyn Vfs, dir: &Path) -> Result<Self> {
+        let loaded = log::read(vfs, dir)?;
+        if let Some((offset, reason)) = &loaded.torn_tail {
+            tracing::warn!(
+                offset,
+                reason = %reason,
+                "model file: cut a torn last frame (an unacknowledged model change)"
+            );
+        }
+        let log = ModelLog::create(vfs, dir, &loaded.model)?;
+        Ok(TsmState {
+            model: RwLock::new(loaded.model),
+            log: Mutex::new(log),
+        })
+    }
+}
+
+impl TsmState {
+    /// Reads the model file as it is on disk (with no change in flight): the frames read, or
+    /// the damage found.
+    pub(crate) fn verify(&self, vfs: &dyn Vfs, dir: &Path) -> Result<usize> {
+        let _log = self.log.lock();
+        let loaded = log::read(vfs, dir)?;
+        match loaded.torn_tail {
+            // Appends are synced before they are acknowledged and none is in flight: a torn
+            // frame here is damage, not an interrupted append.
+            Some((offset, reason)) => Err(crate::error::Error::corruption(
+                dir.join(log::MODEL_FILE),
+                offset,
+                reason,
+            )),
+            None => Ok(loaded.frames),
+        }
+    }
+
+    /// Writes the model, as one snapshot, as the model file of the store in `dest`.
+    pub(crate) fn copy_to(&self, vfs: &dyn Vfs, dest: &Path) -> Result<()> {
+        let _log = self.log.lock();
+        let model = self.model.read();
+        ModelLog::create(vfs, dest, &model).map(drop)
+    }
+}
+
+impl Store {
+    /// Checks and makes one model change: `decide` sees the model and returns the change to
+    /// make (if any) and the call's answer. The change is logged and synced before it is
+    /// applied; if logging fails, nothing is applied and the error is returned.
+    fn change_model<R>(&self, decide: impl FnOnce(&Model) -> (Option<Change>, R)) -> Result<R> {
+        let tsm = &self.inner.tsm;
+        let mut log = tsm.log.lock();
+        let model = tsm.model.read();
+        let (change, answer) = decide(&model);
+        let Some(change) = change else {
+            return Ok(answer);
+        };
+        log.append(&*self.inner.options.vfs, &model, &change)?;
+        drop(model);
+        tsm.model.write().apply(change);
+        Ok(answer)
+    }
+
+    /// Whether the store holds data of `twin` (it then has an instance, put or implied).
+    fn has_twin(&self, twin: &str) -> bool {
+        self.inner.catalog.get(twin).is_some()
+    }
+
+    /// The model settings: its name, its time series id (`$dtId`) and its default type.
+    pub fn model_settings(&self) -> ModelSettings {
+        self.inner.tsm.model.read().settings.clone()
+    }
+
+    /// Changes the model's name and/or default type (which must exist).
+    pub fn update_model_settings(
+        &self,
+        name: Option<String>,
+        default_type_id: Option<String>,
+    ) -> Result<ModelSettings> {
+        self.change_model(|model| {
+            let mut next = model.settings.clone();
+            if let Some(name) = name {
+                next.name = name;
+            }
+            if let Some(id) = default_type_id {
+                next.default_type_id = id;
+            }
+            match model.check_settings(&next) {
+                Ok(()) => (Some(Change::Settings(next.clone())), Ok(next)),
+                Err(e) => (None, Err(e)),
+            }
+        })?
+        .map_err(Into::into)
+    }
+
+    /// The type with id `id`.
+    pub fn time_series_type(&self, id: &str) -> Option<TimeSeriesType> {
+        self.inner.tsm.model.read().types.get(id).cloned()
+    }
+
+    /// The type called `name`.
+    pub fn time_series_type_named(&self, name: &str) -> Option<TimeSeriesType> {
+        self.inner.tsm.model.read().type_named(name).cloned()
+    }
+
+    /// Every type, by id.
+    pub fn time_series_types(&self) -> Vec<TimeSeriesType> {
+        self.inner.tsm.model.read().types.values().cloned().collect()
+    }
+
+    /// Creates or replaces types. Each is checked (id, a name no other type has, at most
+    /// [`MAX_TYPE_VARIABLES`](crate::tsm::MAX_TYPE_VARIABLES) variables, each type-checking
+    /// as a query would); those accepted are stored together, the others refused with the
+    /// reason, in the order given. `Err` only when the change could not be logged (then
+    /// none is stored).
+    pub fn put_time_series_types(&self, types: Vec<TimeSeriesType>) -> Result<ItemResults<TimeSeriesType>> {
+        self.change_model(|model| {
+            let mut taken = BTreeMap::new();
+            let mut accepted = Vec::new();
+            let answers: ItemResults<TimeSeriesType> = types
+                .into_iter()
+                .map(|t| {
+                    model.check_type(&t, &taken)?;
+                    taken.insert(t.id.clone(), t.name.clone());
+                    accepted.push(t.clone());
+                    Ok(t)
+                })
+                .collect();
+            (non_empty(accepted).map(Change::PutTypes), answers)
+        })
+    }
+
+    /// Deletes types by id. A type an instance is of (one put with it, or, for the default
+    /// type, every twin's implied instance) is refused, as TSI refuses it.
+    pub fn delete_time_series_types(&self, ids: &[&str]) -> Result<ItemResults<()>> {
+        self.change_model(|model| {
+            let used = model.used_types();
+            let mut accepted: Vec<String> = Vec::new();
+            let answers = ids
+                .iter()
+                .map(|id| {
+                    if !accepted.iter().any(|a| a == id) {
+                        model.check_type_delete(id, &used)?;
+                        accepted.push(id.to_string());
+                    }
+                    Ok(())
+                })
+                .collect();
+            (non_empty(accepted).map(Change::DeleteTypes), answers)
+        })
+    }
+
+    /// The hierarchy with id `id`.
+    pub fn hierarchy(&self, id: &str) -> Option<Hierarchy> {
+        self.inner.tsm.model.read().hierarchies.get(id).cloned()
+    }
+
+    /// The hierarchy called `name`.
+    pub fn hierarchy_named(&self, name: &str) -> Option<Hierarchy> {
+        self.inner.tsm.model.read().hierarchy_named(name).cloned()
+    }
+
+    /// Every hierarchy, by id.
+    pub fn hierarchies(&self) -> Vec<Hierarchy> {
+        self.inner.tsm.model.read().hierarchies.values().cloned().collect()
+    }
+
+    /// Creates or replaces hierarchies (a unique name, at least one level); per item, as
+    /// [`Store::put_time_series_types`].
+    pub fn put_hierarchies(&self, hierarchies: Vec<Hierarchy>) -> Result<ItemResults<Hierarchy>> {
+        self.change_model(|model| {
+            let mut taken = BTreeMap::new();
+            let mut accepted = Vec::new();
+            let answers: ItemResults<Hierarchy> = hierarchies
+                .into_iter()
+                .map(|h| {
+                    model.check_hierarchy(&h, &taken)?;
+                    taken.insert(h.id.clone(), h.name.clone());
+                    accepted.push(h.clone());
+                    Ok(h)
+                })
+                .collect();
+            (non_empty(accepted).map(Change::PutHierarchies), answers)
+        })
+    }
+
+    /// Deletes hierarchies by id; one an instance is in is refused.
+    pub fn delete_hierarchies(&self, ids: &[&str]) -> Result<ItemResults<()>> {
+        self.change_model(|model| {
+            let used = model.used_hierarchies();
+            let mut accepted: Vec<String> = Vec::new();
+            let answers = ids
+                .iter()
+                .map(|id| {
+                    if !accepted.iter().any(|a| a == id) {
+                        model.check_hierarchy_delete(id, &used)?;
+                        accepted.push(id.to_string());
+                    }
+                    Ok(())
+                })
+                .collect();
+            (non_empty(accepted).map(Change::DeleteHierarchies), answers)
+        })
+    }
+
+    /// The instance of `twin`: the one put, or, for a twin the store holds data of, the
+    /// implied instance of the default type.
+    pub fn instance(&self, twin: &str) -> Option<Instance> {
+        let exists = self.has_twin(twin);
+        self.inner.tsm.model.read().instance(twin, exists)
+    }
+
+    /// Every instance (put or implied), by twin id.
+    pub fn instances(&self) -> Vec<Instance> {
+        let model = self.inner.tsm.model.read();
+        let mut all: BTreeMap<String, Instance> = model.instances.clone();
+        for entry in self.inner.catalog.all() {
+            if !all.contains_key(&*entry.name) {
+                all.insert(
+                    entry.name.to_string(),
+                    Instance::new(&*entry.name, model.settings.default_type_id.clone()),
+                );
+            }
+        }
+        all.into_values().collect()
+    }
+
+    /// Creates or replaces instances. Each is checked (its type and hierarchies exist, the
+    /// fields naming a level of its hierarchies are strings); per item, as
+    /// [`Store::put_time_series_types`]. An instance may be put before its twin has data.
+    pub fn put_instances(&self, instances: Vec<Instance>) -> Result<ItemResults<Instance>> {
+        self.write_instances(instances, false)
+    }
+
+    /// Replaces existing instances (put, or implied by the twin's data); an instance that
+    /// does not exist is refused (`NotFound`).
+    pub fn update_instances(&self, instances: Vec<Instance>) -> Result<ItemResults<Instance>> {
+        self.write_instances(instances, true)
+    }
+
+    fn write_instances(&self, instances: Vec<Instance>, must_exist: bool) -> Result<ItemResults<Instance>> {
+        let exists: Vec<bool> = instances.iter().map(|i| self.has_twin(&i.twin)).collect();
+        self.change_model(|model| {
+            let mut accepted: BTreeMap<String, Instance> = BTreeMap::new();
+            let answers = instances
+                .into_iter()
+                .zip(exists)
+                .map(|(i, has_data)| {
+                    if must_exist
+                        && !has_data
+                        && !model.instances.contains_key(&i.twin)
+                        && !accepted.contains_key(&i.twin)
+                    {
+                        return Err(ModelError::not_found(format!(
+                            "instance {:?} does not exist (use put to create it)",
+                            i.twin
+                        )));
+                    }
+                    model.check_instance(&i)?;
+                    accepted.insert(i.twin.clone(), i.clone());
+                    Ok(i)
+                })
+                .collect();
+            let change = non_empty(accepted.into_values().collect()).map(Change::PutInstances);
+            (change, answers)
+        })
+    }
+
+    /// Deletes instances that were put. A twin the store holds data of keeps its implied
+    /// instance of the default type afterwards (its history stays); deleting a twin's data is
+    /// [`Store::delete_twin`]'s job. An instance never put is refused (`NotFound`).
+    pub fn delete_instances(&self, twins: &[&str]) -> Result<ItemResults<()>> {
+        self.change_model(|model| {
+            let mut accepted: Vec<String> = Vec::new();
+            let answers = twins
+                .iter()
+                .map(|twin| {
+                    if accepted.iter().any(|a| a == twin) {
+                        return Ok(());
+                    }
+                    if !model.instances.contains_key(*twin) {
+                        return Err(ModelError::not_found(format!("instance {twin:?} was never put")));
+                    }
+                    accepted.push(twin.to_string());
+                    Ok(())
+                })
+                .collect();
+            (non_empty(accepted).map(Change::DeleteInstances), answers)
+        })
+    }
+}
+
+fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}

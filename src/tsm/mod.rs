@@ -1,0 +1,368 @@
+//! The Time Series Model (TSM): model settings, types, hierarchies and instances, as TSI
+//! Gen2 has them, kept beside the catalog (docs/MODEL.md).
+//!
+//! - [`entity`]: the entities and their TSI JSON shapes.
+//! - [`log`]: the durable model file (a snapshot and the changes logged since).
+//! - [`batch`]: TSI's `$batch` bodies (get, put, update, delete several, per-item errors).
+//!
+//! Every twin has an instance: the one put for it, or, until one is, an implied instance of
+//! the default type with no name, hierarchies or fields. Changes are checked whole against
+//! the model before any is applied (a change is never half applied), logged, then applied.
+
+pub mod entity;
+pub(crate) mod log;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::model::Value;
+use crate::query::check_variable;
+
+pub use entity::{DEFAULT_TYPE_ID, Hierarchy, Instance, ModelSettings, TimeSeriesType};
+
+/// At most this many variables in a type (TSI's limit).
+pub const MAX_TYPE_VARIABLES: usize = 100;
+/// Longest id, name or instance field name accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// Why a model item was refused: TSI's error code and a message naming the item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelError {
+    /// TSI's error code: `InvalidInput`, `NotFound`, `Conflict`.
+    pub code: &'static str,
+    /// What is wrong, naming the item and the field.
+    pub message: String,
+}
+
+impl ModelError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        ModelError {
+            code: "InvalidInput",
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        ModelError {
+            code: "NotFound",
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        ModelError {
+            code: "Conflict",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<Error> for ModelError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Model { code, message } => ModelError { code, message },
+            Error::InvalidArgument(message) => ModelError::invalid(message),
+            other => ModelError {
+                code: "InternalError",
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A change to the model, checked before it is made. What the model file logs.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Change {
+    Settings(ModelSettings),
+    PutTypes(Vec<TimeSeriesType>),
+    DeleteTypes(Vec<String>),
+    PutHierarchies(Vec<Hierarchy>),
+    DeleteHierarchies(Vec<String>),
+    PutInstances(Vec<Instance>),
+    DeleteInstances(Vec<String>),
+}
+
+/// The model in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Model {
+    pub settings: ModelSettings,
+    pub types: BTreeMap<String, TimeSeriesType>,
+    pub hierarchies: BTreeMap<String, Hierarchy>,
+    /// Instances that were put, by twin id (every other twin has the implied one).
+    pub instances: BTreeMap<String, Instance>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        let default_type = TimeSeriesType::default_type();
+        Model {
+            settings: ModelSettings::default(),
+            types: BTreeMap::from([(default_type.id.clone(), default_type)]),
+            hierarchies: BTreeMap::new(),
+            instances: BTreeMap::new(),
+        }
+    }
+}
+
+fn check_id(what: &str, field: &str, id: &str) -> Result<(), ModelError> {
+    if id.trim().is_empty() {
+        return Err(ModelError::invalid(format!("{what}: {field} must not be empty")));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(ModelError::invalid(format!(
+            "{what}: {field} is {} bytes long; the limit is {MAX_ID_BYTES}",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Model {
+    /// Makes a change that was checked (or logged): never fails.
+    pub(crate) fn apply(&mut self, change: Change) {
+        match change {
+            Change::Settings(s) => self.settings = s,
+            Change::PutTypes(types) => {
+                for t in types {
+                    self.types.insert(t.id.clone(), t);
+                }
+            }
+            Change::DeleteTypes(ids) => {
+                for id in ids {
+                    self.types.remove(&id);
+                }
+            }
+            Change::PutHierarchies(hierarchies) => {
+                for h in hierarchies {
+                    self.hierarchies.insert(h.id.clone(), h);
+                }
+            }
+            Change::DeleteHierarchies(ids) => {
+                for id in ids {
+                    self.hierarchies.remove(&id);
+                }
+            }
+            Change::PutInstances(instances) => {
+                for i in instances {
+                    self.instances.insert(i.twin.clone(), i);
+                }
+            }
+            Change::DeleteInstances(twins) => {
+                for twin in twins {
+                    self.instances.remove(&twin);
+                }
+            }
+        }
+    }
+
+    /// The instance of `twin`: the one put, or the implied one if the store has the twin.
+    pub(crate) fn instance(&self, twin: &str, twin_exists: bool) -> Option<Instance> {
+        match self.instances.get(twin) {
+            Some(i) => Some(i.clone()),
+            None => twin_exists.then(|| Instance::new(twin, self.settings.default_type_id.clone())),
+        }
+    }
+
+    /// The type called `name` (names are unique).
+    pub(crate) fn type_named(&self, name: &str) -> Option<&TimeSeriesType> {
+        self.types.values().find(|t| t.name == name)
+    }
+
+    /// The hierarchy called `name` (names are unique).
+    pub(crate) fn hierarchy_named(&self, name: &str) -> Option<&Hierarchy> {
+        self.hierarchies.values().find(|h| h.name == name)
+    }
+
+    /// Checks new settings: the default type must exist.
+    pub(crate) fn check_settings(&self, s: &ModelSettings) -> Result<(), ModelError> {
+        check_id("model settings", "name", &s.name)?;
+        if !self.types.contains_key(&s.default_type_id) {
+            return Err(ModelError::invalid(format!(
+                "model settings: defaultTypeId {:?} is not a type of the model",
+                s.default_type_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks a type to be put: id and name, a name no other type has (`taken`: names of
+    /// types accepted earlier in the same batch, by id), and every variable type-checks.
+    pub(crate) fn check_type(&self, t: &TimeSeriesType, taken: &BTreeMap<String, String>) -> Result<(), ModelError> {
+        let what = format!("type {:?}", t.id);
+        check_id(&what, "id", &t.id)?;
+        check_id(&what, "name", &t.name)?;
+        let clash = self
+            .types
+            .values()
+            .find(|o| o.name == t.name && o.id != t.id && !taken.contains_key(&o.id))
+            .map(|o| o.id.clone())
+            .or_else(|| {
+                taken
+                    .iter()
+                    .find(|(id, name)| **name == t.name && **id != t.id)
+                    .map(|(id, _)| id.clone())
+            });
+        if let Some(other) = clash {
+            return Err(ModelError::conflict(format!(
+                "{what}: the name {:?} is already the name of type {other:?}",
+                t.name
+            )));
+        }
+        if t.variables.len() > MAX_TYPE_VARIABLES {
+            return Err(ModelError::invalid(format!(
+                "{what}: {} variables; the limit is {MAX_TYPE_VARIABLES}",
+                t.variables.len()
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for (name, v) in &t.variables {
+            check_id(&what, "a variable name", name)?;
+            if !seen.insert(name.as_str()) {
+                return Err(ModelError::invalid(format!(
+                    "{what}: variable {name:?} is defined twice"
+                )));
+            }
+            check_variable(name, v)
+                .map_err(|e| ModelError::invalid(format!("{what}: {}", ModelError::from(e).message)))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the deletion of type `id`: refused while an instance (one put, or the implied
+    /// ones through the default type) is of it. `used`: the type ids instances use.
+    pub(crate) fn check_type_delete(&self, id: &str, used: &BTreeSet<&str>) -> Result<(), ModelError> {
+        let what = format!("type {id:?}");
+        if !self.types.contains_key(id) {
+            return Err(ModelError::not_found(format!("{what} does not exist")));
+        }
+        if id == self.settings.default_type_id {
+            return Err(ModelError::invalid(format!(
+                "{what} is the model's default type (every instance not put with a type is of it): \
+                 change the model settings' defaultTypeId first"
+            )));
+        }
+        if used.contains(id) {
+            return Err(ModelError::invalid(format!(
+                "{what} is used by instances: put them with another type first"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The type ids instances that were put use.
+    pub(crate) fn used_types(&self) -> BTreeSet<&str> {
+        self.instances.values().map(|i| i.type_id.as_str()).collect()
+    }
+
+    /// The hierarchy ids instances that were put use.
+    pub(crate) fn used_hierarchies(&self) -> BTreeSet<&str> {
+        self.instances
+            .values()
+            .flat_map(|i| i.hierarchy_ids.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Checks a hierarchy to be put: id, name (unique, as for types) and at least one level,
+    /// each a distinct, non-empty instance field name.
+    pub(crate) fn check_hierarchy(&self, h: &Hierarchy, taken: &BTreeMap<String, String>) -> Result<(), ModelError> {
+        let what = format!("hierarchy {:?}", h.id);
+        check_id(&what, "id", &h.id)?;
+        check_id(&what, "name", &h.name)?;
+        let clash = self
+            .hierarchies
+            .values()
+            .find(|o| o.name == h.name && o.id != h.id && !taken.contains_key(&o.id))
+            .map(|o| o.id.clone())
+            .or_else(|| {
+                taken
+                    .iter()
+                    .find(|(id, name)| **name == h.name && **id != h.id)
+                    .map(|(id, _)| id.clone())
+            });
+        if let Some(other) = clash {
+            return Err(ModelError::conflict(format!(
+                "{what}: the name {:?} is already the name of hierarchy {other:?}",
+                h.name
+            )));
+        }
+        if h.instance_field_names.is_empty() {
+            return Err(ModelError::invalid(format!(
+                "{what}: source.instanceFieldNames is empty; a hierarchy needs at least one level"
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for field in &h.instance_field_names {
+            check_id(&what, "an instance field name", field)?;
+            if !seen.insert(field.as_str()) {
+                return Err(ModelError::invalid(format!(
+                    "{what}: instance field {field:?} names two levels"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the deletion of hierarchy `id`: refused while an instance is in it.
+    pub(crate) fn check_hierarchy_delete(&self, id: &str, used: &BTreeSet<&str>) -> Result<(), ModelError> {
+        let what = format!("hierarchy {id:?}");
+        if !self.hierarchies.contains_key(id) {
+            return Err(ModelError::not_found(format!("{what} does not exist")));
+        }
+        if used.contains(id) {
+            return Err(ModelError::invalid(format!(
+                "{what} is used by instances: put them without it first"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks an instance to be put: its type and hierarchies exist, and the fields that name
+    /// a level of one of its hierarchies are strings.
+    pub(crate) fn check_instance(&self, i: &Instance) -> Result<(), ModelError> {
+        let what = format!("instance {:?}", i.twin);
+        check_id(&what, "timeSeriesId", &i.twin)?;
+        if !self.types.contains_key(&i.type_id) {
+            return Err(ModelError::invalid(format!(
+                "{what}: typeId {:?} is not a type of the model",
+                i.type_id
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for id in &i.hierarchy_ids {
+            if !seen.insert(id.as_str()) {
+                return Err(ModelError::invalid(format!("{what}: hierarchy {id:?} is listed twice")));
+            }
+            let Some(h) = self.hierarchies.get(id) else {
+                return Err(ModelError::invalid(format!(
+                    "{what}: hierarchyIds names {id:?}, which is not a hierarchy of the model"
+                )));
+            };
+            for level in &h.instance_field_names {
+                match i.instance_fields.get(level) {
+                    None | Some(Value::String(_)) => {}
+                    Some(other) => {
+                        return Err(ModelError::invalid(format!(
+                            "{what}: instance field {level:?} names a level of hierarchy {id:?} and must be a \
+                             string, not the {} {}",
+                            other.value_type(),
+                            other.to_json()
+                        )));
+                    }
+                }
+            }
+        }
+        for name in i.instance_fields.keys() {
+            check_id(&what, "an instance field name", name)?;
+        }
+        Ok(())
+    }
+}
