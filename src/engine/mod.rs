@@ -9,6 +9,7 @@ mod partition;
 mod snapshot;
 mod staging;
 mod tsm;
+mod tsm_json;
 mod verify;
 mod write;
 

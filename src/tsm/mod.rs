@@ -2,13 +2,14 @@
 //! Gen2 has them, kept beside the catalog (docs/MODEL.md).
 //!
 //! - [`entity`]: the entities and their TSI JSON shapes.
-//! - [`log`]: the durable model file (a snapshot and the changes logged since).
-//! - [`batch`]: TSI's `$batch` bodies (get, put, update, delete several, per-item errors).
+//! - `log`: the durable model file (a snapshot and the changes logged since).
+//! - `batch`: TSI's `$batch` bodies and lists (get, put, update, delete; per-item errors).
 //!
 //! Every twin has an instance: the one put for it, or, until one is, an implied instance of
 //! the default type with no name, hierarchies or fields. Changes are checked whole against
 //! the model before any is applied (a change is never half applied), logged, then applied.
 
+pub(crate) mod batch;
 pub mod entity;
 pub(crate) mod log;
 

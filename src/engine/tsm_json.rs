@@ -1,0 +1,231 @@
+//! The Time Series Model through TSI's Model API bodies: `$batch` of types, hierarchies and
+//! instances, model settings, and paged lists (docs/MODEL.md). Each call reads its body
+//! whole first; a malformed body is refused as a whole (`Err`), and within a well-formed
+//! one each item is answered on its own, in request order.
+
+use serde_json::{Value as Json, json};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::tsm::batch::{self, BatchOp, Kind};
+use crate::tsm::{Hierarchy, Instance, ModelError, TimeSeriesType};
+
+/// Runs `run` on the items that parsed and puts its answers back among the parse errors,
+/// in request order.
+fn in_order<T, R>(
+    parsed: Vec<Result<T, ModelError>>,
+    run: impl FnOnce(Vec<T>) -> Result<Vec<Result<R, ModelError>>>,
+) -> Result<Vec<Result<R, ModelError>>> {
+    let mut valid = Vec::new();
+    let mut slots = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        match p {
+            Ok(item) => {
+                valid.push(item);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(e)),
+        }
+    }
+    let mut answers = run(valid)?.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(e) => Ok(Err(e)),
+            None => answers
+                .next()
+                .ok_or_else(|| Error::InvalidArgument("internal: fewer answers than items".into())),
+        })
+        .collect()
+}
+
+fn entries<T: batch::ToJson>(kind: &Kind, answers: &[Result<T, ModelError>]) -> Vec<Json> {
+    answers
+        .iter()
+        .map(|a| batch::item_json(kind, a.as_ref().map(batch::ToJson::to_json)))
+        .collect()
+}
+
+fn not_found(what: &str, key: &str) -> ModelError {
+    ModelError::not_found(format!("{what} {key:?} does not exist"))
+}
+
+/// Names resolved to ids (`find`), then ids: each an id, or the error of a name not found.
+fn resolve(
+    ids: Vec<String>,
+    names: Vec<String>,
+    what: &str,
+    find: impl Fn(&str) -> Option<String>,
+) -> Vec<Result<String, ModelError>> {
+    ids.into_iter()
+        .map(Ok)
+        .chain(
+            names
+                .into_iter()
+                .map(|n| find(&n).ok_or_else(|| not_found(&format!("{what} named"), &n))),
+        )
+        .collect()
+}
+
+impl Store {
+    /// TSI's `POST timeseries/types/$batch`: `{"get": {"typeIds", "names"}}`, `{"put":
+    /// [type...]}` or `{"delete": {"typeIds", "names"}}`, answered `{"get": [{"timeSeriesType",
+    /// "error"}...]}`, `{"put": [...]}` or `{"delete": [null or error...]}`.
+    pub fn types_batch_json(&self, body: &[u8]) -> Result<Json> {
+        let kind = &batch::TYPES;
+        match batch::parse_batch(body, kind, TimeSeriesType::from_json)? {
+            BatchOp::Get { ids, names } => {
+                let model = self.inner.tsm.model.read();
+                let answers: Vec<Result<TimeSeriesType, ModelError>> = ids
+                    .iter()
+                    .map(|id| model.types.get(id).cloned().ok_or_else(|| not_found("type", id)))
+                    .chain(
+                        names
+                            .iter()
+                            .map(|n| model.type_named(n).cloned().ok_or_else(|| not_found("type named", n))),
+                    )
+                    .collect();
+                Ok(json!({ "get": entries(kind, &answers) }))
+            }
+            BatchOp::Put(items) | BatchOp::Update(items) => {
+                let answers = in_order(items, |valid| self.put_time_series_types(valid))?;
+                Ok(json!({ "put": entries(kind, &answers) }))
+            }
+            BatchOp::Delete { ids, names } => {
+                let targets = resolve(ids, names, "type", |n| self.time_series_type_named(n).map(|t| t.id));
+                let answers = in_order(targets, |ids| {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    self.delete_time_series_types(&ids)
+                })?;
+                Ok(json!({ "delete": answers.iter().map(batch::delete_json).collect::<Vec<_>>() }))
+            }
+        }
+    }
+
+    /// TSI's `POST timeseries/hierarchies/$batch`, as [`Store::types_batch_json`] with
+    /// `hierarchyIds` and `hierarchy`.
+    pub fn hierarchies_batch_json(&self, body: &[u8]) -> Result<Json> {
+        let kind = &batch::HIERARCHIES;
+        match batch::parse_batch(body, kind, Hierarchy::from_json)? {
+            BatchOp::Get { ids, names } => {
+                let model = self.inner.tsm.model.read();
+                let answers: Vec<Result<Hierarchy, ModelError>> = ids
+                    .iter()
+                    .map(|id| {
+                        model
+                            .hierarchies
+                            .get(id)
+                            .cloned()
+                            .ok_or_else(|| not_found("hierarchy", id))
+                    })
+                    .chain(names.iter().map(|n| {
+                        model
+                            .hierarchy_named(n)
+                            .cloned()
+                            .ok_or_else(|| not_found("hierarchy named", n))
+                    }))
+                    .collect();
+                Ok(json!({ "get": entries(kind, &answers) }))
+            }
+            BatchOp::Put(items) | BatchOp::Update(items) => {
+                let answers = in_order(items, |valid| self.put_hierarchies(valid))?;
+                Ok(json!({ "put": entries(kind, &answers) }))
+            }
+            BatchOp::Delete { ids, names } => {
+                let targets = resolve(ids, names, "hierarchy", |n| self.hierarchy_named(n).map(|h| h.id));
+                let answers = in_order(targets, |ids| {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    self.delete_hierarchies(&ids)
+                })?;
+                Ok(json!({ "delete": answers.iter().map(batch::delete_json).collect::<Vec<_>>() }))
+            }
+        }
+    }
+
+    /// TSI's `POST timeseries/instances/$batch`: get (`timeSeriesIds`, each `["twin"]`, and
+    /// `names`), put, update (instances that exist only) or delete, each item answered
+    /// `{"instance", "error"}` (delete: `null` or the error).
+    pub fn instances_batch_json(&self, body: &[u8]) -> Result<Json> {
+        let kind = &batch::INSTANCES;
+        let default_type = self.model_settings().default_type_id;
+        let op = batch::parse_batch(body, kind, |json| Instance::from_json(json, &default_type))?;
+        let named = |name: &str| {
+            let model = self.inner.tsm.model.read();
+            model
+                .instances
+                .values()
+                .find(|i| i.name.as_deref() == Some(name))
+                .map(|i| i.twin.clone())
+        };
+        match op {
+            BatchOp::Get { ids, names } => {
+                let answers: Vec<Result<Instance, ModelError>> = resolve(ids, names, "instance", named)
+                    .into_iter()
+                    .map(|twin| twin.and_then(|t| self.instance(&t).ok_or_else(|| not_found("instance", &t))))
+                    .collect();
+                Ok(json!({ "get": entries(kind, &answers) }))
+            }
+            BatchOp::Put(items) => {
+                let answers = in_order(items, |valid| self.put_instances(valid))?;
+                Ok(json!({ "put": entries(kind, &answers) }))
+            }
+            BatchOp::Update(items) => {
+                let answers = in_order(items, |valid| self.update_instances(valid))?;
+                Ok(json!({ "update": entries(kind, &answers) }))
+            }
+            BatchOp::Delete { ids, names } => {
+                let targets = resolve(ids, names, "instance", named);
+                let answers = in_order(targets, |twins| {
+                    let twins: Vec<&str> = twins.iter().map(String::as_str).collect();
+                    self.delete_instances(&twins)
+                })?;
+                Ok(json!({ "delete": answers.iter().map(batch::delete_json).collect::<Vec<_>>() }))
+            }
+        }
+    }
+
+    /// TSI's `GET timeseries/modelSettings`: `{"modelSettings": {...}}`.
+    pub fn model_settings_json(&self) -> Json {
+        json!({ "modelSettings": self.model_settings().to_json() })
+    }
+
+    /// TSI's `PATCH timeseries/modelSettings`: a body `{"name"?, "defaultTypeId"?}`; answers
+    /// the settings as [`Store::model_settings_json`] does.
+    pub fn update_model_settings_json(&self, body: &[u8]) -> Result<Json> {
+        let bad = |m: String| Error::InvalidArgument(m);
+        let json: Json = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+        let Json::Object(mut map) = json else {
+            return Err(bad("the body must be a JSON object".into()));
+        };
+        if let Some(key) = map.keys().find(|k| *k != "name" && *k != "defaultTypeId") {
+            return Err(bad(format!(
+                "modelSettings: {key:?} cannot be changed (name and defaultTypeId can)"
+            )));
+        }
+        let mut text = |key: &str| match map.remove(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s)),
+            Some(other) => Err(bad(format!("modelSettings.{key} must be a string, not {other}"))),
+        };
+        let (name, default_type) = (text("name")?, text("defaultTypeId")?);
+        let settings = self.update_model_settings(name, default_type)?;
+        Ok(json!({ "modelSettings": settings.to_json() }))
+    }
+
+    /// TSI's `GET timeseries/types`: a page of types, `{"types": [...],
+    /// "continuationToken"?}`; pass the token back for the next page.
+    pub fn types_list_json(&self, continuation: Option<&str>) -> Result<Json> {
+        batch::list_page("types", &self.time_series_types(), continuation)
+    }
+
+    /// TSI's `GET timeseries/hierarchies`, paged as [`Store::types_list_json`].
+    pub fn hierarchies_list_json(&self, continuation: Option<&str>) -> Result<Json> {
+        batch::list_page("hierarchies", &self.hierarchies(), continuation)
+    }
+
+    /// TSI's `GET timeseries/instances` (put and implied), paged as
+    /// [`Store::types_list_json`].
+    pub fn instances_list_json(&self, continuation: Option<&str>) -> Result<Json> {
+        batch::list_page("instances", &self.instances(), continuation)
+    }
+}

@@ -1,0 +1,245 @@
+//! The Time Series Model through TSI's Model API bodies: `$batch` answers item by item in
+//! request order with TSI's error objects, lists page with continuation tokens, and a
+//! malformed body is refused whole. Expected answers are written out by hand as JSON.
+
+use serde_json::{Value as Json, json};
+use twinstore::{Error, Options, Record, Store, Timestamp};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("open");
+    (dir, store)
+}
+
+fn body(json: Json) -> Vec<u8> {
+    serde_json::to_vec(&json).expect("body")
+}
+
+fn thermostat_type() -> Json {
+    json!({
+        "id": "9b84e946-7b36-4aa0-9d26-71bf48cb2aff",
+        "name": "Thermostat",
+        "description": "room thermostat",
+        "variables": {
+            "Temperature": {
+                "kind": "numeric",
+                "value": { "tsx": "$event.Temperature.Double" },
+                "aggregation": { "tsx": "avg($value)" }
+            },
+            "Readings": {
+                "kind": "aggregate",
+                "aggregation": { "tsx": "count()" }
+            }
+        }
+    })
+}
+
+#[test]
+fn types_batch_put_get_and_delete_answer_item_by_item() {
+    let (_dir, store) = store();
+    let bad_variable = json!({
+        "id": "bad",
+        "name": "Bad",
+        "variables": { "X": { "kind": "numeric", "value": { "tsx": "$event.X.String" }, "aggregation": { "tsx": "avg($value)" } } }
+    });
+    let no_name = json!({ "id": "anonymous" });
+    let answer = store
+        .types_batch_json(&body(json!({ "put": [thermostat_type(), bad_variable, no_name] })))
+        .expect("a well-formed body");
+    let put = answer["put"].as_array().expect("put answers");
+    assert_eq!(put.len(), 3);
+    assert_eq!(put[0]["error"], Json::Null);
+    assert_eq!(put[0]["timeSeriesType"], thermostat_type(), "the type as stored");
+    assert_eq!(put[1]["timeSeriesType"], Json::Null);
+    assert_eq!(put[1]["error"]["code"], "InvalidInput");
+    let message = put[1]["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("\"bad\"") && message.contains("$event.X.String"),
+        "{message}"
+    );
+    assert_eq!(put[2]["error"]["code"], "InvalidInput");
+    assert!(
+        put[2]["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("name is required")
+    );
+
+    let answer = store
+        .types_batch_json(&body(json!({ "get": {
+            "typeIds": ["9b84e946-7b36-4aa0-9d26-71bf48cb2aff", "missing"],
+            "names": ["DefaultType"]
+        } })))
+        .expect("get");
+    assert_eq!(
+        answer,
+        json!({ "get": [
+            { "timeSeriesType": thermostat_type(), "error": null },
+            { "timeSeriesType": null, "error": { "code": "NotFound", "message": "type \"missing\" does not exist" } },
+            { "timeSeriesType": {
+                "id": "1be09af9-f089-4d6b-9f0b-48018b5f7393",
+                "name": "DefaultType",
+                "description": "Default type",
+                "variables": { "EventCount": { "kind": "aggregate", "aggregation": { "tsx": "count()" } } }
+            }, "error": null }
+        ] })
+    );
+
+    let answer = store
+        .types_batch_json(&body(json!({ "delete": { "names": ["Thermostat", "Nothing"] } })))
+        .expect("delete");
+    let delete = answer["delete"].as_array().expect("delete answers");
+    assert_eq!(delete[0], Json::Null);
+    assert_eq!(delete[1]["code"], "NotFound");
+    assert_eq!(store.time_series_types().len(), 1);
+}
+
+#[test]
+fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
+    let (_dir, store) = store();
+    store
+        .types_batch_json(&body(json!({ "put": [thermostat_type()] })))
+        .expect("types");
+    store
+        .hierarchies_batch_json(&body(json!({ "put": [{
+            "id": "h1", "name": "Location", "source": { "instanceFieldNames": ["Building", "Floor"] }
+        }] })))
+        .expect("hierarchies");
+    let instance = json!({
+        "timeSeriesId": ["thermostat67"],
+        "typeId": "9b84e946-7b36-4aa0-9d26-71bf48cb2aff",
+        "name": "Room 67",
+        "hierarchyIds": ["h1"],
+        "instanceFields": { "Building": "B1", "Floor": "F2", "SetPoint": 21.5 }
+    });
+    let answer = store
+        .instances_batch_json(&body(
+            json!({ "put": [instance.clone(), { "timeSeriesId": ["x", "y"] }] }),
+        ))
+        .expect("put");
+    assert_eq!(answer["put"][0], json!({ "instance": instance.clone(), "error": null }));
+    assert_eq!(answer["put"][1]["error"]["code"], "InvalidInput");
+
+    // A twin with data has its implied instance, of the default type.
+    store
+        .write(&[Record::new("thermostat68", Timestamp::from_nanos(5)).with("Temperature", 19.0)])
+        .expect("write");
+    let answer = store
+        .instances_batch_json(&body(json!({ "get": {
+            "timeSeriesIds": [["thermostat67"], ["thermostat68"], ["nobody"]],
+            "names": ["Room 67"]
+        } })))
+        .expect("get");
+    assert_eq!(
+        answer,
+        json!({ "get": [
+            { "instance": instance.clone(), "error": null },
+            { "instance": { "timeSeriesId": ["thermostat68"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393" }, "error": null },
+            { "instance": null, "error": { "code": "NotFound", "message": "instance \"nobody\" does not exist" } },
+            { "instance": instance.clone(), "error": null }
+        ] })
+    );
+
+    let answer = store
+        .types_batch_json(&body(
+            json!({ "delete": { "typeIds": ["9b84e946-7b36-4aa0-9d26-71bf48cb2aff"] } }),
+        ))
+        .expect("delete");
+    assert_eq!(answer["delete"][0]["code"], "InvalidInput", "{answer}");
+    assert!(
+        answer["delete"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("used by instances")
+    );
+
+    let answer = store
+        .instances_batch_json(&body(json!({ "update": [{
+            "timeSeriesId": ["ghost"], "typeId": "9b84e946-7b36-4aa0-9d26-71bf48cb2aff"
+        }] })))
+        .expect("update");
+    assert_eq!(answer["update"][0]["error"]["code"], "NotFound");
+
+    let answer = store
+        .instances_batch_json(&body(json!({ "delete": { "timeSeriesIds": [["thermostat67"]] } })))
+        .expect("delete");
+    assert_eq!(answer, json!({ "delete": [null] }));
+}
+
+#[test]
+fn model_settings_read_and_change() {
+    let (_dir, store) = store();
+    assert_eq!(
+        store.model_settings_json(),
+        json!({ "modelSettings": {
+            "name": "DefaultModel",
+            "timeSeriesIdProperties": [{ "name": "$dtId", "type": "String" }],
+            "defaultTypeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393"
+        } })
+    );
+    let answer = store
+        .update_model_settings_json(&body(json!({ "name": "Campus" })))
+        .expect("rename");
+    assert_eq!(answer["modelSettings"]["name"], "Campus");
+    let refused = store
+        .update_model_settings_json(&body(json!({ "timeSeriesIdProperties": [] })))
+        .expect_err("the id properties are fixed");
+    assert!(refused.to_string().contains("timeSeriesIdProperties"), "{refused}");
+    let refused = store
+        .update_model_settings_json(&body(json!({ "defaultTypeId": "nope" })))
+        .expect_err("unknown type");
+    assert!(
+        matches!(
+            refused,
+            Error::Model {
+                code: "InvalidInput",
+                ..
+            }
+        ),
+        "{refused}"
+    );
+}
+
+#[test]
+fn lists_page_with_continuation_tokens() {
+    let (_dir, store) = store();
+    let records: Vec<Record> = (0..2_500)
+        .map(|i| Record::new(format!("twin{i:04}"), Timestamp::from_nanos(i)).with("X", 1.0))
+        .collect();
+    store.write(&records).expect("write");
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.instances_list_json(token.as_deref()).expect("page");
+        pages += 1;
+        for i in page["instances"].as_array().expect("instances") {
+            seen.push(i["timeSeriesId"][0].as_str().expect("id").to_string());
+        }
+        match page.get("continuationToken").and_then(Json::as_str) {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "1,000 per page");
+    let expected: Vec<String> = (0..2_500).map(|i| format!("twin{i:04}")).collect();
+    assert_eq!(seen, expected);
+    assert!(store.types_list_json(Some("garbage")).is_err());
+}
+
+#[test]
+fn a_malformed_body_is_refused_whole_and_nothing_changes() {
+    let (_dir, store) = store();
+    for bad in [
+        json!({}),
+        json!({ "put": [thermostat_type()], "delete": { "typeIds": ["x"] } }),
+        json!({ "update": [thermostat_type()] }),
+        json!({ "put": thermostat_type() }),
+        json!({ "get": { "typeIds": "x" } }),
+    ] {
+        let e = store.types_batch_json(&body(bad.clone())).expect_err("malformed");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{bad}: {e}");
+    }
+    assert!(store.types_batch_json(b"{not json").is_err());
+    assert_eq!(store.time_series_types().len(), 1, "nothing was stored");
+}
