@@ -10,6 +10,7 @@ mod snapshot;
 mod staging;
 mod tsm;
 mod tsm_json;
+mod tsm_query;
 mod verify;
 mod write;
 
@@ -579,7 +580,8 @@ impl Store {
             || format!("{query:?}"),
             || {
                 let entry = self.twin(&query.twin)?;
-                self.read(&entry, |view| query::series::get_series(view, query))
+                let query = self.resolve_series(query)?;
+                self.read(&entry, |view| query::series::get_series(view, &query))
             },
         )
     }
@@ -592,7 +594,11 @@ impl Store {
             || format!("{query:?}"),
             || {
                 let twins = self.select(&query.twins)?;
-                self.read_store(|store| query::series::aggregate_series(store, &twins, query))
+                self.read_store(|store| {
+                    self.aggregate_by_type(&twins, query, |twins, query| {
+                        query::series::aggregate_series(store, twins, query)
+                    })
+                })
             },
         )
     }
@@ -836,6 +842,15 @@ impl Store {
                 .into_iter()
                 .filter(|e| e.meta.lock().model.as_deref() == Some(m.as_str()))
                 .collect(),
+            TwinSelector::Hierarchy { .. } | TwinSelector::Type(_) => {
+                let matches = self.model_selection(selector)?;
+                self.inner
+                    .catalog
+                    .all()
+                    .into_iter()
+                    .filter(|e| matches(&e.name))
+                    .collect()
+            }
             TwinSelector::All => self.inner.catalog.all(),
         })
     }

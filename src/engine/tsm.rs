@@ -4,13 +4,15 @@
 //!
 //! Lock order: `log` (held for a whole change: check, append, apply), then `model`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use parking_lot::{Mutex, RwLock};
 
 use super::Store;
 use crate::error::Result;
+use crate::model::Value;
+use crate::query::TwinSelector;
 use crate::tsm::log::{self, ModelLog};
 use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, TimeSeriesType};
 use crate::vfs::Vfs;
@@ -316,6 +318,80 @@ impl Store {
             (non_empty(accepted).map(Change::DeleteInstances), answers)
         })
     }
+}
+
+impl Store {
+    /// Which twins a model selector (a hierarchy path or a type) takes, as a test on the twin
+    /// id; an unknown hierarchy or type is an error.
+    pub(super) fn model_selection(&self, selector: &TwinSelector) -> Result<impl Fn(&str) -> bool + use<>> {
+        let model = self.inner.tsm.model.read();
+        let chosen: Selection = match selector {
+            TwinSelector::Hierarchy { hierarchy, path } => {
+                let h = model
+                    .hierarchies
+                    .get(hierarchy)
+                    .or_else(|| model.hierarchy_named(hierarchy))
+                    .ok_or_else(|| ModelError::not_found(format!("hierarchy {hierarchy:?} does not exist")))?;
+                if path.len() > h.instance_field_names.len() {
+                    return Err(ModelError::invalid(format!(
+                        "path {path:?} has {} levels; hierarchy {:?} has {}",
+                        path.len(),
+                        h.name,
+                        h.instance_field_names.len()
+                    ))
+                    .into());
+                }
+                let twins = model
+                    .instances
+                    .values()
+                    .filter(|i| i.hierarchy_ids.contains(&h.id))
+                    .filter(|i| {
+                        h.instance_field_names
+                            .iter()
+                            .zip(path)
+                            .all(|(level, want)| matches!(i.instance_fields.get(level), Some(Value::String(v)) if **v == **want))
+                    })
+                    .map(|i| i.twin.clone())
+                    .collect();
+                Selection::Only(twins)
+            }
+            TwinSelector::Type(name) => {
+                let t = model
+                    .types
+                    .get(name)
+                    .or_else(|| model.type_named(name))
+                    .ok_or_else(|| ModelError::not_found(format!("type {name:?} does not exist")))?;
+                let of_type: HashSet<String> = model
+                    .instances
+                    .values()
+                    .filter(|i| i.type_id == t.id)
+                    .map(|i| i.twin.clone())
+                    .collect();
+                if t.id == model.settings.default_type_id {
+                    // Twins with no instance put are of the default type too.
+                    let put: HashSet<String> = model.instances.keys().cloned().collect();
+                    Selection::AllBut { of_type, put }
+                } else {
+                    Selection::Only(of_type)
+                }
+            }
+            _ => Selection::Only(HashSet::new()),
+        };
+        Ok(move |twin: &str| match &chosen {
+            Selection::Only(set) => set.contains(twin),
+            Selection::AllBut { of_type, put } => of_type.contains(twin) || !put.contains(twin),
+        })
+    }
+}
+
+/// Twins a model selector takes.
+enum Selection {
+    Only(HashSet<String>),
+    /// Those of the default type: those put with it and those never put.
+    AllBut {
+        of_type: HashSet<String>,
+        put: HashSet<String>,
+    },
 }
 
 fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {

@@ -6,8 +6,10 @@
 //! or `eventSchema`. Expressions may be written `{"tsx": "..."}` (TSI) or as a plain string.
 //!
 //! Extensions for many twins (`aggregateSeries`, `availability`, `eventSchema`): instead of
-//! `timeSeriesId`, `timeSeriesIds` (a list of ids), `twinPrefix` or `modelId`; and `merge:
-//! true` for one series over all of them. A multi-twin answer is `{"series": [{"timeSeriesId":
+//! `timeSeriesId`, `timeSeriesIds` (a list of ids), `twinPrefix`, `modelId`, `hierarchyPath`
+//! (`{"hierarchy": name or id, "path": [level values]}`: the instances under a node of the
+//! Time Series Model) or `typeId` (a type's id or name); and `merge: true` for one series
+//! over all of them. A multi-twin answer is `{"series": [{"timeSeriesId":
 //! [id], "timestamps", "properties"}, ...]}`.
 
 use std::time::Duration;
@@ -111,6 +113,15 @@ struct VariableBody {
     default_category: Option<DefaultCategory>,
 }
 
+/// `{"hierarchy": name or id, "path": [level values]}`: the instances under a node.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HierarchyPath {
+    hierarchy: String,
+    #[serde(default)]
+    path: Vec<String>,
+}
+
 /// Fields shared by the three query kinds (each kind checks which it allows).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +134,10 @@ struct QueryBody {
     twin_prefix: Option<String>,
     #[serde(rename = "modelId")]
     model_id: Option<String>,
+    #[serde(rename = "hierarchyPath")]
+    hierarchy_path: Option<HierarchyPath>,
+    #[serde(rename = "typeId")]
+    type_id: Option<String>,
     merge: Option<bool>,
     #[serde(rename = "searchSpan")]
     search_span: Option<SearchSpan>,
@@ -268,20 +283,24 @@ fn selector(body: &QueryBody, kind: &str, required: bool) -> Result<TwinSelector
         body.time_series_ids.is_some(),
         body.twin_prefix.is_some(),
         body.model_id.is_some(),
+        body.hierarchy_path.is_some(),
+        body.type_id.is_some(),
     ];
+    const SELECTORS: &str = "timeSeriesId, timeSeriesIds, twinPrefix, modelId, hierarchyPath, typeId";
     match given.iter().filter(|&&g| g).count() {
-        0 if required => {
-            return Err(bad(format!(
-                "{kind}: one of timeSeriesId, timeSeriesIds, twinPrefix, modelId is required"
-            )));
-        }
+        0 if required => return Err(bad(format!("{kind}: one of {SELECTORS} is required"))),
         0 => return Ok(TwinSelector::All),
         1 => {}
-        _ => {
-            return Err(bad(format!(
-                "{kind}: give only one of timeSeriesId, timeSeriesIds, twinPrefix, modelId"
-            )));
-        }
+        _ => return Err(bad(format!("{kind}: give only one of {SELECTORS}"))),
+    }
+    if let Some(h) = &body.hierarchy_path {
+        return Ok(TwinSelector::Hierarchy {
+            hierarchy: h.hierarchy.clone(),
+            path: h.path.clone(),
+        });
+    }
+    if let Some(t) = &body.type_id {
+        return Ok(TwinSelector::Type(t.clone()));
     }
     if let Some(key) = &body.time_series_id {
         return Ok(TwinSelector::Ids(vec![id_of(key, kind)?]));

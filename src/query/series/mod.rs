@@ -203,6 +203,18 @@ pub enum TwinSelector {
     Prefix(String),
     /// Every twin of this model id (DTMI).
     Model(String),
+    /// Every twin whose Time Series Model instance lies under `path` in a hierarchy (named by
+    /// its name or id): its instance is in the hierarchy and its instance fields for the
+    /// hierarchy's first levels equal `path`, in order. An empty path selects every instance
+    /// in the hierarchy.
+    Hierarchy {
+        /// The hierarchy's name or id.
+        hierarchy: String,
+        /// Level values from the root down.
+        path: Vec<String>,
+    },
+    /// Every twin whose Time Series Model instance is of this type (named by its name or id).
+    Type(String),
     /// Every twin.
     All,
 }
@@ -325,6 +337,13 @@ impl GetSeriesQuery {
     /// Sets the filter.
     pub fn filter(mut self, predicate: impl Into<String>) -> Self {
         self.filter = Some(predicate.into());
+        self
+    }
+
+    /// Returns only these variables, in this order; a name that is not a variable of the
+    /// query is the variable of that name of the twin's Time Series Model type.
+    pub fn project<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.projected = Some(names.into_iter().map(Into::into).collect());
         self
     }
 }

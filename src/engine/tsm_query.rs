@@ -1,0 +1,134 @@
+//! Queries that use the Time Series Model: a `getSeries` or `aggregateSeries` projected
+//! variable that is not an inline variable is the variable of that name of the twin's
+//! instance's type (inline wins, as in TSI).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Store, Twin};
+use crate::error::{Error, Result};
+use crate::query::{AggregateSeriesQuery, GetSeriesQuery, TwinFrame, Variable};
+
+/// A query's variables.
+type Variables = Vec<(String, Variable)>;
+
+impl Store {
+    /// The projected names that are not inline variables; empty when all are (or when the
+    /// query projects nothing: then it returns its inline variables only).
+    fn from_the_model<'q>(variables: &[(String, Variable)], projected: Option<&'q [String]>) -> Vec<&'q String> {
+        projected
+            .unwrap_or_default()
+            .iter()
+            .filter(|n| !variables.iter().any(|(v, _)| v == *n))
+            .collect()
+    }
+
+    /// `variables` plus, for each of `missing`, the variable of that name of the type with
+    /// id `type_id` (of `twin`'s instance).
+    fn with_type_variables(
+        &self,
+        variables: &[(String, Variable)],
+        missing: &[&String],
+        type_id: &str,
+        twin: &str,
+    ) -> Result<Variables> {
+        let model = self.inner.tsm.model.read();
+        let ty = model.types.get(type_id).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "instance {twin:?} is of type {type_id:?}, which does not exist"
+            ))
+        })?;
+        let mut out = variables.to_vec();
+        for name in missing {
+            let v = ty.variable(name).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "projected variable {name:?} is neither an inline variable nor a variable of type {:?} \
+                     (the type of instance {twin:?})",
+                    ty.name
+                ))
+            })?;
+            out.push(((*name).clone(), v.clone()));
+        }
+        Ok(out)
+    }
+
+    fn type_of(&self, twin: &str) -> String {
+        let model = self.inner.tsm.model.read();
+        model
+            .instances
+            .get(twin)
+            .map_or_else(|| model.settings.default_type_id.clone(), |i| i.type_id.clone())
+    }
+
+    /// `query` with its projected variables resolved against its twin's type.
+    pub(super) fn resolve_series<'q>(&self, query: &'q GetSeriesQuery) -> Result<Cow<'q, GetSeriesQuery>> {
+        let missing = Self::from_the_model(&query.variables, query.projected.as_deref());
+        if missing.is_empty() {
+            return Ok(Cow::Borrowed(query));
+        }
+        let variables =
+            self.with_type_variables(&query.variables, &missing, &self.type_of(&query.twin), &query.twin)?;
+        Ok(Cow::Owned(GetSeriesQuery {
+            variables,
+            ..query.clone()
+        }))
+    }
+
+    /// Runs an `aggregateSeries` whose projected variables come (in part) from the model:
+    /// the twins are grouped by their instance's type, each group runs with its type's
+    /// variables (all in `run`'s one snapshot), and the frames come back in the selection's
+    /// order. A merged series needs one definition per variable over all the twins.
+    pub(super) fn aggregate_by_type(
+        &self,
+        twins: &[Arc<Twin>],
+        query: &AggregateSeriesQuery,
+        run: impl Fn(&[Arc<Twin>], &AggregateSeriesQuery) -> Result<Vec<TwinFrame>>,
+    ) -> Result<Vec<TwinFrame>> {
+        let missing = Self::from_the_model(&query.variables, query.projected.as_deref());
+        if missing.is_empty() {
+            return run(twins, query);
+        }
+        let mut groups: BTreeMap<String, Vec<Arc<Twin>>> = BTreeMap::new();
+        for t in twins {
+            groups.entry(self.type_of(&t.name)).or_default().push(t.clone());
+        }
+        let mut resolved: Vec<(Variables, Vec<Arc<Twin>>)> = Vec::new();
+        for (type_id, members) in groups {
+            let variables = self.with_type_variables(&query.variables, &missing, &type_id, &members[0].name)?;
+            resolved.push((variables, members));
+        }
+        if query.merge {
+            let Some((first, _)) = resolved.first() else {
+                return run(twins, query);
+            };
+            if let Some((other, members)) = resolved.iter().find(|(v, _)| v != first) {
+                let name = missing
+                    .iter()
+                    .find(|n| first.iter().find(|(v, _)| v == **n) != other.iter().find(|(v, _)| v == **n))
+                    .map_or("", |n| n.as_str());
+                return Err(Error::InvalidArgument(format!(
+                    "a merged series needs one definition of each variable: {name:?} differs between the types of \
+                     {:?} and {:?}",
+                    resolved[0].1[0].name, members[0].name
+                )));
+            }
+            let q = AggregateSeriesQuery {
+                variables: first.clone(),
+                ..query.clone()
+            };
+            return run(twins, &q);
+        }
+        let mut frames: BTreeMap<String, TwinFrame> = BTreeMap::new();
+        for (variables, members) in resolved {
+            let q = AggregateSeriesQuery {
+                variables,
+                ..query.clone()
+            };
+            for frame in run(&members, &q)? {
+                frames.insert(frame.twin.clone().unwrap_or_default(), frame);
+            }
+        }
+        Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
+    }
+}
