@@ -166,6 +166,9 @@ pub(crate) struct Catalog<D> {
     by_id: RwLock<Vec<Option<Arc<TwinEntry<D>>>>>,
     next_id: AtomicU32,
     hasher: foldhash::fast::RandomState,
+    /// Bumped whenever a twin, a column or a twin's model id is logged: keys what is derived
+    /// from the catalog (the Time Series Model's derived types and implied instances).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl<D> Default for Catalog<D> {
@@ -175,11 +178,22 @@ impl<D> Default for Catalog<D> {
             by_id: RwLock::default(),
             next_id: AtomicU32::new(0),
             hasher: foldhash::fast::RandomState::default(),
+            changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
 
 impl<D: Default> Catalog<D> {
+    /// Records that twins, columns or model ids were added or changed.
+    pub(crate) fn bump(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times [`Catalog::bump`] was called.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     fn shard(&self, name: &str) -> &RwLock<NameIndex<D>> {
         use std::hash::BuildHasher;
         &self.shards[self.hasher.hash_one(name) as usize % SHARDS]

@@ -107,6 +107,10 @@ pub struct Options {
     /// Queries slower than this are counted in [`Store::metrics`](crate::Store::metrics) and
     /// logged as a `tracing` warning. Default 1 s.
     pub slow_query: Duration,
+    /// Whether the Time Series Model derives types, the "ADT" hierarchy and instances from
+    /// the data and ADT's relationship events, and which relationship names mean
+    /// containment. Default: on; `contains`, and `isPartOf` / `locatedIn` read the other way.
+    pub derivation: crate::tsm::Derivation,
 }
 
 impl Default for Options {
@@ -127,11 +131,18 @@ impl Default for Options {
             preload_cold_bytes: 1 << 30,
             vfs: crate::vfs::std_vfs(),
             slow_query: Duration::from_secs(1),
+            derivation: crate::tsm::Derivation::default(),
         }
     }
 }
 
 impl Options {
+    /// Sets how the Time Series Model is derived (see [`Options::derivation`]).
+    pub fn derivation(mut self, derivation: crate::tsm::Derivation) -> Self {
+        self.derivation = derivation;
+        self
+    }
+
     /// Sets the durability.
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;

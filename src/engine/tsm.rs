@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -13,6 +14,7 @@ use super::Store;
 use crate::error::Result;
 use crate::model::Value;
 use crate::query::TwinSelector;
+use crate::tsm::derive::{Lens, TwinSummary, View};
 use crate::tsm::log::{self, ModelLog};
 use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, TimeSeriesType};
 use crate::vfs::Vfs;
@@ -25,6 +27,8 @@ pub type ItemResults<T> = Vec<Result<T, ModelError>>;
 pub(crate) struct TsmState {
     pub model: RwLock<Model>,
     log: Mutex<ModelLog>,
+    /// The derived view and the (model's derived version, catalog changes) it was built at.
+    view: Mutex<Option<(u64, u64, Arc<View>)>>,
 }
 
 impl TsmState {
@@ -43,6 +47,7 @@ impl TsmState {
         Ok(TsmState {
             model: RwLock::new(loaded.model),
             log: Mutex::new(log),
+            view: Mutex::new(None),
         })
     }
 }
@@ -74,14 +79,61 @@ impl TsmState {
 }
 
 impl Store {
-    /// Checks and makes one model change: `decide` sees the model and returns the change to
-    /// make (if any) and the call's answer. The change is logged and synced before it is
-    /// applied; if logging fails, nothing is applied and the error is returned.
-    fn change_model<R>(&self, decide: impl FnOnce(&Model) -> (Option<Change>, R)) -> Result<R> {
+    /// The model as readers see it (put and derived), rebuilt when the model or the catalog
+    /// changed since it was last built.
+    pub(crate) fn model_view(&self) -> Arc<View> {
+        let tsm = &self.inner.tsm;
+        let mut cached = tsm.view.lock();
+        let catalog = self.inner.catalog.changes();
+        let model = tsm.model.read();
+        if let Some((version, changes, view)) = cached.as_ref()
+            && *version == model.derived_version
+            && *changes == catalog
+        {
+            return view.clone();
+        }
+        let twins: Vec<TwinSummary> = self
+            .inner
+            .catalog
+            .all()
+            .iter()
+            .map(|e| {
+                let meta = e.meta.lock();
+                TwinSummary {
+                    name: e.name.to_string(),
+                    model: meta.model.as_deref().map(str::to_string),
+                    columns: meta.columns.iter().map(|c| (c.name.to_string(), c.ty)).collect(),
+                }
+            })
+            .collect();
+        let view = Arc::new(View::build(&model, &twins, &self.inner.options.derivation));
+        *cached = Some((model.derived_version, catalog, view.clone()));
+        view
+    }
+
+    /// Runs `f` on the model as readers see it (put, and under it derived).
+    pub(crate) fn with_model<T>(&self, f: impl FnOnce(Lens<'_>) -> T) -> T {
+        let view = self.model_view();
+        let model = self.inner.tsm.model.read();
+        f(Lens {
+            model: &model,
+            view: &view,
+        })
+    }
+
+    /// Checks and makes one model change: `decide` sees the model and its view and returns
+    /// the change to make (if any) and the call's answer. The change is logged and synced
+    /// before it is applied; if logging fails, nothing is applied and the error is returned.
+    pub(crate) fn change_model<R>(&self, decide: impl FnOnce(&Model, &Lens<'_>) -> (Option<Change>, R)) -> Result<R> {
         let tsm = &self.inner.tsm;
         let mut log = tsm.log.lock();
+        let view = self.model_view();
         let model = tsm.model.read();
-        let (change, answer) = decide(&model);
+        let lens = Lens {
+            model: &model,
+            view: &view,
+        };
+        let (change, answer) = decide(&model, &lens);
         let Some(change) = change else {
             return Ok(answer);
         };
@@ -89,11 +141,6 @@ impl Store {
         drop(model);
         tsm.model.write().apply(change);
         Ok(answer)
-    }
-
-    /// Whether the store holds data of `twin` (it then has an instance, put or implied).
-    fn has_twin(&self, twin: &str) -> bool {
-        self.inner.catalog.get(twin).is_some()
     }
 
     /// The model settings: its name, its time series id (`$dtId`) and its default type.
@@ -107,7 +154,7 @@ impl Store {
         name: Option<String>,
         default_type_id: Option<String>,
     ) -> Result<ModelSettings> {
-        self.change_model(|model| {
+        self.change_model(|model, view| {
             let mut next = model.settings.clone();
             if let Some(name) = name {
                 next.name = name;
@@ -115,7 +162,7 @@ impl Store {
             if let Some(id) = default_type_id {
                 next.default_type_id = id;
             }
-            match model.check_settings(&next) {
+            match model.check_settings(&next, view) {
                 Ok(()) => (Some(Change::Settings(next.clone())), Ok(next)),
                 Err(e) => (None, Err(e)),
             }
@@ -125,17 +172,17 @@ impl Store {
 
     /// The type with id `id`.
     pub fn time_series_type(&self, id: &str) -> Option<TimeSeriesType> {
-        self.inner.tsm.model.read().types.get(id).cloned()
+        self.with_model(|m| m.type_by_id(id).cloned())
     }
 
     /// The type called `name`.
     pub fn time_series_type_named(&self, name: &str) -> Option<TimeSeriesType> {
-        self.inner.tsm.model.read().type_named(name).cloned()
+        self.with_model(|m| m.type_named(name).cloned())
     }
 
-    /// Every type, by id.
+    /// Every type (put or derived), by id.
     pub fn time_series_types(&self) -> Vec<TimeSeriesType> {
-        self.inner.tsm.model.read().types.values().cloned().collect()
+        self.with_model(|m| m.types().into_iter().cloned().collect())
     }
 
     /// Creates or replaces types. Each is checked (id, a name no other type has, at most
@@ -144,13 +191,13 @@ impl Store {
     /// reason, in the order given. `Err` only when the change could not be logged (then
     /// none is stored).
     pub fn put_time_series_types(&self, types: Vec<TimeSeriesType>) -> Result<ItemResults<TimeSeriesType>> {
-        self.change_model(|model| {
+        self.change_model(|model, view| {
             let mut taken = BTreeMap::new();
             let mut accepted = Vec::new();
             let answers: ItemResults<TimeSeriesType> = types
                 .into_iter()
                 .map(|t| {
-                    model.check_type(&t, &taken)?;
+                    model.check_type(&t, &taken, view)?;
                     taken.insert(t.id.clone(), t.name.clone());
                     accepted.push(t.clone());
                     Ok(t)
@@ -163,14 +210,14 @@ impl Store {
     /// Deletes types by id. A type an instance is of (one put with it, or, for the default
     /// type, every twin's implied instance) is refused, as TSI refuses it.
     pub fn delete_time_series_types(&self, ids: &[&str]) -> Result<ItemResults<()>> {
-        self.change_model(|model| {
-            let used = model.used_types();
+        self.change_model(|model, view| {
+            let used = view.used_types();
             let mut accepted: Vec<String> = Vec::new();
             let answers = ids
                 .iter()
                 .map(|id| {
                     if !accepted.iter().any(|a| a == id) {
-                        model.check_type_delete(id, &used)?;
+                        model.check_type_delete(id, &used, view)?;
                         accepted.push(id.to_string());
                     }
                     Ok(())
@@ -182,29 +229,29 @@ impl Store {
 
     /// The hierarchy with id `id`.
     pub fn hierarchy(&self, id: &str) -> Option<Hierarchy> {
-        self.inner.tsm.model.read().hierarchies.get(id).cloned()
+        self.with_model(|m| m.hierarchy(id).cloned())
     }
 
     /// The hierarchy called `name`.
     pub fn hierarchy_named(&self, name: &str) -> Option<Hierarchy> {
-        self.inner.tsm.model.read().hierarchy_named(name).cloned()
+        self.with_model(|m| m.hierarchy_named(name).cloned())
     }
 
-    /// Every hierarchy, by id.
+    /// Every hierarchy (put, and the derived "ADT" one), by id.
     pub fn hierarchies(&self) -> Vec<Hierarchy> {
-        self.inner.tsm.model.read().hierarchies.values().cloned().collect()
+        self.with_model(|m| m.hierarchies().into_iter().cloned().collect())
     }
 
     /// Creates or replaces hierarchies (a unique name, at least one level); per item, as
     /// [`Store::put_time_series_types`].
     pub fn put_hierarchies(&self, hierarchies: Vec<Hierarchy>) -> Result<ItemResults<Hierarchy>> {
-        self.change_model(|model| {
+        self.change_model(|model, view| {
             let mut taken = BTreeMap::new();
             let mut accepted = Vec::new();
             let answers: ItemResults<Hierarchy> = hierarchies
                 .into_iter()
                 .map(|h| {
-                    model.check_hierarchy(&h, &taken)?;
+                    model.check_hierarchy(&h, &taken, view)?;
                     taken.insert(h.id.clone(), h.name.clone());
                     accepted.push(h.clone());
                     Ok(h)
@@ -216,8 +263,8 @@ impl Store {
 
     /// Deletes hierarchies by id; one an instance is in is refused.
     pub fn delete_hierarchies(&self, ids: &[&str]) -> Result<ItemResults<()>> {
-        self.change_model(|model| {
-            let used = model.used_hierarchies();
+        self.change_model(|model, view| {
+            let used = view.used_hierarchies();
             let mut accepted: Vec<String> = Vec::new();
             let answers = ids
                 .iter()
@@ -234,25 +281,20 @@ impl Store {
     }
 
     /// The instance of `twin`: the one put, or, for a twin the store holds data of, the
-    /// implied instance of the default type.
+    /// implied one (of its derived type, or the default type).
     pub fn instance(&self, twin: &str) -> Option<Instance> {
-        let exists = self.has_twin(twin);
-        self.inner.tsm.model.read().instance(twin, exists)
+        self.with_model(|m| m.instance(twin).cloned())
     }
 
     /// Every instance (put or implied), by twin id.
     pub fn instances(&self) -> Vec<Instance> {
-        let model = self.inner.tsm.model.read();
-        let mut all: BTreeMap<String, Instance> = model.instances.clone();
-        for entry in self.inner.catalog.all() {
-            if !all.contains_key(&*entry.name) {
-                all.insert(
-                    entry.name.to_string(),
-                    Instance::new(&*entry.name, model.settings.default_type_id.clone()),
-                );
-            }
-        }
-        all.into_values().collect()
+        self.with_model(|m| m.instances().into_iter().cloned().collect())
+    }
+
+    /// Whether ADT deleted `twin` (Twin.Delete) and has not created it again. Its history
+    /// and its instance stay.
+    pub fn is_deleted(&self, twin: &str) -> bool {
+        self.with_model(|m| m.deleted().contains(twin))
     }
 
     /// Creates or replaces instances. Each is checked (its type and hierarchies exist, the
@@ -269,24 +311,18 @@ impl Store {
     }
 
     fn write_instances(&self, instances: Vec<Instance>, must_exist: bool) -> Result<ItemResults<Instance>> {
-        let exists: Vec<bool> = instances.iter().map(|i| self.has_twin(&i.twin)).collect();
-        self.change_model(|model| {
+        self.change_model(|model, view| {
             let mut accepted: BTreeMap<String, Instance> = BTreeMap::new();
             let answers = instances
                 .into_iter()
-                .zip(exists)
-                .map(|(i, has_data)| {
-                    if must_exist
-                        && !has_data
-                        && !model.instances.contains_key(&i.twin)
-                        && !accepted.contains_key(&i.twin)
-                    {
+                .map(|i| {
+                    if must_exist && view.instance(&i.twin).is_none() && !accepted.contains_key(&i.twin) {
                         return Err(ModelError::not_found(format!(
                             "instance {:?} does not exist (use put to create it)",
                             i.twin
                         )));
                     }
-                    model.check_instance(&i)?;
+                    model.check_instance(&i, view)?;
                     accepted.insert(i.twin.clone(), i.clone());
                     Ok(i)
                 })
@@ -297,10 +333,10 @@ impl Store {
     }
 
     /// Deletes instances that were put. A twin the store holds data of keeps its implied
-    /// instance of the default type afterwards (its history stays); deleting a twin's data is
+    /// instance afterwards (its history stays); deleting a twin's data is
     /// [`Store::delete_twin`]'s job. An instance never put is refused (`NotFound`).
     pub fn delete_instances(&self, twins: &[&str]) -> Result<ItemResults<()>> {
-        self.change_model(|model| {
+        self.change_model(|model, _| {
             let mut accepted: Vec<String> = Vec::new();
             let answers = twins
                 .iter()
@@ -324,74 +360,51 @@ impl Store {
     /// Which twins a model selector (a hierarchy path or a type) takes, as a test on the twin
     /// id; an unknown hierarchy or type is an error.
     pub(super) fn model_selection(&self, selector: &TwinSelector) -> Result<impl Fn(&str) -> bool + use<>> {
-        let model = self.inner.tsm.model.read();
-        let chosen: Selection = match selector {
-            TwinSelector::Hierarchy { hierarchy, path } => {
-                let h = model
-                    .hierarchies
-                    .get(hierarchy)
-                    .or_else(|| model.hierarchy_named(hierarchy))
-                    .ok_or_else(|| ModelError::not_found(format!("hierarchy {hierarchy:?} does not exist")))?;
-                if path.len() > h.instance_field_names.len() {
-                    return Err(ModelError::invalid(format!(
-                        "path {path:?} has {} levels; hierarchy {:?} has {}",
-                        path.len(),
-                        h.name,
-                        h.instance_field_names.len()
-                    ))
-                    .into());
+        let chosen: HashSet<String> = self.with_model(|model| -> Result<HashSet<String>> {
+            Ok(match selector {
+                TwinSelector::Hierarchy { hierarchy, path } => {
+                    let h = model
+                        .hierarchy(hierarchy)
+                        .or_else(|| model.hierarchy_named(hierarchy))
+                        .ok_or_else(|| ModelError::not_found(format!("hierarchy {hierarchy:?} does not exist")))?;
+                    if path.len() > h.instance_field_names.len() {
+                        return Err(ModelError::invalid(format!(
+                            "path {path:?} has {} levels; hierarchy {:?} has {}",
+                            path.len(),
+                            h.name,
+                            h.instance_field_names.len()
+                        ))
+                        .into());
+                    }
+                    model
+                        .instances()
+                        .into_iter()
+                        .filter(|i| i.hierarchy_ids.contains(&h.id))
+                        .filter(|i| {
+                            h.instance_field_names.iter().zip(path).all(
+                                |(level, want)| matches!(i.instance_fields.get(level), Some(Value::String(v)) if **v == **want),
+                            )
+                        })
+                        .map(|i| i.twin.clone())
+                        .collect()
                 }
-                let twins = model
-                    .instances
-                    .values()
-                    .filter(|i| i.hierarchy_ids.contains(&h.id))
-                    .filter(|i| {
-                        h.instance_field_names
-                            .iter()
-                            .zip(path)
-                            .all(|(level, want)| matches!(i.instance_fields.get(level), Some(Value::String(v)) if **v == **want))
-                    })
-                    .map(|i| i.twin.clone())
-                    .collect();
-                Selection::Only(twins)
-            }
-            TwinSelector::Type(name) => {
-                let t = model
-                    .types
-                    .get(name)
-                    .or_else(|| model.type_named(name))
-                    .ok_or_else(|| ModelError::not_found(format!("type {name:?} does not exist")))?;
-                let of_type: HashSet<String> = model
-                    .instances
-                    .values()
-                    .filter(|i| i.type_id == t.id)
-                    .map(|i| i.twin.clone())
-                    .collect();
-                if t.id == model.settings.default_type_id {
-                    // Twins with no instance put are of the default type too.
-                    let put: HashSet<String> = model.instances.keys().cloned().collect();
-                    Selection::AllBut { of_type, put }
-                } else {
-                    Selection::Only(of_type)
+                TwinSelector::Type(name) => {
+                    let t = model
+                        .type_by_id(name)
+                        .or_else(|| model.type_named(name))
+                        .ok_or_else(|| ModelError::not_found(format!("type {name:?} does not exist")))?;
+                    model
+                        .instances()
+                        .into_iter()
+                        .filter(|i| i.type_id == t.id)
+                        .map(|i| i.twin.clone())
+                        .collect()
                 }
-            }
-            _ => Selection::Only(HashSet::new()),
-        };
-        Ok(move |twin: &str| match &chosen {
-            Selection::Only(set) => set.contains(twin),
-            Selection::AllBut { of_type, put } => of_type.contains(twin) || !put.contains(twin),
-        })
+                _ => HashSet::new(),
+            })
+        })?;
+        Ok(move |twin: &str| chosen.contains(twin))
     }
-}
-
-/// Twins a model selector takes.
-enum Selection {
-    Only(HashSet<String>),
-    /// Those of the default type: those put with it and those never put.
-    AllBut {
-        of_type: HashSet<String>,
-        put: HashSet<String>,
-    },
 }
 
 fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {

@@ -75,14 +75,13 @@ impl Store {
         let kind = &batch::TYPES;
         match batch::parse_batch(body, kind, TimeSeriesType::from_json)? {
             BatchOp::Get { ids, names } => {
-                let model = self.inner.tsm.model.read();
                 let answers: Vec<Result<TimeSeriesType, ModelError>> = ids
                     .iter()
-                    .map(|id| model.types.get(id).cloned().ok_or_else(|| not_found("type", id)))
+                    .map(|id| self.time_series_type(id).ok_or_else(|| not_found("type", id)))
                     .chain(
                         names
                             .iter()
-                            .map(|n| model.type_named(n).cloned().ok_or_else(|| not_found("type named", n))),
+                            .map(|n| self.time_series_type_named(n).ok_or_else(|| not_found("type named", n))),
                     )
                     .collect();
                 Ok(json!({ "get": entries(kind, &answers) }))
@@ -108,22 +107,14 @@ impl Store {
         let kind = &batch::HIERARCHIES;
         match batch::parse_batch(body, kind, Hierarchy::from_json)? {
             BatchOp::Get { ids, names } => {
-                let model = self.inner.tsm.model.read();
                 let answers: Vec<Result<Hierarchy, ModelError>> = ids
                     .iter()
-                    .map(|id| {
-                        model
-                            .hierarchies
-                            .get(id)
-                            .cloned()
-                            .ok_or_else(|| not_found("hierarchy", id))
-                    })
-                    .chain(names.iter().map(|n| {
-                        model
-                            .hierarchy_named(n)
-                            .cloned()
-                            .ok_or_else(|| not_found("hierarchy named", n))
-                    }))
+                    .map(|id| self.hierarchy(id).ok_or_else(|| not_found("hierarchy", id)))
+                    .chain(
+                        names
+                            .iter()
+                            .map(|n| self.hierarchy_named(n).ok_or_else(|| not_found("hierarchy named", n))),
+                    )
                     .collect();
                 Ok(json!({ "get": entries(kind, &answers) }))
             }

@@ -33,32 +33,33 @@ impl Store {
         type_id: &str,
         twin: &str,
     ) -> Result<Variables> {
-        let model = self.inner.tsm.model.read();
-        let ty = model.types.get(type_id).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "instance {twin:?} is of type {type_id:?}, which does not exist"
-            ))
-        })?;
-        let mut out = variables.to_vec();
-        for name in missing {
-            let v = ty.variable(name).ok_or_else(|| {
+        self.with_model(|model| {
+            let ty = model.type_by_id(type_id).ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "projected variable {name:?} is neither an inline variable nor a variable of type {:?} \
-                     (the type of instance {twin:?})",
-                    ty.name
+                    "instance {twin:?} is of type {type_id:?}, which does not exist"
                 ))
             })?;
-            out.push(((*name).clone(), v.clone()));
-        }
-        Ok(out)
+            let mut out = variables.to_vec();
+            for name in missing {
+                let v = ty.variable(name).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "projected variable {name:?} is neither an inline variable nor a variable of type {:?} \
+                         (the type of instance {twin:?})",
+                        ty.name
+                    ))
+                })?;
+                out.push(((*name).clone(), v.clone()));
+            }
+            Ok(out)
+        })
     }
 
     fn type_of(&self, twin: &str) -> String {
-        let model = self.inner.tsm.model.read();
-        model
-            .instances
-            .get(twin)
-            .map_or_else(|| model.settings.default_type_id.clone(), |i| i.type_id.clone())
+        self.with_model(|model| {
+            model
+                .instance(twin)
+                .map_or_else(|| model.settings().default_type_id.clone(), |i| i.type_id.clone())
+        })
     }
 
     /// `query` with its projected variables resolved against its twin's type.

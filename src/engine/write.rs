@@ -60,6 +60,12 @@ struct NewDefinitions {
     entries: Vec<Arc<Twin>>,
 }
 
+impl NewDefinitions {
+    fn any(&self) -> bool {
+        !(self.entries.is_empty() && self.column_entries.is_empty() && self.models.is_empty())
+    }
+}
+
 /// Below this many records a write call encodes on the calling thread alone.
 const PARALLEL_MIN_RECORDS: usize = 20_000;
 
@@ -409,6 +415,9 @@ pub(super) fn write_batches(inner: &Inner, mut batches: Vec<ParsedBatch<'_>>, st
             seq,
         };
         defs.iter().for_each(|d| mark_logged(d, seq));
+        if defs.iter().any(NewDefinitions::any) {
+            inner.catalog.bump();
+        }
         // One staged call per partition, all of this sequence number: a twin is in one
         // partition, so each twin's rows stay in input order.
         let mut staged = 0;
@@ -524,6 +533,7 @@ pub(super) fn write_model(inner: &Inner, twin: &str, model: &str) -> Result<()> 
     let seq = append(inner, encoder.finish())?;
     entry.logged.store(true, Ordering::Release);
     entry.meta.lock().set_model(model.into(), seq);
+    inner.catalog.bump();
     inner.snapshots.publish(seq);
     Ok(())
 }

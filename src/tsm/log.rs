@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as Json, json};
 
 use super::entity::{Hierarchy, Instance, ModelSettings, TimeSeriesType};
+use super::graph::{GraphChange, Relationship};
 use super::{Change, Model};
 use crate::error::{Error, Result};
 use crate::vfs::{Vfs, VfsFile};
@@ -82,6 +83,75 @@ pub(crate) fn change_json(change: &Change) -> Json {
         Change::DeleteHierarchies(i) => json!({ "deleteHierarchies": ids(i) }),
         Change::PutInstances(i) => json!({ "putInstances": i.iter().map(Instance::to_json).collect::<Vec<_>>() }),
         Change::DeleteInstances(i) => json!({ "deleteInstances": ids(i) }),
+        Change::Graph(changes) => json!({ "graph": changes.iter().map(graph_change_json).collect::<Vec<_>>() }),
+    }
+}
+
+fn relationship_json(r: &Relationship) -> Json {
+    json!({
+        "$relationshipId": r.id,
+        "$sourceId": r.source,
+        "$targetId": r.target,
+        "$relationshipName": r.name,
+    })
+}
+
+fn graph_change_json(change: &GraphChange) -> Json {
+    match change {
+        GraphChange::Relate(r) => json!({ "relate": relationship_json(r) }),
+        GraphChange::Unrelate { source, id } => {
+            json!({ "unrelate": { "$sourceId": source, "$relationshipId": id } })
+        }
+        GraphChange::TwinCreated(twin) => json!({ "twinCreated": twin }),
+        GraphChange::TwinDeleted(twin) => json!({ "twinDeleted": twin }),
+    }
+}
+
+fn field(map: &mut serde_json::Map<String, Json>, key: &str) -> Result<String> {
+    match map.remove(key) {
+        Some(Json::String(s)) => Ok(s),
+        _ => Err(Error::InvalidArgument(format!("{key} must be a string"))),
+    }
+}
+
+fn relationship_from_json(value: Json) -> Result<Relationship> {
+    let Json::Object(mut map) = value else {
+        return Err(Error::InvalidArgument("a relationship must be an object".into()));
+    };
+    Ok(Relationship {
+        id: field(&mut map, "$relationshipId")?,
+        source: field(&mut map, "$sourceId")?,
+        target: field(&mut map, "$targetId")?,
+        name: field(&mut map, "$relationshipName")?,
+    })
+}
+
+fn graph_change_from_json(value: Json) -> Result<GraphChange> {
+    let Json::Object(map) = value else {
+        return Err(Error::InvalidArgument("a graph change must be an object".into()));
+    };
+    let mut entries = map.into_iter();
+    let (Some((key, value)), None) = (entries.next(), entries.next()) else {
+        return Err(Error::InvalidArgument("a graph change has exactly one key".into()));
+    };
+    let text = |v: Json| match v {
+        Json::String(s) => Ok(s),
+        _ => Err(Error::InvalidArgument(format!("{key} must name a twin"))),
+    };
+    match key.as_str() {
+        "relate" => Ok(GraphChange::Relate(relationship_from_json(value)?)),
+        "unrelate" => {
+            let Json::Object(mut map) = value else {
+                return Err(Error::InvalidArgument("unrelate must be an object".into()));
+            };
+            Ok(GraphChange::Unrelate {
+                source: field(&mut map, "$sourceId")?,
+                id: field(&mut map, "$relationshipId")?,
+            })
+        }
+        "twinCreated" => Ok(GraphChange::TwinCreated(text(value)?)),
+        "twinDeleted" => Ok(GraphChange::TwinDeleted(text(value)?)),
+        other => Err(Error::InvalidArgument(format!("unknown graph change {other:?}"))),
     }
 }
 
@@ -92,6 +162,8 @@ pub(crate) fn snapshot_json(model: &Model) -> Json {
         "types": model.types.values().map(TimeSeriesType::to_json).collect::<Vec<_>>(),
         "hierarchies": model.hierarchies.values().map(Hierarchy::to_json).collect::<Vec<_>>(),
         "instances": model.instances.values().map(Instance::to_json).collect::<Vec<_>>(),
+        "relationships": model.graph.relationships().into_iter().map(relationship_json).collect::<Vec<_>>(),
+        "deleted": model.graph.deleted.iter().collect::<Vec<_>>(),
     }})
 }
 
@@ -176,6 +248,12 @@ fn apply_frame(model: &mut Model, json: Json) -> Result<()> {
         "deleteHierarchies" => Change::DeleteHierarchies(strings(value, "deleteHierarchies")?),
         "putInstances" => Change::PutInstances(instances(value, &default_type)?),
         "deleteInstances" => Change::DeleteInstances(strings(value, "deleteInstances")?),
+        "graph" => Change::Graph(
+            array(value, "graph")?
+                .into_iter()
+                .map(graph_change_from_json)
+                .collect::<Result<_>>()?,
+        ),
         other => return Err(Error::InvalidArgument(format!("unknown change {other:?}"))),
     };
     model.apply(change);

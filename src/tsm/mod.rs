@@ -4,13 +4,18 @@
 //! - [`entity`]: the entities and their TSI JSON shapes.
 //! - `log`: the durable model file (a snapshot and the changes logged since).
 //! - `batch`: TSI's `$batch` bodies and lists (get, put, update, delete; per-item errors).
+//! - [`graph`]: the twin graph from ADT's relationship events, and containment paths.
+//! - [`derive`]: the model as readers see it: what was put, plus the types, the "ADT"
+//!   hierarchy and the instances derived from the data and the graph.
 //!
 //! Every twin has an instance: the one put for it, or, until one is, an implied instance of
 //! the default type with no name, hierarchies or fields. Changes are checked whole against
 //! the model before any is applied (a change is never half applied), logged, then applied.
 
 pub(crate) mod batch;
+pub mod derive;
 pub mod entity;
+pub mod graph;
 pub(crate) mod log;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +24,12 @@ use crate::error::{Error, Result};
 use crate::model::Value;
 use crate::query::check_variable;
 
+pub use derive::{ADT_HIERARCHY_ID, ADT_HIERARCHY_NAME, Derivation, adt_level_field};
 pub use entity::{DEFAULT_TYPE_ID, Hierarchy, Instance, ModelSettings, TimeSeriesType};
+pub use graph::{Containment, Relationship};
+
+use derive::Lens;
+use graph::{Graph, GraphChange};
 
 /// At most this many variables in a type (TSI's limit).
 pub const MAX_TYPE_VARIABLES: usize = 100;
@@ -90,6 +100,8 @@ pub(crate) enum Change {
     DeleteHierarchies(Vec<String>),
     PutInstances(Vec<Instance>),
     DeleteInstances(Vec<String>),
+    /// Relationship and twin life events of one ADT ingest call, in order.
+    Graph(Vec<GraphChange>),
 }
 
 /// The model in memory.
@@ -100,6 +112,11 @@ pub(crate) struct Model {
     pub hierarchies: BTreeMap<String, Hierarchy>,
     /// Instances that were put, by twin id (every other twin has the implied one).
     pub instances: BTreeMap<String, Instance>,
+    /// The twin graph and deleted twins, from ADT events.
+    pub graph: Graph,
+    /// Bumped by every change to what derivation reads (the graph, the settings; not
+    /// stored): keys the derived view.
+    pub derived_version: u64,
 }
 
 impl Default for Model {
@@ -110,6 +127,8 @@ impl Default for Model {
             types: BTreeMap::from([(default_type.id.clone(), default_type)]),
             hierarchies: BTreeMap::new(),
             instances: BTreeMap::new(),
+            graph: Graph::default(),
+            derived_version: 0,
         }
     }
 }
@@ -130,6 +149,9 @@ fn check_id(what: &str, field: &str, id: &str) -> Result<(), ModelError> {
 impl Model {
     /// Makes a change that was checked (or logged): never fails.
     pub(crate) fn apply(&mut self, change: Change) {
+        if matches!(change, Change::Settings(_) | Change::Graph(_)) {
+            self.derived_version += 1;
+        }
         match change {
             Change::Settings(s) => self.settings = s,
             Change::PutTypes(types) => {
@@ -162,31 +184,18 @@ impl Model {
                     self.instances.remove(&twin);
                 }
             }
+            Change::Graph(changes) => {
+                for c in changes {
+                    self.graph.apply(c);
+                }
+            }
         }
-    }
-
-    /// The instance of `twin`: the one put, or the implied one if the store has the twin.
-    pub(crate) fn instance(&self, twin: &str, twin_exists: bool) -> Option<Instance> {
-        match self.instances.get(twin) {
-            Some(i) => Some(i.clone()),
-            None => twin_exists.then(|| Instance::new(twin, self.settings.default_type_id.clone())),
-        }
-    }
-
-    /// The type called `name` (names are unique).
-    pub(crate) fn type_named(&self, name: &str) -> Option<&TimeSeriesType> {
-        self.types.values().find(|t| t.name == name)
-    }
-
-    /// The hierarchy called `name` (names are unique).
-    pub(crate) fn hierarchy_named(&self, name: &str) -> Option<&Hierarchy> {
-        self.hierarchies.values().find(|h| h.name == name)
     }
 
     /// Checks new settings: the default type must exist.
-    pub(crate) fn check_settings(&self, s: &ModelSettings) -> Result<(), ModelError> {
+    pub(crate) fn check_settings(&self, s: &ModelSettings, view: &Lens<'_>) -> Result<(), ModelError> {
         check_id("model settings", "name", &s.name)?;
-        if !self.types.contains_key(&s.default_type_id) {
+        if view.type_by_id(&s.default_type_id).is_none() {
             return Err(ModelError::invalid(format!(
                 "model settings: defaultTypeId {:?} is not a type of the model",
                 s.default_type_id
@@ -197,13 +206,18 @@ impl Model {
 
     /// Checks a type to be put: id and name, a name no other type has (`taken`: names of
     /// types accepted earlier in the same batch, by id), and every variable type-checks.
-    pub(crate) fn check_type(&self, t: &TimeSeriesType, taken: &BTreeMap<String, String>) -> Result<(), ModelError> {
+    pub(crate) fn check_type(
+        &self,
+        t: &TimeSeriesType,
+        taken: &BTreeMap<String, String>,
+        view: &Lens<'_>,
+    ) -> Result<(), ModelError> {
         let what = format!("type {:?}", t.id);
         check_id(&what, "id", &t.id)?;
         check_id(&what, "name", &t.name)?;
-        let clash = self
-            .types
-            .values()
+        let clash = view
+            .types()
+            .into_iter()
             .find(|o| o.name == t.name && o.id != t.id && !taken.contains_key(&o.id))
             .map(|o| o.id.clone())
             .or_else(|| {
@@ -240,8 +254,14 @@ impl Model {
 
     /// Checks the deletion of type `id`: refused while an instance (one put, or the implied
     /// ones through the default type) is of it. `used`: the type ids instances use.
-    pub(crate) fn check_type_delete(&self, id: &str, used: &BTreeSet<&str>) -> Result<(), ModelError> {
+    pub(crate) fn check_type_delete(&self, id: &str, used: &BTreeSet<&str>, view: &Lens<'_>) -> Result<(), ModelError> {
         let what = format!("type {id:?}");
+        if view.is_derived_type(id) {
+            return Err(ModelError::invalid(format!(
+                "{what} is derived from the DTDL model its twins report and cannot be deleted; put a type \
+                 with this id to replace it"
+            )));
+        }
         if !self.types.contains_key(id) {
             return Err(ModelError::not_found(format!("{what} does not exist")));
         }
@@ -259,28 +279,20 @@ impl Model {
         Ok(())
     }
 
-    /// The type ids instances that were put use.
-    pub(crate) fn used_types(&self) -> BTreeSet<&str> {
-        self.instances.values().map(|i| i.type_id.as_str()).collect()
-    }
-
-    /// The hierarchy ids instances that were put use.
-    pub(crate) fn used_hierarchies(&self) -> BTreeSet<&str> {
-        self.instances
-            .values()
-            .flat_map(|i| i.hierarchy_ids.iter().map(String::as_str))
-            .collect()
-    }
-
     /// Checks a hierarchy to be put: id, name (unique, as for types) and at least one level,
     /// each a distinct, non-empty instance field name.
-    pub(crate) fn check_hierarchy(&self, h: &Hierarchy, taken: &BTreeMap<String, String>) -> Result<(), ModelError> {
+    pub(crate) fn check_hierarchy(
+        &self,
+        h: &Hierarchy,
+        taken: &BTreeMap<String, String>,
+        view: &Lens<'_>,
+    ) -> Result<(), ModelError> {
         let what = format!("hierarchy {:?}", h.id);
         check_id(&what, "id", &h.id)?;
         check_id(&what, "name", &h.name)?;
-        let clash = self
-            .hierarchies
-            .values()
+        let clash = view
+            .hierarchies()
+            .into_iter()
             .find(|o| o.name == h.name && o.id != h.id && !taken.contains_key(&o.id))
             .map(|o| o.id.clone())
             .or_else(|| {
@@ -328,10 +340,10 @@ impl Model {
 
     /// Checks an instance to be put: its type and hierarchies exist, and the fields that name
     /// a level of one of its hierarchies are strings.
-    pub(crate) fn check_instance(&self, i: &Instance) -> Result<(), ModelError> {
+    pub(crate) fn check_instance(&self, i: &Instance, view: &Lens<'_>) -> Result<(), ModelError> {
         let what = format!("instance {:?}", i.twin);
         check_id(&what, "timeSeriesId", &i.twin)?;
-        if !self.types.contains_key(&i.type_id) {
+        if view.type_by_id(&i.type_id).is_none() {
             return Err(ModelError::invalid(format!(
                 "{what}: typeId {:?} is not a type of the model",
                 i.type_id
@@ -342,7 +354,7 @@ impl Model {
             if !seen.insert(id.as_str()) {
                 return Err(ModelError::invalid(format!("{what}: hierarchy {id:?} is listed twice")));
             }
-            let Some(h) = self.hierarchies.get(id) else {
+            let Some(h) = view.hierarchy(id) else {
                 return Err(ModelError::invalid(format!(
                     "{what}: hierarchyIds names {id:?}, which is not a hierarchy of the model"
                 )));
