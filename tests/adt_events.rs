@@ -145,7 +145,7 @@ fn check_fixture_contents(store: &Store) {
         "nothing before the first update"
     );
 
-    // Twin.Create for room-13 was skipped: the twin does not exist.
+    // Twin.Create for room-13 wrote no record: the twin has no data.
     assert!(matches!(store.twin_info("room-13"), Err(Error::UnknownTwin(t)) if t == "room-13"));
     assert!(matches!(
         store.events(&EventsQuery::new("room-13")),
@@ -207,7 +207,7 @@ fn fixture_flattens_as_documented_and_survives_reopen() {
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(report.records, 6, "six Twin.Update events");
     assert_eq!(report.points, 1 + 2 + 3 + 4 + 2 + 1);
-    assert_eq!(report.skipped, 1, "the Twin.Create event");
+    assert_eq!((report.skipped, report.model_events), (0, 1), "the Twin.Create event");
     check_fixture_contents(&store);
     let stats = store.stats();
     assert_eq!((stats.twins, stats.records, stats.points), (3, 6, 13));
@@ -219,7 +219,7 @@ fn fixture_flattens_as_documented_and_survives_reopen() {
 
 #[test]
 fn fixture_through_generic_ingest_matches_and_strict_still_skips_other_types() {
-    // Skipping a Twin.Create is by design, not a rejection: strict mode accepts the file.
+    // A Twin.Create is a model event, not a rejection: strict mode accepts the file.
     let (_dir, store) = temp_store(Options::default().strict(true));
     let opts = IngestOptions {
         format: InputFormat::Adt,
@@ -227,7 +227,7 @@ fn fixture_through_generic_ingest_matches_and_strict_still_skips_other_types() {
         first_line: 1,
     };
     let report = store.ingest(&fixture(), &opts).expect("strict ingest of the fixture");
-    assert_eq!((report.records, report.skipped), (6, 1));
+    assert_eq!((report.records, report.skipped, report.model_events), (6, 0, 1));
     check_fixture_contents(&store);
 }
 
@@ -236,6 +236,7 @@ fn fixture_line_by_line_gives_the_same_result() {
     let (_dir, store) = temp_store(Options::default());
     let text = fixture();
     let mut skipped = 0;
+    let mut model_events = 0;
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         let opts = IngestOptions {
             format: InputFormat::Adt,
@@ -245,8 +246,9 @@ fn fixture_line_by_line_gives_the_same_result() {
         let report = store.ingest(line, &opts).expect("ingest one line");
         assert!(report.rejected.is_empty(), "line {}: {:?}", i + 1, report.rejected);
         skipped += report.skipped;
+        model_events += report.model_events;
     }
-    assert_eq!(skipped, 1);
+    assert_eq!((skipped, model_events), (0, 1), "the Twin.Create is a model event");
     check_fixture_contents(&store);
 }
 
@@ -271,9 +273,15 @@ fn event_grid_envelope_is_accepted() {
     );
 
     // An Event Grid event of another type is skipped and counted.
-    let other = r#"{"id":"eg-2","subject":"boiler-1","eventType":"Microsoft.DigitalTwins.Relationship.Create","eventTime":"2026-02-03T05:00:00Z","data":{"$relationshipId":"r1"}}"#;
+    let other = r#"{"id":"eg-2","subject":"boiler-1","eventType":"Microsoft.DigitalTwins.Twin.Telemetry","eventTime":"2026-02-03T05:00:00Z","data":{"Flow":1}}"#;
     let report = store.ingest_adt(other.as_bytes()).expect("ingest");
     assert_eq!((report.records, report.skipped, report.rejected.len()), (0, 1, 0));
+    // A relationship event without its source is rejected, naming the field.
+    let broken = r#"{"id":"eg-3","subject":"boiler-1/relationships/r1","eventType":"Microsoft.DigitalTwins.Relationship.Create","eventTime":"2026-02-03T05:00:00Z","data":{"$relationshipId":"r1"}}"#;
+    let report = store.ingest_adt(broken.as_bytes()).expect("ingest");
+    assert_eq!(report.model_events, 0);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].field.as_deref(), Some("data.$sourceId"));
     assert_eq!(store.events(&EventsQuery::new("boiler-1")).expect("events").len(), 1);
 }
 
@@ -318,7 +326,11 @@ fn a_json_array_of_events_on_one_line_is_accepted() {
     );
     let report = store.ingest_adt(input.as_bytes()).expect("ingest");
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
-    assert_eq!((report.records, report.points, report.skipped), (3, 3, 1));
+    // The Twin.Delete in the array is a model event, not a record.
+    assert_eq!(
+        (report.records, report.points, report.skipped, report.model_events),
+        (3, 3, 0, 1)
+    );
     assert_eq!(
         events_view(&store.events(&EventsQuery::new("fan-1")).expect("events")),
         vec![
@@ -405,7 +417,7 @@ fn amqp_body_with_cloud_events_properties() {
         ]
     );
 
-    // Another message type is skipped and writes nothing.
+    // A lifecycle message writes no record: it goes to the Time Series Model.
     let lifecycle = [
         ("cloudEvents:type", "Microsoft.DigitalTwins.Twin.Delete"),
         ("cloudEvents:subject", "pump-7"),
@@ -414,7 +426,16 @@ fn amqp_body_with_cloud_events_properties() {
     let report = store
         .ingest_adt_message(br#"{"$dtId":"pump-7"}"#, &lifecycle, None)
         .expect("ingest");
-    assert_eq!((report.records, report.skipped, report.rejected.len()), (0, 1, 0));
+    assert_eq!(
+        (
+            report.records,
+            report.skipped,
+            report.model_events,
+            report.rejected.len()
+        ),
+        (0, 0, 1, 0)
+    );
+    assert!(store.is_deleted("pump-7"));
 
     // A message without a subject is rejected, naming the missing property.
     let no_subject = [
@@ -514,7 +535,7 @@ fn a_later_operation_on_the_same_path_wins() {
     ];
     let report = store.ingest_adt(lines.join("\n").as_bytes()).expect("ingest");
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
-    assert_eq!((report.records, report.skipped), (6, 1));
+    assert_eq!((report.records, report.skipped, report.model_events), (6, 1, 0));
     let at = utc(2026, 6, 1, 0, 0, 0, 0);
     let one = |twin: &str| {
         let events = store.events(&EventsQuery::new(twin)).expect("events");

@@ -92,9 +92,16 @@ fn adt_ingest_prints_a_summary() {
     let db = db_in(dir.path());
     let out = run(&["ingest", "--db", &db, "--format", "adt", ADT]);
     assert_code(&out, 0);
-    // Seven lines: six Twin.Update events and one Twin.Create (skipped by design).
+    // Seven lines: six Twin.Update events and one Twin.Create (a model event: no record).
     let summary = stdout(&out);
-    for part in ["records 6 ", "rejected 0 ", "skipped 1 ", "elapsed ", "records/s"] {
+    for part in [
+        "records 6 ",
+        "rejected 0 ",
+        "skipped 0 ",
+        "model events 1 ",
+        "elapsed ",
+        "records/s",
+    ] {
         assert!(summary.contains(part), "summary lacks {part:?}: {summary}");
     }
     assert!(stderr(&out).is_empty(), "quiet when all is well: {}", stderr(&out));

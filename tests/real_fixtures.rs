@@ -30,7 +30,11 @@ fn adt_samples_flatten_as_documented() {
     let report = store.ingest_adt(&input).expect("ingest");
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(report.records, 6, "six Twin.Update events");
-    assert_eq!(report.skipped, 1, "the Twin.Create event is skipped");
+    assert_eq!(report.skipped, 0);
+    assert_eq!(
+        report.model_events, 1,
+        "the Twin.Create event goes to the Time Series Model"
+    );
 
     let thermostat = store.events(&EventsQuery::new("thermostat67")).expect("events");
     assert_eq!(thermostat.len(), 2);

@@ -85,9 +85,12 @@ pub struct IngestReport {
     pub records: u64,
     /// Property values written.
     pub points: u64,
-    /// Inputs skipped by design (ADT events that are not Twin.Update, patches with no
-    /// kept operation).
+    /// Inputs skipped by design (ADT events of types twinstore does not use, patches with
+    /// no kept operation).
     pub skipped: u64,
+    /// ADT lifecycle and relationship events (Twin.Create, Twin.Delete,
+    /// Relationship.Create/Update/Delete) applied to the Time Series Model.
+    pub model_events: u64,
     /// Rejected records, in input order (empty in strict mode, which fails instead).
     pub rejected: Vec<RecordError>,
 }
@@ -98,6 +101,7 @@ impl IngestReport {
         self.records += other.records;
         self.points += other.points;
         self.skipped += other.skipped;
+        self.model_events += other.model_events;
         self.rejected.extend(other.rejected);
     }
 }
@@ -938,8 +942,15 @@ impl Store {
         })
     }
 
-    fn write_parsed(&self, batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
-        write::write_batches(&self.inner, batches, strict)
+    fn write_parsed(&self, mut batches: Vec<ParsedBatch<'_>>, strict: bool) -> Result<IngestReport> {
+        let graph: Vec<crate::ingest::GraphEvent> =
+            batches.iter_mut().flat_map(|b| std::mem::take(&mut b.graph)).collect();
+        let mut report = write::write_batches(&self.inner, batches, strict)?;
+        if !graph.is_empty() {
+            report.model_events = graph.len() as u64;
+            self.apply_graph_events(graph)?;
+        }
+        Ok(report)
     }
 }
 

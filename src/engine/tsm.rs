@@ -12,11 +12,13 @@ use parking_lot::{Mutex, RwLock};
 
 use super::Store;
 use crate::error::Result;
+use crate::ingest::GraphEvent;
 use crate::model::Value;
 use crate::query::TwinSelector;
 use crate::tsm::derive::{Lens, TwinSummary, View};
+use crate::tsm::graph::GraphChange;
 use crate::tsm::log::{self, ModelLog};
-use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, TimeSeriesType};
+use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, Relationship, TimeSeriesType};
 use crate::vfs::Vfs;
 
 /// Per-item outcomes of a model call: the item as stored, or why it was refused.
@@ -404,6 +406,46 @@ impl Store {
             })
         })?;
         Ok(move |twin: &str| chosen.contains(twin))
+    }
+}
+
+impl Store {
+    /// Logs and applies the lifecycle and relationship events of one ADT ingest call, in
+    /// order, as one change of the model.
+    pub(super) fn apply_graph_events(&self, events: Vec<GraphEvent>) -> Result<()> {
+        let changes: Vec<GraphChange> = events
+            .into_iter()
+            .map(|e| match e {
+                GraphEvent::TwinCreated { twin, model } => GraphChange::TwinCreated { twin, model },
+                GraphEvent::TwinDeleted { twin } => GraphChange::TwinDeleted(twin),
+                GraphEvent::Related {
+                    id,
+                    source,
+                    target,
+                    name,
+                } => GraphChange::Relate(Relationship {
+                    id,
+                    source,
+                    target,
+                    name,
+                }),
+                GraphEvent::Unrelated { id, source } => GraphChange::Unrelate { source, id },
+            })
+            .collect();
+        self.change_model(|_, _| (Some(Change::Graph(changes)), ()))
+    }
+
+    /// Every relationship of the twin graph, oldest first.
+    pub fn relationships(&self) -> Vec<Relationship> {
+        self.inner
+            .tsm
+            .model
+            .read()
+            .graph
+            .relationships()
+            .into_iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -10,21 +10,88 @@
 //! Flattening rules: `add` and `replace` keep their value under the path turned into a dotted
 //! name (`/Front/Temperature` -> `Front.Temperature`, `~1` -> `/`, `~0` -> `~`); object values
 //! flatten further; `remove` records a [`FieldValue::Removed`] marker; `move`, `copy`, `test`
-//! are ignored; operations apply in order, so a later operation on the same path wins. Events
-//! of other types (Twin.Create, Twin.Delete, relationship and telemetry events) are skipped
-//! and counted, not rejected.
+//! are ignored; operations apply in order, so a later operation on the same path wins.
+//!
+//! Twin.Create, Twin.Delete and Relationship.Create/Update/Delete events become
+//! [`GraphEvent`]s (the twin's model id; the twin graph), from which the Time Series Model is
+//! derived; they write no record. Events of other types (telemetry, ...) are skipped and
+//! counted, not rejected.
 
 use std::borrow::Cow;
 
 use serde_json::{Map, Value as J};
 
 use super::typing::{flatten_json, maybe_overflowed_integer, overflowing_integer_literal};
-use super::{FieldValue, Limits, ParsedBatch, lines};
+use super::{FieldValue, GraphEvent, Limits, ParsedBatch, lines};
 use crate::error::RecordError;
 use crate::model::Timestamp;
 
 /// The CloudEvents `type` of a twin update notification.
 pub(crate) const TWIN_UPDATE_TYPE: &str = "Microsoft.DigitalTwins.Twin.Update";
+const TWIN_CREATE_TYPE: &str = "Microsoft.DigitalTwins.Twin.Create";
+const TWIN_DELETE_TYPE: &str = "Microsoft.DigitalTwins.Twin.Delete";
+const RELATIONSHIP_CREATE_TYPE: &str = "Microsoft.DigitalTwins.Relationship.Create";
+const RELATIONSHIP_UPDATE_TYPE: &str = "Microsoft.DigitalTwins.Relationship.Update";
+const RELATIONSHIP_DELETE_TYPE: &str = "Microsoft.DigitalTwins.Relationship.Delete";
+
+/// Whether events of CloudEvents type `kind` become graph events.
+fn is_graph_event(kind: &str) -> bool {
+    matches!(
+        kind,
+        TWIN_CREATE_TYPE
+            | TWIN_DELETE_TYPE
+            | RELATIONSHIP_CREATE_TYPE
+            | RELATIONSHIP_UPDATE_TYPE
+            | RELATIONSHIP_DELETE_TYPE
+    )
+}
+
+/// The graph event of a lifecycle or relationship event of type `kind` about `subject`, from
+/// its `data`; the error names the field.
+fn graph_event(kind: &str, subject: &str, data: Option<&J>) -> Result<GraphEvent, (String, String)> {
+    let text = |key: &str| -> Result<String, (String, String)> {
+        match data.and_then(|d| d.get(key)) {
+            Some(J::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err((format!("data.{key}"), format!("a {kind} event needs a string {key}"))),
+        }
+    };
+    match kind {
+        TWIN_CREATE_TYPE => Ok(GraphEvent::TwinCreated {
+            twin: subject.to_string(),
+            model: data
+                .and_then(|d| d.get("$metadata"))
+                .and_then(|m| m.get("$model"))
+                .and_then(J::as_str)
+                .map(str::to_string),
+        }),
+        TWIN_DELETE_TYPE => Ok(GraphEvent::TwinDeleted {
+            twin: subject.to_string(),
+        }),
+        RELATIONSHIP_DELETE_TYPE => Ok(GraphEvent::Unrelated {
+            id: text("$relationshipId")?,
+            source: text("$sourceId")?,
+        }),
+        _ => Ok(GraphEvent::Related {
+            id: text("$relationshipId")?,
+            source: text("$sourceId")?,
+            target: text("$targetId")?,
+            name: text("$relationshipName")?,
+        }),
+    }
+}
+
+/// Records a graph event, or the error naming its field.
+fn push_graph(line: u64, kind: &str, subject: &str, data: Option<&J>, batch: &mut ParsedBatch<'_>) {
+    match graph_event(kind, subject, data) {
+        Ok(event) => batch.graph.push(event),
+        Err((field, reason)) => batch.errors.push(RecordError {
+            line,
+            twin: Some(subject.to_string()),
+            field: Some(field),
+            reason,
+        }),
+    }
+}
 
 /// Settings of the ADT parser.
 #[derive(Clone, Copy)]
@@ -92,8 +159,10 @@ pub(crate) fn parse_adt_message(
             reason,
         })
     };
-    if let Some(kind) = property("cloudEvents:type")
+    let kind = property("cloudEvents:type");
+    if let Some(kind) = kind
         && kind != TWIN_UPDATE_TYPE
+        && !is_graph_event(kind)
     {
         batch.skipped += 1;
         return;
@@ -106,6 +175,16 @@ pub(crate) fn parse_adt_message(
             "message has no cloudEvents:subject property".into(),
         );
     };
+    if let Some(kind) = kind.filter(|k| is_graph_event(k)) {
+        if body.len() > settings.limits.max_record_bytes {
+            let reason = format!("body of {} bytes exceeds the limit", body.len());
+            return reject(batch, Some(subject), "data", reason);
+        }
+        return match serde_json::from_slice::<J>(body) {
+            Ok(data) => push_graph(1, kind, subject, Some(&data), batch),
+            Err(e) => reject(batch, Some(subject), "data", format!("not valid JSON: {e}")),
+        };
+    }
     let time = match (time, property("cloudEvents:time")) {
         (Some(t), _) => Some(t),
         (None, Some(text)) => match Timestamp::parse(text) {
@@ -141,6 +220,12 @@ fn parse_envelope(line_no: u64, event: &J, settings: &AdtSettings<'_>, batch: &m
     // CloudEvents says `type`/`time`; the Event Grid schema says `eventType`/`eventTime`.
     match text("type", "eventType") {
         Some(TWIN_UPDATE_TYPE) => {}
+        Some(kind) if is_graph_event(kind) => {
+            let Some(subject) = obj.get("subject").and_then(J::as_str) else {
+                return reject(batch, None, Some("subject"), "event has no subject".into());
+            };
+            return push_graph(line_no, kind, subject, obj.get("data"), batch);
+        }
         Some(_) => {
             batch.skipped += 1;
             return;

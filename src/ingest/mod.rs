@@ -50,14 +50,35 @@ pub(crate) struct ParsedRecord<'a> {
     pub line: u64,
 }
 
+/// An ADT lifecycle or relationship event: what the Time Series Model derives the twin graph
+/// and the twins' models from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum GraphEvent {
+    /// Twin.Create, with the twin's model id (`$metadata.$model`).
+    TwinCreated { twin: String, model: Option<String> },
+    /// Twin.Delete.
+    TwinDeleted { twin: String },
+    /// Relationship.Create or .Update.
+    Related {
+        id: String,
+        source: String,
+        target: String,
+        name: String,
+    },
+    /// Relationship.Delete.
+    Unrelated { id: String, source: String },
+}
+
 /// The output of this stage: valid records (field values in one shared arena, so a batch of
-/// a million records makes a handful of allocations), the rejected ones, and a count of input
-/// items skipped by design (ADT events of other types).
+/// a million records makes a handful of allocations), the rejected ones, the ADT lifecycle
+/// and relationship events, and a count of input items skipped by design (ADT events of
+/// other types).
 #[derive(Debug, Default)]
 pub(crate) struct ParsedBatch<'a> {
     pub records: Vec<ParsedRecord<'a>>,
     pub fields: Vec<(Cow<'a, str>, FieldValue<'a>)>,
     pub errors: Vec<RecordError>,
+    pub graph: Vec<GraphEvent>,
     pub skipped: u64,
 }
 

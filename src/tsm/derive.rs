@@ -148,14 +148,16 @@ impl View {
             }
             return view;
         }
-        let mut properties: BTreeMap<&str, BTreeSet<(String, ValueType)>> = BTreeMap::new();
+        // A twin's model id: the one its updates carry, else the one it was created with.
+        let model_of = |t: &'_ TwinSummary| t.model.clone().or_else(|| model.graph.models.get(&t.name).cloned());
+        let mut properties: BTreeMap<String, BTreeSet<(String, ValueType)>> = BTreeMap::new();
         for t in twins {
-            if let Some(m) = &t.model {
+            if let Some(m) = model_of(t) {
                 properties.entry(m).or_default().extend(t.columns.iter().cloned());
             }
         }
         for (m, props) in &properties {
-            view.types.insert(m.to_string(), derived_type(m, props));
+            view.types.insert(m.clone(), derived_type(m, props));
         }
         let paths = model.graph.paths(&derivation.containment);
         let depth = paths.values().map(Vec::len).max().unwrap_or(0);
@@ -167,7 +169,7 @@ impl View {
             });
         }
         for t in twins {
-            let type_id = t.model.clone().unwrap_or_else(|| default_type.clone());
+            let type_id = model_of(t).unwrap_or_else(|| default_type.clone());
             let mut instance = Instance::new(&t.name, type_id);
             if let Some(path) = paths.get(&t.name).filter(|p| !p.is_empty()) {
                 instance.hierarchy_ids = vec![ADT_HIERARCHY_ID.into()];

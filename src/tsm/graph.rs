@@ -31,8 +31,8 @@ pub(crate) enum GraphChange {
     Relate(Relationship),
     /// Relationship.Delete, by source and id.
     Unrelate { source: String, id: String },
-    /// Twin.Create: clears an earlier deletion of the same id.
-    TwinCreated(String),
+    /// Twin.Create: the twin's model id, and clears an earlier deletion of the same id.
+    TwinCreated { twin: String, model: Option<String> },
     /// Twin.Delete: the twin's instance is marked deleted; its history stays.
     TwinDeleted(String),
 }
@@ -44,6 +44,9 @@ pub(crate) struct Graph {
     next_order: u64,
     /// Twins deleted (Twin.Delete) and not created again since.
     pub deleted: BTreeSet<String>,
+    /// The model id each twin was created with (Twin.Create), for twins whose updates do
+    /// not carry it.
+    pub models: BTreeMap<String, String>,
 }
 
 /// Which relationship names mean containment.
@@ -80,8 +83,11 @@ impl Graph {
             GraphChange::Unrelate { source, id } => {
                 self.relationships.remove(&(source, id));
             }
-            GraphChange::TwinCreated(twin) => {
+            GraphChange::TwinCreated { twin, model } => {
                 self.deleted.remove(&twin);
+                if let Some(model) = model {
+                    self.models.insert(twin, model);
+                }
             }
             GraphChange::TwinDeleted(twin) => {
                 self.deleted.insert(twin);

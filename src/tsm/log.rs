@@ -102,7 +102,7 @@ fn graph_change_json(change: &GraphChange) -> Json {
         GraphChange::Unrelate { source, id } => {
             json!({ "unrelate": { "$sourceId": source, "$relationshipId": id } })
         }
-        GraphChange::TwinCreated(twin) => json!({ "twinCreated": twin }),
+        GraphChange::TwinCreated { twin, model } => json!({ "twinCreated": { "$dtId": twin, "$model": model } }),
         GraphChange::TwinDeleted(twin) => json!({ "twinDeleted": twin }),
     }
 }
@@ -149,7 +149,20 @@ fn graph_change_from_json(value: Json) -> Result<GraphChange> {
                 id: field(&mut map, "$relationshipId")?,
             })
         }
-        "twinCreated" => Ok(GraphChange::TwinCreated(text(value)?)),
+        "twinCreated" => {
+            let Json::Object(mut map) = value else {
+                return Err(Error::InvalidArgument("twinCreated must be an object".into()));
+            };
+            let model = match map.remove("$model") {
+                Some(Json::String(m)) => Some(m),
+                None | Some(Json::Null) => None,
+                Some(_) => return Err(Error::InvalidArgument("twinCreated.$model must be a string".into())),
+            };
+            Ok(GraphChange::TwinCreated {
+                twin: field(&mut map, "$dtId")?,
+                model,
+            })
+        }
         "twinDeleted" => Ok(GraphChange::TwinDeleted(text(value)?)),
         other => Err(Error::InvalidArgument(format!("unknown graph change {other:?}"))),
     }
@@ -164,6 +177,7 @@ pub(crate) fn snapshot_json(model: &Model) -> Json {
         "instances": model.instances.values().map(Instance::to_json).collect::<Vec<_>>(),
         "relationships": model.graph.relationships().into_iter().map(relationship_json).collect::<Vec<_>>(),
         "deleted": model.graph.deleted.iter().collect::<Vec<_>>(),
+        "createdModels": model.graph.models,
     }})
 }
 

@@ -24,7 +24,7 @@ pub(super) const PROGRESS_MIN_BYTES: u64 = 8 << 20;
 /// Each line is one record (--format flat) or one ADT event (--format adt). Bad lines are
 /// reported on stderr as FILE:LINE: what is wrong, and skipped; the rest is stored. With
 /// --strict the whole input (every file) is refused when any line is bad, and nothing is
-/// written. A summary (records, points, rejected, skipped, time) goes to stdout.
+/// written. A summary (records, points, rejected, skipped, model events, time) goes to stdout.
 ///
 /// Exit code: 0 when every line was accepted, 2 when some were rejected, 1 on other errors.
 ///
@@ -272,11 +272,12 @@ pub(super) fn ingest(args: IngestArgs) -> Result<ExitCode, CliError> {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "records {}  points {}  rejected {}  skipped {}  elapsed {:.2} s  {:.0} records/s",
+        "records {}  points {}  rejected {}  skipped {}  model events {}  elapsed {:.2} s  {:.0} records/s",
         total.records,
         total.points,
         total.rejected.len(),
         total.skipped,
+        total.model_events,
         secs,
         total.records as f64 / secs.max(1e-9)
     );
