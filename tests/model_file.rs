@@ -89,8 +89,23 @@ fn pump(twin: &str, hall: &str) -> Instance {
     }
 }
 
+/// ADT events of one ingest call: a twin created, two containment relationships, one of them
+/// deleted, a twin deleted.
+const GRAPH_EVENTS: &str = concat!(
+    r#"{"type":"Microsoft.DigitalTwins.Twin.Create","subject":"hallA","time":"2026-01-01T00:00:00Z","data":{"$dtId":"hallA","$metadata":{"$model":"dtmi:example:Hall;1"}}}"#,
+    "\n",
+    r#"{"type":"Microsoft.DigitalTwins.Relationship.Create","subject":"hallA/relationships/r1","time":"2026-01-01T00:00:01Z","data":{"$relationshipId":"r1","$sourceId":"hallA","$targetId":"pump1","$relationshipName":"contains"}}"#,
+    "\n",
+    r#"{"type":"Microsoft.DigitalTwins.Relationship.Create","subject":"pump9/relationships/r2","time":"2026-01-01T00:00:02Z","data":{"$relationshipId":"r2","$sourceId":"pump9","$targetId":"hallA","$relationshipName":"locatedIn"}}"#,
+    "\n",
+    r#"{"type":"Microsoft.DigitalTwins.Relationship.Delete","subject":"pump9/relationships/r2","time":"2026-01-01T00:00:03Z","data":{"$relationshipId":"r2","$sourceId":"pump9","$targetId":"hallA","$relationshipName":"locatedIn"}}"#,
+    "\n",
+    r#"{"type":"Microsoft.DigitalTwins.Twin.Delete","subject":"pump9","time":"2026-01-01T00:00:04Z","data":{"$dtId":"pump9"}}"#,
+    "\n",
+);
+
 /// Writes `tests/fixtures/model-v1/MODEL`: a snapshot (the default model, written by the
-/// open) followed by six change frames. Run only to regenerate it for a new version.
+/// open) followed by seven change frames. Run only to regenerate it for a new version.
 #[test]
 #[ignore]
 fn write_golden_model_file() {
@@ -108,6 +123,7 @@ fn write_golden_model_file() {
     let mut renamed = pump("pump2", "C");
     renamed.name = None;
     store.put_instances(vec![renamed]).expect("instance");
+    store.ingest_adt(GRAPH_EVENTS.as_bytes()).expect("graph events");
     drop(store);
     std::fs::create_dir_all(golden_dir()).expect("mkdir");
     std::fs::copy(dir.path().join("MODEL"), golden_dir().join("MODEL")).expect("copy");
@@ -145,7 +161,8 @@ fn golden_model_file_is_laid_out_as_documented() {
             "putInstances",
             "settings",
             "deleteInstances",
-            "putInstances"
+            "putInstances",
+            "graph"
         ]
     );
 }
@@ -160,10 +177,27 @@ fn golden_model_file_opens_to_the_model_it_was_written_with() {
         assert_eq!(store.model_settings().name, "Plant model");
         assert_eq!(store.time_series_types().len(), 2, "the default type and Pump");
         assert_eq!(store.time_series_type(&pump_type().id), Some(pump_type()));
-        assert_eq!(store.hierarchies(), vec![site_hierarchy()]);
+        // Site, and the derived ADT hierarchy: hallA contains pump1, one level.
+        let adt = Hierarchy {
+            id: "adt".into(),
+            name: "ADT".into(),
+            instance_field_names: vec!["ADT level 1".into()],
+        };
+        assert_eq!(store.hierarchies(), vec![site_hierarchy(), adt]);
         let mut pump2 = pump("pump2", "C");
         pump2.name = None;
         assert_eq!(store.instances(), vec![pump("pump1", "A"), pump2]);
+        // The graph: hallA contains pump1 (r1); r2 was deleted; pump9 is deleted.
+        assert_eq!(
+            store.relationships(),
+            vec![twinstore::tsm::Relationship {
+                id: "r1".into(),
+                source: "hallA".into(),
+                target: "pump1".into(),
+                name: "contains".into(),
+            }]
+        );
+        assert!(store.is_deleted("pump9") && !store.is_deleted("hallA"));
     }
 }
 

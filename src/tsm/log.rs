@@ -251,6 +251,33 @@ fn apply_frame(model: &mut Model, json: Json) -> Result<()> {
                 take("instances"),
                 &settings.default_type_id,
             )?));
+            // Relationships in age order, then the models twins were created with, then the
+            // deletion marks.
+            let mut graph: Vec<GraphChange> = array(take("relationships"), "relationships")?
+                .into_iter()
+                .map(|r| relationship_from_json(r).map(GraphChange::Relate))
+                .collect::<Result<_>>()?;
+            match s.remove("createdModels") {
+                None | Some(Json::Null) => {}
+                Some(Json::Object(map)) => {
+                    for (twin, m) in map {
+                        let Json::String(model) = m else {
+                            return Err(Error::InvalidArgument("createdModels values must be strings".into()));
+                        };
+                        graph.push(GraphChange::TwinCreated {
+                            twin,
+                            model: Some(model),
+                        });
+                    }
+                }
+                Some(_) => return Err(Error::InvalidArgument("createdModels must be an object".into())),
+            }
+            let deleted = match s.remove("deleted") {
+                None => Vec::new(),
+                Some(v) => strings(v, "deleted")?,
+            };
+            graph.extend(deleted.into_iter().map(GraphChange::TwinDeleted));
+            fresh.apply(Change::Graph(graph));
             fresh.settings = settings;
             *model = fresh;
             return Ok(());
