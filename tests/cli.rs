@@ -937,3 +937,77 @@ fn flush_compact_delete_and_import_print_json_for_scripts() {
     assert_eq!(imported["rejected"], 0);
     assert_eq!(imported["records"].as_u64(), Some(3), "{imported}");
 }
+
+#[test]
+fn model_import_export_and_show() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    assert_code(&run(&["ingest", "--db", &db, "--format", "adt", ADT]), 0);
+    // A TSI export: one type, one hierarchy, one instance of a twin in the fixture, one
+    // instance naming a type that does not exist.
+    let tsi_model = serde_json::json!({
+        "types": { "put": [{
+            "id": "t-room", "name": "Room",
+            "variables": { "CO2": { "kind": "numeric", "value": { "tsx": "$event['Sensors/CO2'].Long" }, "aggregation": { "tsx": "max($value)" } } }
+        }] },
+        "hierarchies": [{ "id": "h-site", "name": "Site", "source": { "instanceFieldNames": ["Floor"] } }],
+        "instances": [
+            { "timeSeriesId": ["room-12"], "typeId": "t-room", "name": "Room 12", "hierarchyIds": ["h-site"], "instanceFields": { "Floor": "4" } },
+            { "timeSeriesId": ["ghost"], "typeId": "t-missing" }
+        ]
+    });
+    let file = dir.path().join("model.json");
+    std::fs::write(&file, serde_json::to_vec(&tsi_model).expect("json")).expect("write");
+    let out = run(&["model", "import", "--db", &db, &file.display().to_string()]);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("types 1  hierarchies 1  instances 2  refused 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("instances item 2: InvalidInput") && stderr(&out).contains("t-missing"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&["model", "show", "--db", &db, "--twin", "room-12"]);
+    assert_code(&out, 0);
+    let instance: Value = serde_json::from_slice(&out.stdout).expect("instance JSON");
+    assert_eq!(instance["name"], "Room 12");
+    assert_eq!(instance["instanceFields"]["Floor"], "4");
+
+    let out = run(&["model", "show", "--db", &db]);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("type \"Room\" (t-room): 1 instance(s); variables: CO2"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("hierarchy \"Site\" (h-site): levels Floor; 1 instance(s)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Export what was put, and load it into a fresh store unchanged.
+    let exported = dir.path().join("exported.json");
+    assert_code(
+        &run(&["model", "export", "--db", &db, "--out", &exported.display().to_string()]),
+        0,
+    );
+    let model: Value = serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("JSON");
+    assert_eq!(
+        model["types"].as_array().map(Vec::len),
+        Some(2),
+        "the default type and Room"
+    );
+    assert_eq!(model["instances"].as_array().map(Vec::len), Some(1));
+    let other = db_in(&dir.path().join("other"));
+    assert_code(&run(&["ingest", "--db", &other, "--format", "adt", ADT]), 0);
+    let out = run(&["model", "import", "--db", &other, &exported.display().to_string()]);
+    assert_code(&out, 0);
+    let out = run(&["model", "export", "--db", &other]);
+    let again: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(again, model, "the round trip changes nothing");
+}

@@ -220,3 +220,116 @@ impl Store {
         batch::list_page("instances", &self.instances(), continuation)
     }
 }
+
+/// The entity lists of an imported model: `[...]`, or a `$batch` body `{"put": [...]}`.
+fn put_list(value: Json, what: &str) -> Result<Vec<Json>> {
+    match value {
+        Json::Array(items) => Ok(items),
+        Json::Object(mut map) if map.len() == 1 && map.contains_key("put") => {
+            put_list(map.remove("put").unwrap_or_default(), what)
+        }
+        Json::Null => Ok(Vec::new()),
+        other => Err(Error::InvalidArgument(format!(
+            "{what} must be an array or {{\"put\": [...]}}, not {}",
+            short(&other)
+        ))),
+    }
+}
+
+fn short(json: &Json) -> String {
+    let text = json.to_string();
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
+impl Store {
+    /// The model as TSI's Model API returns it, in one document: `{"modelSettings",
+    /// "types", "hierarchies", "instances"}`. With `derived`, also the derived types, the
+    /// ADT hierarchy and every implied instance; without, only what was put (a store that
+    /// imports it derives the rest from its own data).
+    pub fn export_model_json(&self, derived: bool) -> Json {
+        self.with_model(|m| {
+            let (types, hierarchies, instances): (Vec<Json>, Vec<Json>, Vec<Json>) = if derived {
+                (
+                    m.types().iter().map(|t| t.to_json()).collect(),
+                    m.hierarchies().iter().map(|h| h.to_json()).collect(),
+                    m.instances().iter().map(|i| i.to_json()).collect(),
+                )
+            } else {
+                (
+                    m.model.types.values().map(TimeSeriesType::to_json).collect(),
+                    m.model.hierarchies.values().map(Hierarchy::to_json).collect(),
+                    m.model.instances.values().map(Instance::to_json).collect(),
+                )
+            };
+            json!({
+                "modelSettings": m.settings().to_json(),
+                "types": types,
+                "hierarchies": hierarchies,
+                "instances": instances,
+            })
+        })
+    }
+
+    /// Imports a model exported by TSI or by [`Store::export_model_json`]: a document with
+    /// any of `modelSettings`, `types`, `hierarchies` and `instances` (each list as an array
+    /// or as a `$batch` body `{"put": [...]}`). Types are put first, then hierarchies, then
+    /// instances, then the settings, each item on its own; the answer lists each kind's
+    /// per-item results as the `$batch` calls do (`{"types": {"put": [...]}, ...,
+    /// "modelSettings": {...} or {"error": ...}}`). A document that is not of that shape is
+    /// refused whole.
+    pub fn import_model_json(&self, body: &[u8]) -> Result<Json> {
+        let json: Json =
+            serde_json::from_slice(body).map_err(|e| Error::InvalidArgument(format!("the model is not JSON: {e}")))?;
+        let Json::Object(mut map) = json else {
+            return Err(Error::InvalidArgument("a model document is a JSON object".into()));
+        };
+        const KEYS: [&str; 4] = ["modelSettings", "types", "hierarchies", "instances"];
+        if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(Error::InvalidArgument(format!(
+                "unknown key {key:?} in a model document (allowed: {})",
+                KEYS.join(", ")
+            )));
+        }
+        let types = put_list(map.remove("types").unwrap_or_default(), "types")?;
+        let hierarchies = put_list(map.remove("hierarchies").unwrap_or_default(), "hierarchies")?;
+        let instances = put_list(map.remove("instances").unwrap_or_default(), "instances")?;
+        let settings = match map.remove("modelSettings") {
+            // TSI's GET answer wraps it: {"modelSettings": {...}}; a bare one is accepted.
+            Some(Json::Object(mut s)) if s.len() == 1 && s.contains_key("modelSettings") => s.remove("modelSettings"),
+            other => other,
+        };
+        let batch = |list: Vec<Json>| -> Result<Vec<u8>> {
+            serde_json::to_vec(&json!({ "put": list })).map_err(|e| Error::InvalidArgument(e.to_string()))
+        };
+        let mut answer = serde_json::Map::new();
+        answer.insert("types".into(), self.types_batch_json(&batch(types)?)?);
+        answer.insert("hierarchies".into(), self.hierarchies_batch_json(&batch(hierarchies)?)?);
+        answer.insert("instances".into(), self.instances_batch_json(&batch(instances)?)?);
+        if let Some(Json::Object(mut s)) = settings {
+            // Only what can be changed; the id properties must be $dtId's, as ours are.
+            let ids_ok = match s.remove("timeSeriesIdProperties") {
+                None => true,
+                Some(ids) => ids == json!([{ "name": "$dtId", "type": "String" }]),
+            };
+            let result = if ids_ok {
+                let body = serde_json::to_vec(&json!({
+                    "name": s.get("name").cloned().unwrap_or(Json::Null),
+                    "defaultTypeId": s.get("defaultTypeId").cloned().unwrap_or(Json::Null),
+                }))
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                match self.update_model_settings_json(&body) {
+                    Ok(settings) => settings,
+                    Err(e) => json!({ "error": batch::error_json(&ModelError::from(e)) }),
+                }
+            } else {
+                json!({ "error": { "code": "InvalidInput", "message":
+                    "timeSeriesIdProperties must be [{\"name\": \"$dtId\", \"type\": \"String\"}]: a twinstore model's time series id is the twin id" } })
+            };
+            answer.insert("modelSettings".into(), result);
+        }
+        Ok(Json::Object(answer))
+    }
+}

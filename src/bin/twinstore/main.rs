@@ -7,6 +7,7 @@ mod export;
 mod ingest;
 mod inspect;
 mod maintain;
+mod model;
 mod query;
 
 use std::io::{IsTerminal, Read, Write};
@@ -22,6 +23,7 @@ use export::{ExportArgs, ImportArgs, PlotArgs, export, import, plot};
 use ingest::{IngestArgs, ingest};
 use inspect::{CheckArgs, EventsArgs, LatestArgs, StatsArgs, check, events, latest, stats};
 use maintain::{BackupArgs, CompactArgs, DeleteArgs, FlushArgs, backup, compact, delete, flush};
+use model::{ModelArgs, model};
 use query::{QueryArgs, query};
 
 #[global_allocator]
@@ -62,6 +64,7 @@ enum Command {
     Export(ExportArgs),
     Import(ImportArgs),
     Plot(PlotArgs),
+    Model(ModelArgs),
 }
 
 /// The database directory.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
         Command::Plot(args) => plot(args),
+        Command::Model(args) => model(args),
     };
     match result {
         Ok(code) => code,
