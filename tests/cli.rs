@@ -1011,3 +1011,34 @@ fn model_import_export_and_show() {
     let again: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(again, model, "the round trip changes nothing");
 }
+
+#[test]
+fn search_lists_nodes_and_instances() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = db_in(dir.path());
+    assert_code(&run(&["ingest", "--db", &db, "--format", "adt", ADT]), 0);
+    let model = serde_json::json!({
+        "hierarchies": [{ "id": "h", "name": "Site", "source": { "instanceFieldNames": ["Floor"] } }],
+        "instances": [
+            { "timeSeriesId": ["room-12"], "name": "Room 12", "hierarchyIds": ["h"], "instanceFields": { "Floor": "4" } },
+            { "timeSeriesId": ["floor4"], "hierarchyIds": ["h"], "instanceFields": { "Floor": "4" } }
+        ]
+    });
+    let file = dir.path().join("model.json");
+    std::fs::write(&file, serde_json::to_vec(&model).expect("json")).expect("write");
+    assert_code(&run(&["model", "import", "--db", &db, &file.display().to_string()]), 0);
+    let out = run(&["search", "--db", &db]);
+    assert_code(&out, 0);
+    // The hierarchy with its two instances, then the one in no hierarchy (of the type
+    // derived from its model id).
+    assert_eq!(
+        stdout(&out),
+        "Site/  (2 instances)\nthermostat67  type dtmi:contosocom:DigitalTwins:Thermostat;1\n"
+    );
+    let out = run(&["search", "--db", &db, "room", "--path", "Site/4"]);
+    assert_code(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        "room-12  \"Room 12\"  type 1be09af9-f089-4d6b-9f0b-48018b5f7393\n"
+    );
+}

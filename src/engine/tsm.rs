@@ -18,7 +18,9 @@ use crate::query::TwinSelector;
 use crate::tsm::derive::{Lens, TwinSummary, View};
 use crate::tsm::graph::GraphChange;
 use crate::tsm::log::{self, ModelLog};
+use crate::tsm::search::SearchIndex;
 use crate::tsm::{Change, Hierarchy, Instance, Model, ModelError, ModelSettings, Relationship, TimeSeriesType};
+use crate::tsm::{InstanceSearch, SearchResult};
 use crate::vfs::Vfs;
 
 /// Per-item outcomes of a model call: the item as stored, or why it was refused.
@@ -31,6 +33,8 @@ pub(crate) struct TsmState {
     log: Mutex<ModelLog>,
     /// The derived view and the (model's derived version, catalog changes) it was built at.
     view: Mutex<Option<(u64, u64, Arc<View>)>>,
+    /// The search index and the (model version, view) it was built from.
+    search: Mutex<Option<(u64, Arc<View>, Arc<SearchIndex>)>>,
 }
 
 impl TsmState {
@@ -50,6 +54,7 @@ impl TsmState {
             model: RwLock::new(loaded.model),
             log: Mutex::new(log),
             view: Mutex::new(None),
+            search: Mutex::new(None),
         })
     }
 }
@@ -111,6 +116,47 @@ impl Store {
         let view = Arc::new(View::build(&model, &twins, &self.inner.options.derivation));
         *cached = Some((model.derived_version, catalog, view.clone()));
         view
+    }
+
+    /// The search index of the model as it is now, rebuilt when the model or the view
+    /// changed since it was built.
+    fn search_index(&self) -> Arc<SearchIndex> {
+        let view = self.model_view();
+        let tsm = &self.inner.tsm;
+        let mut cached = tsm.search.lock();
+        let model = tsm.model.read();
+        if let Some((version, built_from, index)) = cached.as_ref()
+            && *version == model.version
+            && Arc::ptr_eq(built_from, &view)
+        {
+            return index.clone();
+        }
+        let lens = Lens {
+            model: &model,
+            view: &view,
+        };
+        let index = Arc::new(SearchIndex::build(
+            &lens,
+            self.inner.options.derivation.deleted_in_search,
+        ));
+        *cached = Some((model.version, view.clone(), index.clone()));
+        index
+    }
+
+    /// Instances and hierarchy nodes matching `search` (TSI's `timeseries/instances/search`;
+    /// see [`InstanceSearch`]). An unknown hierarchy in the path or a token this store did
+    /// not give is an error.
+    pub fn search_instances(&self, search: &InstanceSearch) -> Result<SearchResult> {
+        self.search_index()
+            .search(search)
+            .map_err(crate::error::Error::InvalidArgument)
+    }
+
+    /// Ids, names, type names and instance field values starting with `prefix`
+    /// (case-insensitive), sorted, at most `take`: each with the prefix marked `<hit>`
+    /// (TSI's `timeseries/instances/suggest`).
+    pub fn suggest_instances(&self, prefix: &str, take: usize) -> Vec<(String, String)> {
+        self.search_index().suggest(prefix, take)
     }
 
     /// Runs `f` on the model as readers see it (put, and under it derived).

@@ -333,3 +333,194 @@ impl Store {
         Ok(Json::Object(answer))
     }
 }
+
+/// The fields of a JSON object, refusing unknown ones; `what` names it in errors.
+fn fields(value: Json, what: &str, allowed: &[&str]) -> Result<serde_json::Map<String, Json>> {
+    let Json::Object(map) = value else {
+        return Err(Error::InvalidArgument(format!("{what} must be an object")));
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: unknown field {k:?} (allowed: {})",
+            allowed.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+fn json_usize(map: &serde_json::Map<String, Json>, key: &str, what: &str) -> Result<usize> {
+    match map.get(key) {
+        None | Some(Json::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Error::InvalidArgument(format!("{what}.{key} must be a whole number, not {v}"))),
+    }
+}
+
+fn json_text(map: &mut serde_json::Map<String, Json>, key: &str, what: &str) -> Result<Option<String>> {
+    match map.remove(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s)),
+        Some(v) => Err(Error::InvalidArgument(format!(
+            "{what}.{key} must be a string, not {v}"
+        ))),
+    }
+}
+
+/// `{"by": ...}` of a sort.
+fn sort_by(map: &mut serde_json::Map<String, Json>, what: &str) -> Result<Option<String>> {
+    match map.remove("sort") {
+        None | Some(Json::Null) => Ok(None),
+        Some(v) => json_text(&mut fields(v, &format!("{what}.sort"), &["by", "order"])?, "by", what),
+    }
+}
+
+/// An `InstanceSearch` from TSI's search body.
+fn parse_search(body: &[u8]) -> Result<crate::tsm::InstanceSearch> {
+    use crate::tsm::{Expand, InstanceOrder, InstanceSearch, NodeOrder};
+    let json: Json =
+        serde_json::from_slice(body).map_err(|e| Error::InvalidArgument(format!("the body is not JSON: {e}")))?;
+    let mut map = fields(json, "search", &["searchString", "path", "instances", "hierarchies"])?;
+    let mut q = InstanceSearch {
+        text: json_text(&mut map, "searchString", "search")?.unwrap_or_default(),
+        expand: Expand::None,
+        ..InstanceSearch::default()
+    };
+    q.path = match map.remove("path") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Json::String(s) => Ok(s),
+                other => Err(Error::InvalidArgument(format!("search.path: {other} is not a string"))),
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "search.path must be an array, not {other}"
+            )));
+        }
+    };
+    if let Some(v) = map.remove("instances").filter(|v| !v.is_null()) {
+        let what = "search.instances";
+        let mut i = fields(
+            v,
+            what,
+            &["recursive", "sort", "highlights", "pageSize", "continuationToken"],
+        )?;
+        q.recursive = i.get("recursive").and_then(Json::as_bool).unwrap_or(false);
+        q.highlights = i.get("highlights").and_then(Json::as_bool).unwrap_or(false);
+        q.page_size = json_usize(&i, "pageSize", what)?;
+        q.continuation = json_text(&mut i, "continuationToken", what)?;
+        q.order = match sort_by(&mut i, what)?.as_deref() {
+            None | Some("Rank") => InstanceOrder::Rank,
+            Some("DisplayName") => InstanceOrder::DisplayName,
+            Some(other) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{what}.sort.by {other:?} is not Rank or DisplayName"
+                )));
+            }
+        };
+    }
+    if let Some(v) = map.remove("hierarchies").filter(|v| !v.is_null()) {
+        let what = "search.hierarchies";
+        let mut h = fields(v, what, &["expand", "sort", "pageSize", "continuationToken"])?;
+        q.node_page_size = json_usize(&h, "pageSize", what)?;
+        q.node_continuation = json_text(&mut h, "continuationToken", what)?;
+        q.expand = match h.remove("expand") {
+            None | Some(Json::Null) => Expand::OneLevel,
+            Some(e) => match json_text(&mut fields(e, &format!("{what}.expand"), &["kind"])?, "kind", what)?.as_deref()
+            {
+                None | Some("OneLevel") => Expand::OneLevel,
+                Some("UntilChildren") => Expand::UntilChildren,
+                Some(other) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}.expand.kind {other:?} is not OneLevel or UntilChildren"
+                    )));
+                }
+            },
+        };
+        q.node_order = match sort_by(&mut h, what)?.as_deref() {
+            None | Some("CumulativeInstanceCount") => NodeOrder::Count,
+            Some("Name") => NodeOrder::Name,
+            Some(other) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{what}.sort.by {other:?} is not CumulativeInstanceCount or Name"
+                )));
+            }
+        };
+    }
+    Ok(q)
+}
+
+fn node_json(node: &crate::tsm::NodeHit) -> Json {
+    let mut out = json!({ "name": node.name, "cumulativeInstanceCount": node.cumulative_instance_count });
+    if !node.children.is_empty() {
+        out["hierarchyNodes"] = json!({
+            "hits": node.children.iter().map(node_json).collect::<Vec<_>>(),
+            "hitCount": node.children.len(),
+        });
+    }
+    out
+}
+
+impl Store {
+    /// TSI's `POST timeseries/instances/search`: `{"searchString", "path", "instances":
+    /// {"recursive", "sort": {"by"}, "highlights", "pageSize", "continuationToken"},
+    /// "hierarchies": {"expand": {"kind"}, "sort": {"by"}, "pageSize", "continuationToken"}}`,
+    /// answered `{"instances": {"hits", "hitCount", "continuationToken"?}, "hierarchyNodes":
+    /// {"hits": [{"name", "cumulativeInstanceCount", "hierarchyNodes"?}], "hitCount",
+    /// "continuationToken"?}}` (docs/MODEL.md, "Search").
+    pub fn search_instances_json(&self, body: &[u8]) -> Result<Json> {
+        let q = parse_search(body)?;
+        let r = self.search_instances(&q)?;
+        let hits: Vec<Json> = r
+            .instances
+            .iter()
+            .map(|h| {
+                let mut hit = h.instance.to_json();
+                if let Some(marks) = &h.highlights {
+                    hit["highlights"] = json!(marks);
+                }
+                hit
+            })
+            .collect();
+        let mut instances = json!({ "hits": hits, "hitCount": r.instance_count });
+        if let Some(t) = &r.continuation {
+            instances["continuationToken"] = json!(t);
+        }
+        let mut out = json!({ "instances": instances });
+        if q.expand != crate::tsm::Expand::None {
+            let mut nodes = json!({
+                "hits": r.nodes.iter().map(node_json).collect::<Vec<_>>(),
+                "hitCount": r.node_count,
+            });
+            if let Some(t) = &r.node_continuation {
+                nodes["continuationToken"] = json!(t);
+            }
+            out["hierarchyNodes"] = nodes;
+        }
+        Ok(out)
+    }
+
+    /// TSI's `POST timeseries/instances/suggest`: `{"searchString", "take"}` (take: default
+    /// 10, at most 1,000), answered `{"suggestions": [{"searchString",
+    /// "highlightedSearchString"}...]}`.
+    pub fn suggest_instances_json(&self, body: &[u8]) -> Result<Json> {
+        let json: Json =
+            serde_json::from_slice(body).map_err(|e| Error::InvalidArgument(format!("the body is not JSON: {e}")))?;
+        let mut map = fields(json, "suggest", &["searchString", "take"])?;
+        let take = match json_usize(&map, "take", "suggest")? {
+            0 => 10,
+            n => n.min(crate::tsm::search::MAX_PAGE),
+        };
+        let prefix = json_text(&mut map, "searchString", "suggest")?.unwrap_or_default();
+        let suggestions: Vec<Json> = self
+            .suggest_instances(&prefix, take)
+            .into_iter()
+            .map(|(s, marked)| json!({ "searchString": s, "highlightedSearchString": marked }))
+            .collect();
+        Ok(json!({ "suggestions": suggestions }))
+    }
+}

@@ -44,6 +44,9 @@ pub struct Derivation {
     pub enabled: bool,
     /// Which relationship names mean containment.
     pub containment: Containment,
+    /// Whether instances of twins ADT deleted are still found by searches (off by default:
+    /// they stay queryable and listed, but navigation leaves them out).
+    pub deleted_in_search: bool,
 }
 
 impl Default for Derivation {
@@ -51,6 +54,7 @@ impl Default for Derivation {
         Derivation {
             enabled: true,
             containment: Containment::default(),
+            deleted_in_search: false,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - `log`: the durable model file (a snapshot and the changes logged since).
 //! - `batch`: TSI's `$batch` bodies and lists (get, put, update, delete; per-item errors).
 //! - [`graph`]: the twin graph from ADT's relationship events, and containment paths.
+//! - [`search`]: instance search and hierarchy navigation (TSI's `search` and `suggest`).
 //! - [`derive`]: the model as readers see it: what was put, plus the types, the "ADT"
 //!   hierarchy and the instances derived from the data and the graph.
 //!
@@ -17,6 +18,7 @@ pub mod derive;
 pub mod entity;
 pub mod graph;
 pub(crate) mod log;
+pub mod search;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +29,7 @@ use crate::query::check_variable;
 pub use derive::{ADT_HIERARCHY_ID, ADT_HIERARCHY_NAME, Derivation, adt_level_field};
 pub use entity::{DEFAULT_TYPE_ID, Hierarchy, Instance, ModelSettings, TimeSeriesType};
 pub use graph::{Containment, Relationship};
+pub use search::{Expand, InstanceHit, InstanceOrder, InstanceSearch, NodeHit, NodeOrder, SearchResult};
 
 use derive::Lens;
 use graph::{Graph, GraphChange};
@@ -117,6 +120,8 @@ pub(crate) struct Model {
     /// Bumped by every change to what derivation reads (the graph, the settings; not
     /// stored): keys the derived view.
     pub derived_version: u64,
+    /// Bumped by every change (not stored): keys the search index.
+    pub version: u64,
 }
 
 impl Default for Model {
@@ -129,6 +134,7 @@ impl Default for Model {
             instances: BTreeMap::new(),
             graph: Graph::default(),
             derived_version: 0,
+            version: 0,
         }
     }
 }
@@ -149,6 +155,7 @@ fn check_id(what: &str, field: &str, id: &str) -> Result<(), ModelError> {
 impl Model {
     /// Makes a change that was checked (or logged): never fails.
     pub(crate) fn apply(&mut self, change: Change) {
+        self.version += 1;
         if matches!(change, Change::Settings(_) | Change::Graph(_)) {
             self.derived_version += 1;
         }

@@ -23,7 +23,7 @@ use export::{ExportArgs, ImportArgs, PlotArgs, export, import, plot};
 use ingest::{IngestArgs, ingest};
 use inspect::{CheckArgs, EventsArgs, LatestArgs, StatsArgs, check, events, latest, stats};
 use maintain::{BackupArgs, CompactArgs, DeleteArgs, FlushArgs, backup, compact, delete, flush};
-use model::{ModelArgs, model};
+use model::{ModelArgs, SearchArgs, model, search};
 use query::{QueryArgs, query};
 
 #[global_allocator]
@@ -65,6 +65,7 @@ enum Command {
     Import(ImportArgs),
     Plot(PlotArgs),
     Model(ModelArgs),
+    Search(SearchArgs),
 }
 
 /// The database directory.
@@ -121,6 +122,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import(args),
         Command::Plot(args) => plot(args),
         Command::Model(args) => model(args),
+        Command::Search(args) => search(args),
     };
     match result {
         Ok(code) => code,

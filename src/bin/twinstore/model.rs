@@ -189,3 +189,69 @@ fn show(args: ModelShowArgs) -> Result<ExitCode, CliError> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Search instances and navigate hierarchies, as TSI's explorer does
+///
+/// Lists the hierarchy nodes one level below PATH with how many matching instances each
+/// holds, then the matching instances at PATH (with --recursive, anywhere under it). TEXT's
+/// words must all occur in an instance's id, name, description, type name, hierarchy names
+/// or instance fields (case-insensitive).
+///
+/// Examples:
+///   twinstore search --db twins.db                      # hierarchies, unparented instances
+///   twinstore search --db twins.db --path "ADT/building/floor2"
+///   twinstore search --db twins.db thermostat --recursive --path ADT/building
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub(super) struct SearchArgs {
+    #[command(flatten)]
+    db: Db,
+    /// Words to search for; all instances when absent.
+    text: Option<String>,
+    /// `HIERARCHY/LEVEL/...` (the hierarchy's name first); the root when absent.
+    #[arg(long)]
+    path: Option<String>,
+    /// Instances anywhere under the path, not only directly at it.
+    #[arg(long)]
+    recursive: bool,
+    /// At most this many instances.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+pub(super) fn search(args: SearchArgs) -> Result<ExitCode, CliError> {
+    let store = open_existing(&args.db.db)?;
+    let path: Vec<String> = args
+        .path
+        .as_deref()
+        .map(|p| p.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let result = store.search_instances(&twinstore::tsm::InstanceSearch {
+        text: args.text.unwrap_or_default(),
+        path,
+        recursive: args.recursive,
+        page_size: args.limit.clamp(1, twinstore::tsm::search::MAX_PAGE),
+        node_page_size: twinstore::tsm::search::MAX_PAGE,
+        ..twinstore::tsm::InstanceSearch::default()
+    })?;
+    let mut out = std::io::stdout().lock();
+    for node in &result.nodes {
+        writeln!(out, "{}/  ({} instances)", node.name, node.cumulative_instance_count)?;
+    }
+    for hit in &result.instances {
+        let i = &hit.instance;
+        match &i.name {
+            Some(name) => writeln!(out, "{}  {name:?}  type {}", i.twin, i.type_id)?,
+            None => writeln!(out, "{}  type {}", i.twin, i.type_id)?,
+        }
+    }
+    if result.instance_count > result.instances.len() {
+        writeln!(
+            out,
+            "... {} more (raise --limit)",
+            result.instance_count - result.instances.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,507 @@
+//! Instance search and hierarchy navigation, as TSI's `timeseries/instances/search` and
+//! `suggest` answer them (docs/MODEL.md, "Search").
+//!
+//! An index is built from the model as readers see it (every instance, put or implied) and
+//! kept until the model or the catalog changes: per instance a lower-cased text of its
+//! searchable fields, and per hierarchy a tree of nodes, each with the instances directly at
+//! it. A search scans the texts (a substring test per term) and walks one node's subtree.
+
+use std::collections::BTreeMap;
+
+use super::derive::Lens;
+use super::{Hierarchy, Instance};
+use crate::model::Value;
+
+/// How far below the searched path hierarchy nodes are returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expand {
+    /// No hierarchy nodes.
+    None,
+    /// The nodes one level below the path (TSI's `OneLevel`, the default).
+    #[default]
+    OneLevel,
+    /// Those nodes and, under each, its children down to where instances are (TSI's
+    /// `UntilChildren`): every level until a node with instances or with more than one
+    /// child.
+    UntilChildren,
+}
+
+/// How hierarchy nodes are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeOrder {
+    /// Most instances first (TSI's `CumulativeInstanceCount`, the default), then by name.
+    #[default]
+    Count,
+    /// By name.
+    Name,
+}
+
+/// How instances are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstanceOrder {
+    /// Best match first (TSI's `Rank`, the default): the search text equal to the id or the
+    /// name, then in the id or the name, then elsewhere; then by display name.
+    #[default]
+    Rank,
+    /// By display name (the name, or the id when there is none).
+    DisplayName,
+}
+
+/// A search of instances and hierarchy nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceSearch {
+    /// Words that must all occur (case-insensitive) in an instance's id, name, description,
+    /// type name, hierarchy names or instance field names and values; a trailing `*` is
+    /// allowed and ignored. Empty: every instance.
+    pub text: String,
+    /// `[hierarchy name, level value, ...]`; empty: the root, where the nodes are the
+    /// hierarchies.
+    pub path: Vec<String>,
+    /// Instances anywhere under the path (true), or only directly at it (false; at the root:
+    /// instances in no hierarchy).
+    pub recursive: bool,
+    /// Instances per page (at most 1,000; 0 is read as TSI's default, 10).
+    pub page_size: usize,
+    /// The token of the previous page of instances.
+    pub continuation: Option<String>,
+    /// Instance order.
+    pub order: InstanceOrder,
+    /// Mark matched text in the hits' fields with `<hit>` and `</hit>`.
+    pub highlights: bool,
+    /// Hierarchy nodes to return.
+    pub expand: Expand,
+    /// Hierarchy node order.
+    pub node_order: NodeOrder,
+    /// Nodes per page (0: TSI's default, 10).
+    pub node_page_size: usize,
+    /// The token of the previous page of nodes.
+    pub node_continuation: Option<String>,
+}
+
+/// One instance found, with its fields highlighted when asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceHit {
+    /// The instance.
+    pub instance: Instance,
+    /// `(field, text with <hit> marks)` for each searchable field, when highlights were asked.
+    pub highlights: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// A hierarchy node (or, at the root, a hierarchy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeHit {
+    /// The level value (the hierarchy's name at the root).
+    pub name: String,
+    /// Matching instances at or below it.
+    pub cumulative_instance_count: usize,
+    /// Its children, with `Expand::UntilChildren`.
+    pub children: Vec<NodeHit>,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SearchResult {
+    /// One page of instances.
+    pub instances: Vec<InstanceHit>,
+    /// Matching instances in all pages.
+    pub instance_count: usize,
+    /// Present when more instances follow.
+    pub continuation: Option<String>,
+    /// One page of nodes.
+    pub nodes: Vec<NodeHit>,
+    /// Nodes in all pages.
+    pub node_count: usize,
+    /// Present when more nodes follow.
+    pub node_continuation: Option<String>,
+}
+
+/// Largest page accepted.
+pub const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 10;
+
+#[derive(Debug, Default)]
+struct Node {
+    children: BTreeMap<String, Node>,
+    /// Instances (indices) directly at this node.
+    direct: Vec<u32>,
+}
+
+impl Node {
+    fn at(&self, path: &[String]) -> Option<&Node> {
+        match path.split_first() {
+            None => Some(self),
+            Some((first, rest)) => self.children.get(first)?.at(rest),
+        }
+    }
+
+    fn each(&self, f: &mut impl FnMut(u32)) {
+        self.direct.iter().copied().for_each(&mut *f);
+        for c in self.children.values() {
+            c.each(f);
+        }
+    }
+
+    fn count(&self, matches: &[bool]) -> usize {
+        let mut n = 0;
+        self.each(&mut |i| n += usize::from(matches[i as usize]));
+        n
+    }
+}
+
+/// The searchable form of every instance and the hierarchies' trees.
+#[derive(Debug, Default)]
+pub(crate) struct SearchIndex {
+    instances: Vec<Instance>,
+    /// Lower-cased searchable text of each instance, fields separated by `\n`.
+    texts: Vec<String>,
+    /// Lower-cased id and name of each instance, for ranking.
+    keys: Vec<(String, String)>,
+    type_names: Vec<String>,
+    /// Per hierarchy name: its definition and tree.
+    trees: BTreeMap<String, (Hierarchy, Node)>,
+    /// Instances in no hierarchy.
+    unparented: Vec<u32>,
+}
+
+fn field_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        other => other.to_json().to_string(),
+    }
+}
+
+impl SearchIndex {
+    /// The index of `model`'s instances; those of deleted twins only `with_deleted`.
+    pub(crate) fn build(model: &Lens<'_>, with_deleted: bool) -> SearchIndex {
+        let mut index = SearchIndex::default();
+        let hierarchies: Vec<&Hierarchy> = model.hierarchies();
+        for h in &hierarchies {
+            index.trees.insert(h.name.clone(), ((*h).clone(), Node::default()));
+        }
+        let deleted = model.deleted();
+        let instances = model
+            .instances()
+            .into_iter()
+            .filter(|i| with_deleted || !deleted.contains(&i.twin));
+        for (n, instance) in instances.enumerate() {
+            let type_name = model
+                .type_by_id(&instance.type_id)
+                .map_or_else(|| instance.type_id.clone(), |t| t.name.clone());
+            let mut text = vec![instance.twin.clone(), type_name.clone()];
+            text.extend(instance.name.iter().cloned());
+            text.extend(instance.description.iter().cloned());
+            for (k, v) in &instance.instance_fields {
+                text.push(k.clone());
+                text.push(field_text(v));
+            }
+            let mut placed = false;
+            for h in &hierarchies {
+                if !instance.hierarchy_ids.contains(&h.id) {
+                    continue;
+                }
+                text.push(h.name.clone());
+                placed = true;
+                let Some((_, root)) = index.trees.get_mut(&h.name) else {
+                    continue;
+                };
+                // The instance sits at the deepest level it has a (string) value for.
+                let mut node = root;
+                for level in &h.instance_field_names {
+                    let Some(Value::String(v)) = instance.instance_fields.get(level) else {
+                        break;
+                    };
+                    node = node.children.entry(v.to_string()).or_default();
+                }
+                node.direct.push(n as u32);
+            }
+            if !placed {
+                index.unparented.push(n as u32);
+            }
+            index.texts.push(text.join("\n").to_lowercase());
+            index.keys.push((
+                instance.twin.to_lowercase(),
+                instance.name.as_deref().unwrap_or_default().to_lowercase(),
+            ));
+            index.type_names.push(type_name);
+            index.instances.push(instance.clone());
+        }
+        index
+    }
+
+    /// Which instances match `terms` (lower-cased).
+    fn matches(&self, terms: &[String]) -> Vec<bool> {
+        let finders: Vec<memchr::memmem::Finder<'_>> = terms
+            .iter()
+            .map(|t| memchr::memmem::Finder::new(t.as_bytes()))
+            .collect();
+        self.texts
+            .iter()
+            .map(|text| finders.iter().all(|f| f.find(text.as_bytes()).is_some()))
+            .collect()
+    }
+
+    fn display_name(&self, i: usize) -> &str {
+        self.instances[i].name.as_deref().unwrap_or(&self.instances[i].twin)
+    }
+
+    /// 0 best: the text equals the id or the name, 1: in the id or the name, 2: elsewhere.
+    fn rank(&self, i: usize, text: &str, terms: &[String]) -> u8 {
+        let (id, name) = &self.keys[i];
+        if !text.is_empty() && (id == text || name == text) {
+            0
+        } else if terms
+            .iter()
+            .any(|t| id.contains(t.as_str()) || name.contains(t.as_str()))
+        {
+            1
+        } else {
+            2
+        }
+    }
+
+    pub(crate) fn search(&self, q: &InstanceSearch) -> Result<SearchResult, String> {
+        let text = q.text.trim().to_lowercase();
+        let terms: Vec<String> = text
+            .split_whitespace()
+            .map(|t| t.trim_end_matches('*').to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let matches = self.matches(&terms);
+        // The node searched, and which instances are "at" it or under it.
+        let mut candidates: Vec<u32> = Vec::new();
+        let mut nodes: Vec<NodeHit> = Vec::new();
+        match q.path.split_first() {
+            None => {
+                if q.recursive {
+                    candidates.extend(0..self.instances.len() as u32);
+                } else {
+                    candidates.extend(&self.unparented);
+                }
+                for (name, (_, root)) in &self.trees {
+                    let count = root.count(&matches);
+                    if count > 0 {
+                        nodes.push(NodeHit {
+                            name: name.clone(),
+                            cumulative_instance_count: count,
+                            children: self.expand_children(root, q.expand, &matches),
+                        });
+                    }
+                }
+            }
+            Some((hierarchy, rest)) => {
+                let (_, root) = self
+                    .trees
+                    .get(hierarchy)
+                    .ok_or_else(|| format!("path: {hierarchy:?} is not the name of a hierarchy"))?;
+                let node = root.at(rest);
+                if let Some(node) = node {
+                    if q.recursive {
+                        node.each(&mut |i| candidates.push(i));
+                    } else {
+                        candidates.extend(&node.direct);
+                    }
+                    for (name, child) in &node.children {
+                        let count = child.count(&matches);
+                        if count > 0 {
+                            nodes.push(NodeHit {
+                                name: name.clone(),
+                                cumulative_instance_count: count,
+                                children: self.expand_children(child, q.expand, &matches),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        candidates.retain(|&i| matches[i as usize]);
+        candidates.sort_unstable();
+        candidates.dedup();
+        match q.order {
+            InstanceOrder::Rank => candidates.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                self.rank(a, &text, &terms)
+                    .cmp(&self.rank(b, &text, &terms))
+                    .then_with(|| self.display_name(a).cmp(self.display_name(b)))
+            }),
+            InstanceOrder::DisplayName => {
+                candidates.sort_by(|&a, &b| self.display_name(a as usize).cmp(self.display_name(b as usize)))
+            }
+        }
+        match q.node_order {
+            NodeOrder::Count => nodes.sort_by(|a, b| {
+                b.cumulative_instance_count
+                    .cmp(&a.cumulative_instance_count)
+                    .then_with(|| a.name.cmp(&b.name))
+            }),
+            NodeOrder::Name => nodes.sort_by(|a, b| a.name.cmp(&b.name)),
+        }
+        if q.expand == Expand::None {
+            nodes.clear();
+        }
+        let (start, end, continuation) = page(candidates.len(), q.page_size, q.continuation.as_deref())?;
+        let (node_start, node_end, node_continuation) =
+            page(nodes.len(), q.node_page_size, q.node_continuation.as_deref())?;
+        let instances = candidates[start..end]
+            .iter()
+            .map(|&i| InstanceHit {
+                instance: self.instances[i as usize].clone(),
+                highlights: q.highlights.then(|| self.highlights(i as usize, &terms)),
+            })
+            .collect();
+        Ok(SearchResult {
+            instances,
+            instance_count: candidates.len(),
+            continuation,
+            node_count: nodes.len(),
+            nodes: nodes.drain(node_start..node_end).collect(),
+            node_continuation,
+        })
+    }
+
+    fn expand_children(&self, node: &Node, expand: Expand, matches: &[bool]) -> Vec<NodeHit> {
+        if expand != Expand::UntilChildren || !node.direct.is_empty() || node.children.len() != 1 {
+            return Vec::new();
+        }
+        node.children
+            .iter()
+            .map(|(name, child)| NodeHit {
+                name: name.clone(),
+                cumulative_instance_count: child.count(matches),
+                children: self.expand_children(child, expand, matches),
+            })
+            .filter(|n| n.cumulative_instance_count > 0)
+            .collect()
+    }
+
+    fn highlights(&self, i: usize, terms: &[String]) -> BTreeMap<String, serde_json::Value> {
+        use serde_json::json;
+        let inst = &self.instances[i];
+        let mark = |s: &str| json!(highlight(s, terms));
+        let mut out = BTreeMap::new();
+        out.insert("timeSeriesId".into(), json!([highlight(&inst.twin, terms)]));
+        out.insert("typeName".into(), mark(&self.type_names[i]));
+        if let Some(n) = &inst.name {
+            out.insert("name".into(), mark(n));
+        }
+        if let Some(d) = &inst.description {
+            out.insert("description".into(), mark(d));
+        }
+        out.insert(
+            "instanceFieldNames".into(),
+            json!(
+                inst.instance_fields
+                    .keys()
+                    .map(|k| highlight(k, terms))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        out.insert(
+            "instanceFieldValues".into(),
+            json!(
+                inst.instance_fields
+                    .values()
+                    .map(|v| highlight(&field_text(v), terms))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        out
+    }
+
+    /// Values (ids, names, type names, field values) starting with `prefix`
+    /// (case-insensitive), sorted, at most `take`: `(value, value with <hit> marks)`.
+    pub(crate) fn suggest(&self, prefix: &str, take: usize) -> Vec<(String, String)> {
+        let lower = prefix.to_lowercase();
+        let mut found: BTreeMap<String, ()> = BTreeMap::new();
+        for (i, inst) in self.instances.iter().enumerate() {
+            let mut offer = |s: &str| {
+                if s.to_lowercase().starts_with(&lower) {
+                    found.insert(s.to_string(), ());
+                }
+            };
+            offer(&inst.twin);
+            inst.name.as_deref().map(&mut offer);
+            offer(&self.type_names[i]);
+            for v in inst.instance_fields.values() {
+                if let Value::String(s) = v {
+                    offer(s);
+                }
+            }
+        }
+        found
+            .into_keys()
+            .take(take)
+            .map(|s| {
+                let marked = highlight(&s, std::slice::from_ref(&lower));
+                (s, marked)
+            })
+            .collect()
+    }
+}
+
+/// `text` with each (case-insensitive) occurrence of a term wrapped in `<hit>` and `</hit>`.
+pub(crate) fn highlight(text: &str, terms: &[String]) -> String {
+    let lower = text.to_lowercase();
+    if terms.is_empty() || lower.len() != text.len() {
+        // Lower-casing changed the byte length (rare scripts): no marks rather than wrong ones.
+        return text.to_string();
+    }
+    let mut marked = vec![false; text.len()];
+    for t in terms.iter().filter(|t| !t.is_empty()) {
+        for at in memchr::memmem::find_iter(lower.as_bytes(), t.as_bytes()) {
+            marked[at..at + t.len()].iter_mut().for_each(|m| *m = true);
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut inside = false;
+    for (i, c) in text.char_indices() {
+        if marked[i] != inside {
+            out.push_str(if marked[i] { "<hit>" } else { "</hit>" });
+            inside = marked[i];
+        }
+        out.push(c);
+    }
+    if inside {
+        out.push_str("</hit>");
+    }
+    out
+}
+
+/// `[start, end)` of a page of `len` items and the next page's token.
+fn page(len: usize, size: usize, token: Option<&str>) -> Result<(usize, usize, Option<String>), String> {
+    let size = if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) };
+    let start = match token {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|&s| s <= len)
+            .ok_or_else(|| format!("continuation token {t:?} is not one this store gave"))?,
+    };
+    let end = (start + size).min(len);
+    Ok((start, end, (end < len).then(|| end.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_mark_every_occurrence_case_insensitively() {
+        let terms = vec!["floor".to_string(), "2".to_string()];
+        assert_eq!(
+            highlight("Floor 2 / floorplan", &terms),
+            "<hit>Floor</hit> <hit>2</hit> / <hit>floor</hit>plan"
+        );
+        assert_eq!(highlight("nothing", &terms), "nothing");
+        assert_eq!(highlight("x", &[]), "x");
+    }
+
+    #[test]
+    fn pages_and_tokens() {
+        assert_eq!(page(25, 10, None), Ok((0, 10, Some("10".into()))));
+        assert_eq!(page(25, 10, Some("20")), Ok((20, 25, None)));
+        assert_eq!(page(5, 0, None), Ok((0, 5, None)));
+        assert!(page(5, 10, Some("6")).is_err());
+        assert!(page(5, 10, Some("x")).is_err());
+    }
+}

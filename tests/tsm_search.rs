@@ -1,0 +1,243 @@
+//! Instance search and hierarchy navigation against hand-counted expectations: nodes with
+//! cumulative counts, instances at or under a path, search text, highlights, ordering,
+//! paging, suggest, and deleted twins left out; through the typed API and TSI's bodies.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+use twinstore::tsm::{Expand, Hierarchy, Instance, InstanceOrder, InstanceSearch, NodeOrder};
+use twinstore::{Options, Record, Store, Timestamp, Value};
+
+/// Hierarchy "Location" (Building / Floor / Room):
+/// - B1/F1/R101: sensor-a ("Boiler room sensor"), sensor-b
+/// - B1/F1 (no room): sensor-c
+/// - B1/F2/R201: sensor-d
+/// - B2/F1/R101: sensor-e ("Lobby sensor")
+/// - no hierarchy: sensor-f; sensor-g has data only (implied instance, no hierarchy)
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("open");
+    store
+        .put_hierarchies(vec![Hierarchy {
+            id: "h-loc".into(),
+            name: "Location".into(),
+            instance_field_names: vec!["Building".into(), "Floor".into(), "Room".into()],
+        }])
+        .expect("hierarchy");
+    let placed = |twin: &str, name: Option<&str>, path: &[&str]| {
+        let mut i = Instance::new(twin, twinstore::tsm::DEFAULT_TYPE_ID);
+        i.name = name.map(str::to_string);
+        i.hierarchy_ids = vec!["h-loc".into()];
+        i.instance_fields = ["Building", "Floor", "Room"]
+            .iter()
+            .zip(path)
+            .map(|(k, v)| (k.to_string(), Value::String((*v).into())))
+            .collect::<BTreeMap<_, _>>();
+        i
+    };
+    let mut f = Instance::new("sensor-f", twinstore::tsm::DEFAULT_TYPE_ID);
+    f.description = Some("spare".into());
+    let answers = store
+        .put_instances(vec![
+            placed("sensor-a", Some("Boiler room sensor"), &["B1", "F1", "R101"]),
+            placed("sensor-b", None, &["B1", "F1", "R101"]),
+            placed("sensor-c", None, &["B1", "F1"]),
+            placed("sensor-d", None, &["B1", "F2", "R201"]),
+            placed("sensor-e", Some("Lobby sensor"), &["B2", "F1", "R101"]),
+            f,
+        ])
+        .expect("instances");
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    store
+        .write(&[Record::new("sensor-g", Timestamp::from_nanos(1)).with("X", 1.0)])
+        .expect("write");
+    (dir, store)
+}
+
+fn names(r: &twinstore::tsm::SearchResult) -> Vec<String> {
+    r.instances.iter().map(|h| h.instance.twin.clone()).collect()
+}
+
+fn nodes(r: &twinstore::tsm::SearchResult) -> Vec<(String, usize)> {
+    r.nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.cumulative_instance_count))
+        .collect()
+}
+
+#[test]
+fn navigation_counts_and_places_instances() {
+    let (_dir, store) = store();
+    let search = |path: &[&str], recursive: bool| {
+        store
+            .search_instances(&InstanceSearch {
+                path: path.iter().map(|s| s.to_string()).collect(),
+                recursive,
+                order: InstanceOrder::DisplayName,
+                page_size: 100,
+                ..InstanceSearch::default()
+            })
+            .expect("search")
+    };
+    // The root: one hierarchy with 5 instances; directly at the root, the two in none.
+    let root = search(&[], false);
+    assert_eq!(nodes(&root), [("Location".to_string(), 5)]);
+    assert_eq!(names(&root), ["sensor-f", "sensor-g"]);
+    assert_eq!(search(&[], true).instance_count, 7);
+
+    let b1 = search(&["Location", "B1"], false);
+    assert_eq!(nodes(&b1), [("F1".to_string(), 3), ("F2".to_string(), 1)]);
+    assert!(names(&b1).is_empty(), "no instance stops at a building");
+    let f1 = search(&["Location", "B1", "F1"], false);
+    assert_eq!(nodes(&f1), [("R101".to_string(), 2)]);
+    assert_eq!(names(&f1), ["sensor-c"], "the sensor with no room sits at its floor");
+    // Recursive under B1, by display name: "Boiler room sensor" (sensor-a) sorts first.
+    assert_eq!(
+        names(&search(&["Location", "B1"], true)),
+        ["sensor-a", "sensor-b", "sensor-c", "sensor-d"]
+    );
+    assert!(
+        store
+            .search_instances(&InstanceSearch {
+                path: vec!["Nowhere".into()],
+                ..InstanceSearch::default()
+            })
+            .is_err()
+    );
+}
+
+#[test]
+fn search_text_filters_counts_and_highlights() {
+    let (_dir, store) = store();
+    let r = store
+        .search_instances(&InstanceSearch {
+            text: "R101".into(),
+            recursive: true,
+            highlights: true,
+            expand: Expand::OneLevel,
+            ..InstanceSearch::default()
+        })
+        .expect("search");
+    // sensor-a, -b (B1/F1/R101) and -e (B2/F1/R101).
+    assert_eq!(r.instance_count, 3);
+    assert_eq!(nodes(&r), [("Location".to_string(), 3)]);
+    let e = r
+        .instances
+        .iter()
+        .find(|h| h.instance.twin == "sensor-e")
+        .expect("sensor-e");
+    let marks = e.highlights.as_ref().expect("highlights");
+    assert_eq!(marks["instanceFieldValues"], json!(["B2", "F1", "<hit>R101</hit>"]));
+    assert_eq!(marks["name"], json!("Lobby sensor"));
+
+    // Two words must both occur; ranking puts a match in the name first.
+    let r = store
+        .search_instances(&InstanceSearch {
+            text: "sensor b1".into(),
+            recursive: true,
+            ..InstanceSearch::default()
+        })
+        .expect("search");
+    assert_eq!(r.instance_count, 4, "a, b, c, d are in B1 and say sensor");
+    let r = store
+        .search_instances(&InstanceSearch {
+            text: "boiler*".into(),
+            recursive: true,
+            ..InstanceSearch::default()
+        })
+        .expect("search");
+    assert_eq!(names(&r), ["sensor-a"]);
+    // UntilChildren: B2 has one child chain down to R101.
+    let r = store
+        .search_instances(&InstanceSearch {
+            path: vec!["Location".into()],
+            expand: Expand::UntilChildren,
+            node_order: NodeOrder::Name,
+            ..InstanceSearch::default()
+        })
+        .expect("search");
+    let b2 = r.nodes.iter().find(|n| n.name == "B2").expect("B2");
+    assert_eq!(b2.children.len(), 1);
+    assert_eq!(b2.children[0].name, "F1");
+    assert_eq!(b2.children[0].children[0].name, "R101");
+}
+
+#[test]
+fn tsi_bodies_page_and_suggest() {
+    let (_dir, store) = store();
+    let body = |j: Json| serde_json::to_vec(&j).expect("body");
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut instances = json!({ "recursive": true, "pageSize": 3, "sort": { "by": "DisplayName" } });
+        if let Some(t) = &token {
+            instances["continuationToken"] = json!(t);
+        }
+        let answer = store
+            .search_instances_json(&body(json!({ "searchString": "", "instances": instances })))
+            .expect("search");
+        assert_eq!(answer["instances"]["hitCount"], 7);
+        assert!(answer.get("hierarchyNodes").is_none(), "no hierarchies asked");
+        for hit in answer["instances"]["hits"].as_array().expect("hits") {
+            seen.push(hit["timeSeriesId"][0].as_str().expect("id").to_string());
+        }
+        match answer["instances"].get("continuationToken").and_then(Json::as_str) {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "sensor-a", "sensor-e", "sensor-b", "sensor-c", "sensor-d", "sensor-f", "sensor-g"
+        ],
+        "by display name: Boiler..., Lobby..., then ids"
+    );
+    let answer = store
+        .search_instances_json(&body(json!({
+            "path": ["Location"],
+            "hierarchies": { "expand": { "kind": "OneLevel" }, "sort": { "by": "CumulativeInstanceCount" } }
+        })))
+        .expect("nodes");
+    assert_eq!(
+        answer["hierarchyNodes"],
+        json!({ "hits": [
+            { "name": "B1", "cumulativeInstanceCount": 4 },
+            { "name": "B2", "cumulativeInstanceCount": 1 }
+        ], "hitCount": 2 })
+    );
+    let answer = store
+        .suggest_instances_json(&body(json!({ "searchString": "lob", "take": 5 })))
+        .expect("suggest");
+    assert_eq!(
+        answer,
+        json!({ "suggestions": [
+            { "searchString": "Lobby sensor", "highlightedSearchString": "<hit>Lob</hit>by sensor" }
+        ] })
+    );
+    assert!(
+        store
+            .search_instances_json(&body(json!({ "instances": { "sort": { "by": "Size" } } })))
+            .is_err()
+    );
+}
+
+#[test]
+fn twins_deleted_in_adt_leave_searches() {
+    let (_dir, store) = store();
+    let delete = r#"{"type":"Microsoft.DigitalTwins.Twin.Delete","subject":"sensor-g","time":"2026-01-01T00:00:00Z","data":{"$dtId":"sensor-g"}}"#;
+    store.ingest_adt(delete.as_bytes()).expect("ingest");
+    let all = store
+        .search_instances(&InstanceSearch {
+            recursive: true,
+            page_size: 100,
+            ..InstanceSearch::default()
+        })
+        .expect("search");
+    assert_eq!(all.instance_count, 6);
+    assert!(!names(&all).contains(&"sensor-g".to_string()));
+    assert!(
+        store.instance("sensor-g").is_some(),
+        "still an instance, still queryable"
+    );
+}
