@@ -33,9 +33,12 @@ pub(crate) struct TsmState {
     log: Mutex<ModelLog>,
     /// The derived view and the (model's derived version, catalog changes) it was built at.
     view: Mutex<Option<(u64, u64, Arc<View>)>>,
-    /// The search index and the (model version, view) it was built from.
-    search: Mutex<Option<(u64, Arc<View>, Arc<SearchIndex>)>>,
+    /// The search index and what it was built from.
+    search: Mutex<Option<BuiltIndex>>,
 }
+
+/// A search index with the model version and the view it was built from.
+type BuiltIndex = (u64, Arc<View>, Arc<SearchIndex>);
 
 impl TsmState {
     /// Reads the store's model file (or starts the default model) and rewrites it as one
