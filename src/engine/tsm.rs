@@ -150,8 +150,8 @@ impl Store {
     /// see [`InstanceSearch`]). An unknown hierarchy in the path or a token this store did
     /// not give is an error.
     pub fn search_instances(&self, search: &InstanceSearch) -> Result<SearchResult> {
-        self.search_index()
-            .search(search)
+        let index = self.search_index();
+        self.with_model(|model| index.search(search, &model))
             .map_err(crate::error::Error::InvalidArgument)
     }
 

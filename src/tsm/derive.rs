@@ -241,11 +241,23 @@ impl<'a> Lens<'a> {
         self.model.instances.get(twin).or_else(|| self.view.implied.get(twin))
     }
 
-    /// Every instance, by twin id.
+    /// Every instance, by twin id: the two sorted maps merged, the one put winning.
     pub(crate) fn instances(&self) -> Vec<&'a Instance> {
-        let mut all: BTreeMap<&str, &Instance> = self.view.implied.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        all.extend(self.model.instances.iter().map(|(k, v)| (k.as_str(), v)));
-        all.into_values().collect()
+        let mut out = Vec::with_capacity(self.view.implied.len().max(self.model.instances.len()));
+        let mut put = self.model.instances.iter().peekable();
+        let mut implied = self.view.implied.iter().peekable();
+        loop {
+            match (put.peek(), implied.peek()) {
+                (Some((p, _)), Some((i, _))) if p == i => {
+                    out.extend(put.next().map(|(_, v)| v));
+                    implied.next();
+                }
+                (Some((p, _)), Some((i, _))) if p < i => out.extend(put.next().map(|(_, v)| v)),
+                (_, Some(_)) => out.extend(implied.next().map(|(_, v)| v)),
+                (Some(_), None) => out.extend(put.next().map(|(_, v)| v)),
+                (None, None) => return out,
+            }
+        }
     }
 
     /// The type ids instances use (put or implied).

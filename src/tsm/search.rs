@@ -119,11 +119,16 @@ pub struct SearchResult {
 pub const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 10;
 
+/// A hierarchy node. Once the tree is built, its instances are laid out depth first in the
+/// hierarchy's `order`: a node's subtree is `order[start..end]`, its direct instances the
+/// first `direct.len()` of them, so counting a subtree is one pass over a slice.
 #[derive(Debug, Default)]
 struct Node {
     children: BTreeMap<String, Node>,
     /// Instances (indices) directly at this node.
     direct: Vec<u32>,
+    start: u32,
+    end: u32,
 }
 
 impl Node {
@@ -134,31 +139,50 @@ impl Node {
         }
     }
 
-    fn each(&self, f: &mut impl FnMut(u32)) {
-        self.direct.iter().copied().for_each(&mut *f);
-        for c in self.children.values() {
-            c.each(f);
+    /// Lays the subtree out in `order`, depth first.
+    fn lay_out(&mut self, order: &mut Vec<u32>) {
+        self.start = order.len() as u32;
+        order.extend(&self.direct);
+        for c in self.children.values_mut() {
+            c.lay_out(order);
         }
+        self.end = order.len() as u32;
     }
 
-    fn count(&self, matches: &[bool]) -> usize {
-        let mut n = 0;
-        self.each(&mut |i| n += usize::from(matches[i as usize]));
-        n
+    fn subtree<'o>(&self, order: &'o [u32]) -> &'o [u32] {
+        &order[self.start as usize..self.end as usize]
+    }
+
+    fn count(&self, order: &[u32], matches: Option<&[bool]>) -> usize {
+        let all = self.subtree(order);
+        match matches {
+            None => all.len(),
+            Some(m) => all.iter().filter(|&&i| m[i as usize]).count(),
+        }
     }
 }
 
 /// The searchable form of every instance and the hierarchies' trees.
 #[derive(Debug, Default)]
 pub(crate) struct SearchIndex {
-    instances: Vec<Instance>,
-    /// Lower-cased searchable text of each instance, fields separated by `\n`.
-    texts: Vec<String>,
+    /// Each instance's twin id, in order (instances themselves are read from the model
+    /// for the hits of a page only).
+    twins: Vec<String>,
+    /// Each instance's display name: its name, or its id.
+    display: Vec<String>,
+    /// Lower-cased searchable text of every instance, one after the other, fields and
+    /// instances separated by `\n` (a search word never holds one): one buffer to scan.
+    text: Vec<u8>,
+    /// Where each instance's text starts in `text`.
+    starts: Vec<usize>,
+    /// Distinct suggestible values (ids, names, type names, String field values),
+    /// lower-cased, sorted, with the value as written.
+    suggestions: Vec<(String, String)>,
     /// Lower-cased id and name of each instance, for ranking.
     keys: Vec<(String, String)>,
     type_names: Vec<String>,
-    /// Per hierarchy name: its definition and tree.
-    trees: BTreeMap<String, (Hierarchy, Node)>,
+    /// Per hierarchy name: its definition, tree and depth-first order of instances.
+    trees: BTreeMap<String, (Hierarchy, Node, Vec<u32>)>,
     /// Instances in no hierarchy.
     unparented: Vec<u32>,
 }
@@ -176,32 +200,46 @@ impl SearchIndex {
         let mut index = SearchIndex::default();
         let hierarchies: Vec<&Hierarchy> = model.hierarchies();
         for h in &hierarchies {
-            index.trees.insert(h.name.clone(), ((*h).clone(), Node::default()));
+            index
+                .trees
+                .insert(h.name.clone(), ((*h).clone(), Node::default(), Vec::new()));
         }
         let deleted = model.deleted();
         let instances = model
             .instances()
             .into_iter()
             .filter(|i| with_deleted || !deleted.contains(&i.twin));
+        let mut suggestions: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (n, instance) in instances.enumerate() {
             let type_name = model
                 .type_by_id(&instance.type_id)
                 .map_or_else(|| instance.type_id.clone(), |t| t.name.clone());
-            let mut text = vec![instance.twin.clone(), type_name.clone()];
-            text.extend(instance.name.iter().cloned());
-            text.extend(instance.description.iter().cloned());
+            // The searchable text, lower-cased straight into the shared buffer.
+            index.starts.push(index.text.len());
+            let mut push = |field: &str| {
+                push_lower(&mut index.text, field);
+                index.text.push(b'\n');
+            };
+            push(&instance.twin);
+            push(&type_name);
+            instance.name.as_deref().map(&mut push);
+            instance.description.as_deref().map(&mut push);
             for (k, v) in &instance.instance_fields {
-                text.push(k.clone());
-                text.push(field_text(v));
+                push(k);
+                match v {
+                    Value::String(s) => push(s),
+                    other => push(&field_text(other)),
+                }
             }
             let mut placed = false;
             for h in &hierarchies {
                 if !instance.hierarchy_ids.contains(&h.id) {
                     continue;
                 }
-                text.push(h.name.clone());
+                push_lower(&mut index.text, &h.name);
+                index.text.push(b'\n');
                 placed = true;
-                let Some((_, root)) = index.trees.get_mut(&h.name) else {
+                let Some((_, root, _)) = index.trees.get_mut(&h.name) else {
                     continue;
                 };
                 // The instance sits at the deepest level it has a (string) value for.
@@ -210,38 +248,85 @@ impl SearchIndex {
                     let Some(Value::String(v)) = instance.instance_fields.get(level) else {
                         break;
                     };
-                    node = node.children.entry(v.to_string()).or_default();
+                    if !node.children.contains_key(&**v) {
+                        node.children.insert(v.to_string(), Node::default());
+                    }
+                    let Some(child) = node.children.get_mut(&**v) else {
+                        break;
+                    };
+                    node = child;
                 }
                 node.direct.push(n as u32);
             }
             if !placed {
                 index.unparented.push(n as u32);
             }
-            index.texts.push(text.join("\n").to_lowercase());
+            suggestions.insert(&instance.twin);
+            if let Some(name) = &instance.name {
+                suggestions.insert(name);
+            }
+            if let Some(t) = model.type_by_id(&instance.type_id) {
+                suggestions.insert(&t.name);
+            }
+            suggestions.extend(instance.instance_fields.values().filter_map(|v| match v {
+                Value::String(s) => Some(&**s),
+                _ => None,
+            }));
             index.keys.push((
                 instance.twin.to_lowercase(),
                 instance.name.as_deref().unwrap_or_default().to_lowercase(),
             ));
             index.type_names.push(type_name);
-            index.instances.push(instance.clone());
+            index.twins.push(instance.twin.clone());
+            index
+                .display
+                .push(instance.name.clone().unwrap_or_else(|| instance.twin.clone()));
         }
+        index.suggestions = suggestions
+            .into_iter()
+            .map(|s| (s.to_lowercase(), s.to_string()))
+            .collect();
+        for (_, root, order) in index.trees.values_mut() {
+            root.lay_out(order);
+        }
+        index.suggestions.sort_unstable();
+        index.suggestions.dedup();
         index
     }
 
-    /// Which instances match `terms` (lower-cased).
-    fn matches(&self, terms: &[String]) -> Vec<bool> {
-        let finders: Vec<memchr::memmem::Finder<'_>> = terms
-            .iter()
-            .map(|t| memchr::memmem::Finder::new(t.as_bytes()))
-            .collect();
-        self.texts
-            .iter()
-            .map(|text| finders.iter().all(|f| f.find(text.as_bytes()).is_some()))
-            .collect()
+    /// Which instances match every one of `terms` (lower-cased); `None`: all do.
+    fn matches(&self, terms: &[String]) -> Option<Vec<bool>> {
+        let mut all: Option<Vec<bool>> = None;
+        for t in terms {
+            let finder = memchr::memmem::Finder::new(t.as_bytes());
+            let mut hit = vec![false; self.twins.len()];
+            let (mut from, mut i) = (0, 0);
+            // One find per matching instance: after a hit, go on from the next instance.
+            // Hits come in order, so the instance of each is found by walking forward.
+            while let Some(at) = finder.find(&self.text[from..]) {
+                let pos = from + at;
+                while self.starts.get(i + 1).is_some_and(|&next| next <= pos) {
+                    i += 1;
+                }
+                hit[i] = true;
+                match self.starts.get(i + 1) {
+                    Some(&next) => from = next,
+                    None => break,
+                }
+            }
+            all = Some(match all {
+                None => hit,
+                Some(mut a) => {
+                    a.iter_mut().zip(&hit).for_each(|(a, h)| *a &= *h);
+                    a
+                }
+            });
+        }
+        all
     }
 
     fn display_name(&self, i: usize) -> &str {
-        self.instances[i].name.as_deref().unwrap_or(&self.instances[i].twin)
+        &self.display[i]
     }
 
     /// 0 best: the text equals the id or the name, 1: in the id or the name, 2: elsewhere.
@@ -259,7 +344,9 @@ impl SearchIndex {
         }
     }
 
-    pub(crate) fn search(&self, q: &InstanceSearch) -> Result<SearchResult, String> {
+    /// Runs `q`; the hits of its page are read from `model`, the model the index was built
+    /// from.
+    pub(crate) fn search(&self, q: &InstanceSearch, model: &Lens<'_>) -> Result<SearchResult, String> {
         let text = q.text.trim().to_lowercase();
         let terms: Vec<String> = text
             .split_whitespace()
@@ -267,53 +354,55 @@ impl SearchIndex {
             .filter(|t| !t.is_empty())
             .collect();
         let matches = self.matches(&terms);
+        let matches = matches.as_deref();
         // The node searched, and which instances are "at" it or under it.
         let mut candidates: Vec<u32> = Vec::new();
         let mut nodes: Vec<NodeHit> = Vec::new();
         match q.path.split_first() {
             None => {
                 if q.recursive {
-                    candidates.extend(0..self.instances.len() as u32);
+                    candidates.extend(0..self.twins.len() as u32);
                 } else {
                     candidates.extend(&self.unparented);
                 }
-                for (name, (_, root)) in &self.trees {
-                    let count = root.count(&matches);
+                for (name, (_, root, order)) in &self.trees {
+                    let count = root.count(order, matches);
                     if count > 0 {
                         nodes.push(NodeHit {
                             name: name.clone(),
                             cumulative_instance_count: count,
-                            children: self.expand_children(root, q.expand, &matches),
+                            children: expand_children(root, order, q.expand, matches),
                         });
                     }
                 }
             }
             Some((hierarchy, rest)) => {
-                let (_, root) = self
+                let (_, root, order) = self
                     .trees
                     .get(hierarchy)
                     .ok_or_else(|| format!("path: {hierarchy:?} is not the name of a hierarchy"))?;
-                let node = root.at(rest);
-                if let Some(node) = node {
+                if let Some(node) = root.at(rest) {
                     if q.recursive {
-                        node.each(&mut |i| candidates.push(i));
+                        candidates.extend(node.subtree(order));
                     } else {
                         candidates.extend(&node.direct);
                     }
                     for (name, child) in &node.children {
-                        let count = child.count(&matches);
+                        let count = child.count(order, matches);
                         if count > 0 {
                             nodes.push(NodeHit {
                                 name: name.clone(),
                                 cumulative_instance_count: count,
-                                children: self.expand_children(child, q.expand, &matches),
+                                children: expand_children(child, order, q.expand, matches),
                             });
                         }
                     }
                 }
             }
         }
-        candidates.retain(|&i| matches[i as usize]);
+        if let Some(m) = matches {
+            candidates.retain(|&i| m[i as usize]);
+        }
         candidates.sort_unstable();
         candidates.dedup();
         match q.order {
@@ -343,9 +432,12 @@ impl SearchIndex {
             page(nodes.len(), q.node_page_size, q.node_continuation.as_deref())?;
         let instances = candidates[start..end]
             .iter()
-            .map(|&i| InstanceHit {
-                instance: self.instances[i as usize].clone(),
-                highlights: q.highlights.then(|| self.highlights(i as usize, &terms)),
+            .filter_map(|&i| {
+                let instance = model.instance(&self.twins[i as usize])?;
+                Some(InstanceHit {
+                    instance: instance.clone(),
+                    highlights: q.highlights.then(|| self.highlights(i as usize, instance, &terms)),
+                })
             })
             .collect();
         Ok(SearchResult {
@@ -358,24 +450,8 @@ impl SearchIndex {
         })
     }
 
-    fn expand_children(&self, node: &Node, expand: Expand, matches: &[bool]) -> Vec<NodeHit> {
-        if expand != Expand::UntilChildren || !node.direct.is_empty() || node.children.len() != 1 {
-            return Vec::new();
-        }
-        node.children
-            .iter()
-            .map(|(name, child)| NodeHit {
-                name: name.clone(),
-                cumulative_instance_count: child.count(matches),
-                children: self.expand_children(child, expand, matches),
-            })
-            .filter(|n| n.cumulative_instance_count > 0)
-            .collect()
-    }
-
-    fn highlights(&self, i: usize, terms: &[String]) -> BTreeMap<String, serde_json::Value> {
+    fn highlights(&self, i: usize, inst: &Instance, terms: &[String]) -> BTreeMap<String, serde_json::Value> {
         use serde_json::json;
-        let inst = &self.instances[i];
         let mark = |s: &str| json!(highlight(s, terms));
         let mut out = BTreeMap::new();
         out.insert("timeSeriesId".into(), json!([highlight(&inst.twin, terms)]));
@@ -407,34 +483,43 @@ impl SearchIndex {
         out
     }
 
-    /// Values (ids, names, type names, field values) starting with `prefix`
+    /// Values (ids, names, type names, String field values) starting with `prefix`
     /// (case-insensitive), sorted, at most `take`: `(value, value with <hit> marks)`.
     pub(crate) fn suggest(&self, prefix: &str, take: usize) -> Vec<(String, String)> {
         let lower = prefix.to_lowercase();
-        let mut found: BTreeMap<String, ()> = BTreeMap::new();
-        for (i, inst) in self.instances.iter().enumerate() {
-            let mut offer = |s: &str| {
-                if s.to_lowercase().starts_with(&lower) {
-                    found.insert(s.to_string(), ());
-                }
-            };
-            offer(&inst.twin);
-            inst.name.as_deref().map(&mut offer);
-            offer(&self.type_names[i]);
-            for v in inst.instance_fields.values() {
-                if let Value::String(s) = v {
-                    offer(s);
-                }
-            }
-        }
-        found
-            .into_keys()
+        let first = self.suggestions.partition_point(|(l, _)| l.as_str() < lower.as_str());
+        self.suggestions[first..]
+            .iter()
+            .take_while(|(l, _)| l.starts_with(&lower))
             .take(take)
-            .map(|s| {
-                let marked = highlight(&s, std::slice::from_ref(&lower));
-                (s, marked)
-            })
+            .map(|(_, s)| (s.clone(), highlight(s, std::slice::from_ref(&lower))))
             .collect()
+    }
+}
+
+/// The children of `node` when expanding until children: its single child chain down to
+/// the first node with instances or several children.
+fn expand_children(node: &Node, order: &[u32], expand: Expand, matches: Option<&[bool]>) -> Vec<NodeHit> {
+    if expand != Expand::UntilChildren || !node.direct.is_empty() || node.children.len() != 1 {
+        return Vec::new();
+    }
+    node.children
+        .iter()
+        .map(|(name, child)| NodeHit {
+            name: name.clone(),
+            cumulative_instance_count: child.count(order, matches),
+            children: expand_children(child, order, expand, matches),
+        })
+        .filter(|n| n.cumulative_instance_count > 0)
+        .collect()
+}
+
+/// Appends `text` lower-cased (ASCII in place; other text through `to_lowercase`).
+fn push_lower(out: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+    } else {
+        out.extend_from_slice(text.to_lowercase().as_bytes());
     }
 }
 
