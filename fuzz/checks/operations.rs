@@ -1,7 +1,9 @@
 //! The whole store against a naive model, on operations read from the fuzz input: writes of
 //! every value type (duplicate and out-of-order times, removals), flushes, compactions,
-//! range and twin deletions, reopens, and queries (raw events, latest state, state at an
-//! instant, bucketed counts and sums, TSI JSON). Any disagreement or panic is a finding.
+//! range and twin deletions, reopens, Time Series Model changes (types and instances put
+//! and deleted, relationship events), and queries (raw events, latest state, state at an
+//! instant, bucketed counts and sums, TSI JSON, every twin's instance and the types). Any
+//! disagreement or panic is a finding.
 //!
 //! Shared by the fuzz target `fuzz/fuzz_targets/operations.rs` and the seed regression test
 //! `tests/fuzz_seeds.rs`.
@@ -17,6 +19,95 @@ const S: i64 = 1_000_000_000;
 
 /// Per twin: (time, arrival, values).
 type Rows = BTreeMap<&'static str, Vec<(i64, u64, Vec<(String, Value)>)>>;
+
+/// What the naive model keeps of the Time Series Model: type ids put (with their name
+/// index) and the type id of each instance put.
+#[derive(Default)]
+struct Tsm {
+    types: BTreeMap<&'static str, usize>,
+    instances: BTreeMap<&'static str, &'static str>,
+}
+
+const TYPE_IDS: [&str; 2] = ["t0", "t1"];
+const TYPE_NAMES: [&str; 2] = ["N0", "N1"];
+
+/// One model change read from the input (`code` picks the kind, `arg` its target).
+fn model_change(store: &Store, tsm: &mut Tsm, code: u8, arg: u8) {
+    use twinstore::tsm::{DEFAULT_TYPE_ID, Instance, TimeSeriesType};
+    let ty = TYPE_IDS[usize::from(arg) % 2];
+    let twin = TWINS[usize::from(arg / 2) % TWINS.len()];
+    match code % 5 {
+        0 => {
+            let name = usize::from(arg / 8) % 2;
+            let t = TimeSeriesType {
+                id: ty.into(),
+                name: TYPE_NAMES[name].into(),
+                description: None,
+                variables: vec![(
+                    "V".into(),
+                    twinstore::Variable::numeric("$event.T.Double", "avg($value)"),
+                )],
+            };
+            let ok = store.put_time_series_types(vec![t]).expect("logged")[0].is_ok();
+            let clash = tsm.types.iter().any(|(id, n)| *n == name && *id != ty);
+            assert_eq!(ok, !clash, "put type {ty} named {}", TYPE_NAMES[name]);
+            if ok {
+                tsm.types.insert(ty, name);
+            }
+        }
+        1 => {
+            let ok = store.delete_time_series_types(&[ty]).expect("logged")[0].is_ok();
+            let expected = tsm.types.contains_key(ty) && !tsm.instances.values().any(|t| *t == ty);
+            assert_eq!(ok, expected, "delete type {ty}");
+            if ok {
+                tsm.types.remove(ty);
+            }
+        }
+        2 => {
+            let ok = store.put_instances(vec![Instance::new(twin, ty)]).expect("logged")[0].is_ok();
+            assert_eq!(ok, tsm.types.contains_key(ty), "put instance {twin} of {ty}");
+            if ok {
+                tsm.instances.insert(twin, ty);
+            }
+        }
+        3 => {
+            let ok = store.delete_instances(&[twin]).expect("logged")[0].is_ok();
+            assert_eq!(ok, tsm.instances.remove(twin).is_some(), "delete instance {twin}");
+        }
+        _ => {
+            let target = TWINS[usize::from(arg) % TWINS.len()];
+            let event = format!(
+                r#"{{"type":"Microsoft.DigitalTwins.Relationship.Create","subject":"{twin}/relationships/r{arg}","time":"2026-01-01T00:00:00Z","data":{{"$relationshipId":"r{arg}","$sourceId":"{twin}","$targetId":"{target}","$relationshipName":"contains"}}}}"#
+            );
+            let report = store.ingest_adt(event.as_bytes()).expect("relationship");
+            assert_eq!(report.model_events, 1);
+        }
+    }
+    let _ = DEFAULT_TYPE_ID;
+}
+
+/// Every twin's instance: the one put, else an implied one of the default type for a twin
+/// that was ever written; and the types: the default one and those put.
+fn check_model(store: &Store, rows: &Rows, tsm: &Tsm) {
+    use twinstore::tsm::DEFAULT_TYPE_ID;
+    for twin in TWINS {
+        let expected = match tsm.instances.get(twin) {
+            Some(ty) => Some(*ty),
+            None => rows.contains_key(twin).then_some(DEFAULT_TYPE_ID),
+        };
+        assert_eq!(
+            store.instance(twin).map(|i| i.type_id),
+            expected.map(str::to_string),
+            "instance of {twin}"
+        );
+    }
+    let mut types: Vec<String> = store.time_series_types().into_iter().map(|t| t.id).collect();
+    types.sort();
+    let mut expected: Vec<String> = tsm.types.keys().map(|t| t.to_string()).collect();
+    expected.push(DEFAULT_TYPE_ID.into());
+    expected.sort();
+    assert_eq!(types, expected);
+}
 
 fn options() -> Options {
     Options::default()
@@ -166,6 +257,7 @@ pub fn run(data: &[u8]) {
     let dir = tempfile::tempdir().expect("a temporary directory for the store");
     let mut store = Store::open(dir.path(), options()).expect("open an empty store");
     let mut rows: Rows = BTreeMap::new();
+    let mut tsm = Tsm::default();
     let mut arrivals = 0u64;
     let mut input = Input(data);
     let mut ops = 0;
@@ -230,12 +322,20 @@ pub fn run(data: &[u8]) {
                     }
                 }
             }
+            // A model change (7 with the high bit set).
+            _ if op & 0x80 != 0 => {
+                let (Some(code), Some(arg)) = (input.byte(), input.byte()) else {
+                    break;
+                };
+                model_change(&store, &mut tsm, code, arg);
+            }
             _ => {
                 drop(store);
                 store = Store::open(dir.path(), options()).expect("reopen");
             }
         }
         check(&store, &rows);
+        check_model(&store, &rows, &tsm);
     }
     let report = store.verify().expect("verify");
     assert!(report.is_ok(), "{:?}", report.problems);
