@@ -4,7 +4,7 @@
 //!
 //! Lock order: `log` (held for a whole change: check, append, apply), then `model`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -242,40 +242,23 @@ impl Store {
     /// reason, in the order given. `Err` only when the change could not be logged (then
     /// none is stored).
     pub fn put_time_series_types(&self, types: Vec<TimeSeriesType>) -> Result<ItemResults<TimeSeriesType>> {
-        self.change_model(|model, view| {
-            let mut taken = BTreeMap::new();
-            let mut accepted = Vec::new();
-            let answers: ItemResults<TimeSeriesType> = types
-                .into_iter()
-                .map(|t| {
-                    model.check_type(&t, &taken, view)?;
-                    taken.insert(t.id.clone(), t.name.clone());
-                    accepted.push(t.clone());
-                    Ok(t)
-                })
-                .collect();
-            (non_empty(accepted).map(Change::PutTypes), answers)
-        })
+        self.put_named(
+            types,
+            |t| (t.id.clone(), t.name.clone()),
+            |model, t, taken, view| model.check_type(t, taken, view),
+            Change::PutTypes,
+        )
     }
 
     /// Deletes types by id. A type an instance is of (one put with it, or, for the default
     /// type, every twin's implied instance) is refused, as TSI refuses it.
     pub fn delete_time_series_types(&self, ids: &[&str]) -> Result<ItemResults<()>> {
-        self.change_model(|model, view| {
-            let used = view.used_types();
-            let mut accepted: Vec<String> = Vec::new();
-            let answers = ids
-                .iter()
-                .map(|id| {
-                    if !accepted.iter().any(|a| a == id) {
-                        model.check_type_delete(id, &used, view)?;
-                        accepted.push(id.to_string());
-                    }
-                    Ok(())
-                })
-                .collect();
-            (non_empty(accepted).map(Change::DeleteTypes), answers)
-        })
+        self.delete_each(
+            ids,
+            |view| view.used_types(),
+            |model, id, used, view| model.check_type_delete(id, used, view),
+            Change::DeleteTypes,
+        )
     }
 
     /// The hierarchy with id `id`.
@@ -296,39 +279,22 @@ impl Store {
     /// Creates or replaces hierarchies (a unique name, at least one level); per item, as
     /// [`Store::put_time_series_types`].
     pub fn put_hierarchies(&self, hierarchies: Vec<Hierarchy>) -> Result<ItemResults<Hierarchy>> {
-        self.change_model(|model, view| {
-            let mut taken = BTreeMap::new();
-            let mut accepted = Vec::new();
-            let answers: ItemResults<Hierarchy> = hierarchies
-                .into_iter()
-                .map(|h| {
-                    model.check_hierarchy(&h, &taken, view)?;
-                    taken.insert(h.id.clone(), h.name.clone());
-                    accepted.push(h.clone());
-                    Ok(h)
-                })
-                .collect();
-            (non_empty(accepted).map(Change::PutHierarchies), answers)
-        })
+        self.put_named(
+            hierarchies,
+            |h| (h.id.clone(), h.name.clone()),
+            |model, h, taken, view| model.check_hierarchy(h, taken, view),
+            Change::PutHierarchies,
+        )
     }
 
     /// Deletes hierarchies by id; one an instance is in is refused.
     pub fn delete_hierarchies(&self, ids: &[&str]) -> Result<ItemResults<()>> {
-        self.change_model(|model, view| {
-            let used = view.used_hierarchies();
-            let mut accepted: Vec<String> = Vec::new();
-            let answers = ids
-                .iter()
-                .map(|id| {
-                    if !accepted.iter().any(|a| a == id) {
-                        model.check_hierarchy_delete(id, &used)?;
-                        accepted.push(id.to_string());
-                    }
-                    Ok(())
-                })
-                .collect();
-            (non_empty(accepted).map(Change::DeleteHierarchies), answers)
-        })
+        self.delete_each(
+            ids,
+            |view| view.used_hierarchies(),
+            |model, id, used, _| model.check_hierarchy_delete(id, used),
+            Change::DeleteHierarchies,
+        )
     }
 
     /// The instance of `twin`: the one put, or, for a twin the store holds data of, the
@@ -495,6 +461,65 @@ impl Store {
             .into_iter()
             .cloned()
             .collect()
+    }
+}
+
+/// Checks a named entity against the model and the names accepted before it in the batch.
+type CheckNamed<T> = fn(&Model, &T, &BTreeMap<String, String>, &Lens<'_>) -> Result<(), ModelError>;
+/// Checks the deletion of an id against the model and the ids in use.
+type CheckDelete = fn(&Model, &str, &BTreeSet<&str>, &Lens<'_>) -> Result<(), ModelError>;
+
+impl Store {
+    /// Puts types or hierarchies: each checked (`key`: its id and name), the accepted ones
+    /// made one change.
+    fn put_named<T: Clone>(
+        &self,
+        items: Vec<T>,
+        key: fn(&T) -> (String, String),
+        check: CheckNamed<T>,
+        change: fn(Vec<T>) -> Change,
+    ) -> Result<ItemResults<T>> {
+        self.change_model(|model, view| {
+            let mut taken = BTreeMap::new();
+            let mut accepted = Vec::new();
+            let answers: ItemResults<T> = items
+                .into_iter()
+                .map(|item| {
+                    check(model, &item, &taken, view)?;
+                    let (id, name) = key(&item);
+                    taken.insert(id, name);
+                    accepted.push(item.clone());
+                    Ok(item)
+                })
+                .collect();
+            (non_empty(accepted).map(change), answers)
+        })
+    }
+
+    /// Deletes types or hierarchies by id: each checked against the ids `used`, the accepted
+    /// ones (once each) made one change.
+    fn delete_each(
+        &self,
+        ids: &[&str],
+        used: for<'v> fn(&Lens<'v>) -> BTreeSet<&'v str>,
+        check: CheckDelete,
+        change: fn(Vec<String>) -> Change,
+    ) -> Result<ItemResults<()>> {
+        self.change_model(|model, view| {
+            let used = used(view);
+            let mut accepted: Vec<String> = Vec::new();
+            let answers = ids
+                .iter()
+                .map(|id| {
+                    if !accepted.iter().any(|a| a == id) {
+                        check(model, id, &used, view)?;
+                        accepted.push(id.to_string());
+                    }
+                    Ok(())
+                })
+                .collect();
+            (non_empty(accepted).map(change), answers)
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 //! - `batch`: TSI's `$batch` bodies and lists (get, put, update, delete; per-item errors).
 //! - [`graph`]: the twin graph from ADT's relationship events, and containment paths.
 //! - [`search`]: instance search and hierarchy navigation (TSI's `search` and `suggest`).
-//! - [`derive`]: the model as readers see it: what was put, plus the types, the "ADT"
+//! - [`mod@derive`]: the model as readers see it: what was put, plus the types, the "ADT"
 //!   hierarchy and the instances derived from the data and the graph.
 //!
 //! Every twin has an instance: the one put for it, or, until one is, an implied instance of
@@ -152,6 +152,30 @@ fn check_id(what: &str, field: &str, id: &str) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Checks an entity's id and name, and that no other entity of its `kind` has the name:
+/// neither one of `existing` (ids and names, those replaced in this batch excepted) nor one
+/// accepted earlier in the batch (`taken`: names by id).
+fn check_named<'a>(
+    what: &str,
+    kind: &str,
+    (id, name): (&str, &str),
+    existing: impl Iterator<Item = (&'a str, &'a str)>,
+    taken: &'a BTreeMap<String, String>,
+) -> Result<(), ModelError> {
+    check_id(what, "id", id)?;
+    check_id(what, "name", name)?;
+    let clash = existing
+        .filter(|(other, _)| !taken.contains_key(*other))
+        .chain(taken.iter().map(|(i, n)| (i.as_str(), n.as_str())))
+        .find(|(other, other_name)| *other_name == name && *other != id);
+    if let Some((other, _)) = clash {
+        return Err(ModelError::conflict(format!(
+            "{what}: the name {name:?} is already the name of {kind} {other:?}"
+        )));
+    }
+    Ok(())
+}
+
 impl Model {
     /// Makes a change that was checked (or logged): never fails.
     pub(crate) fn apply(&mut self, change: Change) {
@@ -220,25 +244,8 @@ impl Model {
         view: &Lens<'_>,
     ) -> Result<(), ModelError> {
         let what = format!("type {:?}", t.id);
-        check_id(&what, "id", &t.id)?;
-        check_id(&what, "name", &t.name)?;
-        let clash = view
-            .types()
-            .into_iter()
-            .find(|o| o.name == t.name && o.id != t.id && !taken.contains_key(&o.id))
-            .map(|o| o.id.clone())
-            .or_else(|| {
-                taken
-                    .iter()
-                    .find(|(id, name)| **name == t.name && **id != t.id)
-                    .map(|(id, _)| id.clone())
-            });
-        if let Some(other) = clash {
-            return Err(ModelError::conflict(format!(
-                "{what}: the name {:?} is already the name of type {other:?}",
-                t.name
-            )));
-        }
+        let others = view.types().into_iter().map(|o| (o.id.as_str(), o.name.as_str()));
+        check_named(&what, "type", (&t.id, &t.name), others, taken)?;
         if t.variables.len() > MAX_TYPE_VARIABLES {
             return Err(ModelError::invalid(format!(
                 "{what}: {} variables; the limit is {MAX_TYPE_VARIABLES}",
@@ -295,25 +302,8 @@ impl Model {
         view: &Lens<'_>,
     ) -> Result<(), ModelError> {
         let what = format!("hierarchy {:?}", h.id);
-        check_id(&what, "id", &h.id)?;
-        check_id(&what, "name", &h.name)?;
-        let clash = view
-            .hierarchies()
-            .into_iter()
-            .find(|o| o.name == h.name && o.id != h.id && !taken.contains_key(&o.id))
-            .map(|o| o.id.clone())
-            .or_else(|| {
-                taken
-                    .iter()
-                    .find(|(id, name)| **name == h.name && **id != h.id)
-                    .map(|(id, _)| id.clone())
-            });
-        if let Some(other) = clash {
-            return Err(ModelError::conflict(format!(
-                "{what}: the name {:?} is already the name of hierarchy {other:?}",
-                h.name
-            )));
-        }
+        let others = view.hierarchies().into_iter().map(|o| (o.id.as_str(), o.name.as_str()));
+        check_named(&what, "hierarchy", (&h.id, &h.name), others, taken)?;
         if h.instance_field_names.is_empty() {
             return Err(ModelError::invalid(format!(
                 "{what}: source.instanceFieldNames is empty; a hierarchy needs at least one level"
