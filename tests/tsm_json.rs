@@ -117,7 +117,12 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
             json!({ "put": [instance.clone(), { "timeSeriesId": ["x", "y"] }] }),
         ))
         .expect("put");
-    assert_eq!(answer["put"][0], json!({ "instance": instance.clone(), "error": null }));
+    // TSI answers an instance put with the error only.
+    assert_eq!(answer["put"][0], json!({ "error": null }));
+    assert_eq!(
+        store.instance("thermostat67").map(|i| i.to_json()),
+        Some(instance.clone())
+    );
     assert_eq!(answer["put"][1]["error"]["code"], "InvalidInput");
 
     // A twin with data has its implied instance, of the default type.

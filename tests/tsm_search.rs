@@ -177,7 +177,7 @@ fn tsi_bodies_page_and_suggest() {
             .search_instances_json(&body(json!({ "searchString": "", "instances": instances })))
             .expect("search");
         assert_eq!(answer["instances"]["hitCount"], 7);
-        assert!(answer.get("hierarchyNodes").is_none(), "no hierarchies asked");
+        assert!(answer["hierarchyNodes"].is_null(), "no hierarchies asked");
         for hit in answer["instances"]["hits"].as_array().expect("hits") {
             seen.push(hit["timeSeriesId"][0].as_str().expect("id").to_string());
         }
@@ -202,9 +202,22 @@ fn tsi_bodies_page_and_suggest() {
     assert_eq!(
         answer["hierarchyNodes"],
         json!({ "hits": [
-            { "name": "B1", "cumulativeInstanceCount": 4 },
-            { "name": "B2", "cumulativeInstanceCount": 1 }
-        ], "hitCount": 2 })
+            { "name": "B1", "cumulativeInstanceCount": 4, "hierarchyNodes": null },
+            { "name": "B2", "cumulativeInstanceCount": 1, "hierarchyNodes": null }
+        ], "hitCount": 2, "continuationToken": null })
+    );
+    // A word of a value starting with the text, as TSI suggests ("sensor" starts words of
+    // two names and of every id).
+    let answer = store
+        .suggest_instances_json(&body(json!({ "searchString": "sens", "take": 3 })))
+        .expect("suggest");
+    assert_eq!(
+        answer,
+        json!({ "suggestions": [
+            { "searchString": "Boiler room sensor", "highlightedSearchString": "Boiler room <hit>sens</hit>or" },
+            { "searchString": "Lobby sensor", "highlightedSearchString": "Lobby <hit>sens</hit>or" },
+            { "searchString": "sensor-a", "highlightedSearchString": "<hit>sens</hit>or-a" }
+        ] })
     );
     let answer = store
         .suggest_instances_json(&body(json!({ "searchString": "lob", "take": 5 })))

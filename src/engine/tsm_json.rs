@@ -46,6 +46,14 @@ fn entries<T: batch::ToJson>(kind: &Kind, answers: &[Result<T, ModelError>]) -> 
         .collect()
 }
 
+/// `{"error": null}` or `{"error": {...}}` per item.
+fn errors_only<T>(answers: &[Result<T, ModelError>]) -> Vec<Json> {
+    answers
+        .iter()
+        .map(|a| json!({ "error": a.as_ref().err().map(batch::error_json) }))
+        .collect()
+}
+
 fn not_found(what: &str, key: &str) -> ModelError {
     ModelError::not_found(format!("{what} {key:?} does not exist"))
 }
@@ -156,13 +164,14 @@ impl Store {
                     .collect();
                 Ok(json!({ "get": entries(kind, &answers) }))
             }
+            // TSI answers an instance put or update with the error only (null when stored).
             BatchOp::Put(items) => {
                 let answers = in_order(items, |valid| self.put_instances(valid))?;
-                Ok(json!({ "put": entries(kind, &answers) }))
+                Ok(json!({ "put": errors_only(&answers) }))
             }
             BatchOp::Update(items) => {
                 let answers = in_order(items, |valid| self.update_instances(valid))?;
-                Ok(json!({ "update": entries(kind, &answers) }))
+                Ok(json!({ "update": errors_only(&answers) }))
             }
             BatchOp::Delete { ids, names } => {
                 let targets = resolve(ids, names, "instance", named);
@@ -455,14 +464,18 @@ fn parse_search(body: &[u8]) -> Result<crate::tsm::InstanceSearch> {
 }
 
 fn node_json(node: &crate::tsm::NodeHit) -> Json {
-    let mut out = json!({ "name": node.name, "cumulativeInstanceCount": node.cumulative_instance_count });
-    if !node.children.is_empty() {
-        out["hierarchyNodes"] = json!({
+    let children = (!node.children.is_empty()).then(|| {
+        json!({
             "hits": node.children.iter().map(node_json).collect::<Vec<_>>(),
             "hitCount": node.children.len(),
-        });
-    }
-    out
+            "continuationToken": null,
+        })
+    });
+    json!({
+        "name": node.name,
+        "cumulativeInstanceCount": node.cumulative_instance_count,
+        "hierarchyNodes": children,
+    })
 }
 
 impl Store {
@@ -475,33 +488,35 @@ impl Store {
     pub fn search_instances_json(&self, body: &[u8]) -> Result<Json> {
         let q = parse_search(body)?;
         let r = self.search_instances(&q)?;
+        // A hit is TSI's InstanceHit: id, name, type, hierarchies and highlights (null
+        // unless asked), not the whole instance.
         let hits: Vec<Json> = r
             .instances
             .iter()
             .map(|h| {
-                let mut hit = h.instance.to_json();
-                if let Some(marks) = &h.highlights {
-                    hit["highlights"] = json!(marks);
-                }
-                hit
+                let i = &h.instance;
+                json!({
+                    "timeSeriesId": [i.twin],
+                    "name": i.name,
+                    "typeId": i.type_id,
+                    "hierarchyIds": i.hierarchy_ids,
+                    "highlights": h.highlights,
+                })
             })
             .collect();
-        let mut instances = json!({ "hits": hits, "hitCount": r.instance_count });
-        if let Some(t) = &r.continuation {
-            instances["continuationToken"] = json!(t);
-        }
-        let mut out = json!({ "instances": instances });
-        if q.expand != crate::tsm::Expand::None {
-            let mut nodes = json!({
+        let instances = json!({
+            "hits": hits,
+            "hitCount": r.instance_count,
+            "continuationToken": r.continuation,
+        });
+        let nodes = (q.expand != crate::tsm::Expand::None).then(|| {
+            json!({
                 "hits": r.nodes.iter().map(node_json).collect::<Vec<_>>(),
                 "hitCount": r.node_count,
-            });
-            if let Some(t) = &r.node_continuation {
-                nodes["continuationToken"] = json!(t);
-            }
-            out["hierarchyNodes"] = nodes;
-        }
-        Ok(out)
+                "continuationToken": r.node_continuation,
+            })
+        });
+        Ok(json!({ "instances": instances, "hierarchyNodes": nodes }))
     }
 
     /// TSI's `POST timeseries/instances/suggest`: `{"searchString", "take"}` (take: default

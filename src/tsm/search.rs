@@ -175,9 +175,12 @@ pub(crate) struct SearchIndex {
     text: Vec<u8>,
     /// Where each instance's text starts in `text`.
     starts: Vec<usize>,
-    /// Distinct suggestible values (ids, names, type names, String field values),
-    /// lower-cased, sorted, with the value as written.
-    suggestions: Vec<(String, String)>,
+    /// Distinct suggestible values (ids, names, type names, String field values), sorted.
+    suggestions: Vec<String>,
+    /// Every word start of every suggestible value: the value lower-cased from that word
+    /// on, and the value's index; sorted, so the values with a word starting with a prefix
+    /// are one range.
+    word_starts: Vec<(String, u32)>,
     /// Lower-cased id and name of each instance, for ranking.
     keys: Vec<(String, String)>,
     type_names: Vec<String>,
@@ -282,15 +285,23 @@ impl SearchIndex {
                 .display
                 .push(instance.name.clone().unwrap_or_else(|| instance.twin.clone()));
         }
-        index.suggestions = suggestions
-            .into_iter()
-            .map(|s| (s.to_lowercase(), s.to_string()))
-            .collect();
+        let mut values: Vec<String> = suggestions.into_iter().map(str::to_string).collect();
+        values.sort_unstable();
+        for (n, value) in values.iter().enumerate() {
+            let lower = value.to_lowercase();
+            let mut at_start = true;
+            for (i, c) in lower.char_indices() {
+                if at_start && !c.is_whitespace() {
+                    index.word_starts.push((lower[i..].to_string(), n as u32));
+                }
+                at_start = c.is_whitespace();
+            }
+        }
+        index.word_starts.sort_unstable();
+        index.suggestions = values;
         for (_, root, order) in index.trees.values_mut() {
             root.lay_out(order);
         }
-        index.suggestions.sort_unstable();
-        index.suggestions.dedup();
         index
     }
 
@@ -483,16 +494,37 @@ impl SearchIndex {
         out
     }
 
-    /// Values (ids, names, type names, String field values) starting with `prefix`
-    /// (case-insensitive), sorted, at most `take`: `(value, value with <hit> marks)`.
+    /// Values (ids, names, type names, String field values) with a word starting with
+    /// `prefix` (case-insensitive), sorted, at most `take`: `(value, value with the prefix
+    /// marked <hit> at each word start)`.
     pub(crate) fn suggest(&self, prefix: &str, take: usize) -> Vec<(String, String)> {
-        let lower = prefix.to_lowercase();
-        let first = self.suggestions.partition_point(|(l, _)| l.as_str() < lower.as_str());
-        self.suggestions[first..]
+        let lower = prefix.trim().to_lowercase();
+        if lower.is_empty() {
+            return Vec::new();
+        }
+        let first = self.word_starts.partition_point(|(w, _)| w.as_str() < lower.as_str());
+        // Values are sorted, so the smallest indices are the first values in order.
+        let mut found: std::collections::BinaryHeap<u32> = std::collections::BinaryHeap::new();
+        for (_, n) in self.word_starts[first..]
             .iter()
-            .take_while(|(l, _)| l.starts_with(&lower))
-            .take(take)
-            .map(|(_, s)| (s.clone(), highlight(s, std::slice::from_ref(&lower))))
+            .take_while(|(w, _)| w.starts_with(&lower))
+        {
+            if found.iter().any(|f| f == n) {
+                continue;
+            }
+            found.push(*n);
+            if found.len() > take {
+                found.pop();
+            }
+        }
+        let mut found = found.into_sorted_vec();
+        found.truncate(take);
+        found
+            .into_iter()
+            .map(|n| {
+                let value = &self.suggestions[n as usize];
+                (value.clone(), highlight_word_starts(value, &lower))
+            })
             .collect()
     }
 }
@@ -512,6 +544,33 @@ fn expand_children(node: &Node, order: &[u32], expand: Expand, matches: Option<&
         })
         .filter(|n| n.cumulative_instance_count > 0)
         .collect()
+}
+
+/// `text` with `prefix` marked `<hit>` wherever a word of it starts with it.
+fn highlight_word_starts(text: &str, prefix: &str) -> String {
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 11);
+    let mut at_start = true;
+    let mut rest = 0;
+    for (i, c) in text.char_indices() {
+        if i < rest {
+            continue;
+        }
+        if at_start && !c.is_whitespace() && lower[i..].starts_with(prefix) {
+            out.push_str("<hit>");
+            out.push_str(&text[i..i + prefix.len()]);
+            out.push_str("</hit>");
+            rest = i + prefix.len();
+            at_start = false;
+            continue;
+        }
+        out.push(c);
+        at_start = c.is_whitespace();
+    }
+    out
 }
 
 /// Appends `text` lower-cased (ASCII in place; other text through `to_lowercase`).
