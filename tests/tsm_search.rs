@@ -193,12 +193,16 @@ fn tsi_bodies_page_and_suggest() {
         ],
         "by display name: Boiler..., Lobby..., then ids"
     );
+    // Hierarchies asked without instances: nodes only (TSI: "only hierarchies with no
+    // instances are returned").
     let answer = store
         .search_instances_json(&body(json!({
+            "searchString": "",
             "path": ["Location"],
             "hierarchies": { "expand": { "kind": "OneLevel" }, "sort": { "by": "CumulativeInstanceCount" } }
         })))
         .expect("nodes");
+    assert!(answer["instances"].is_null());
     assert_eq!(
         answer["hierarchyNodes"],
         json!({ "hits": [
@@ -230,9 +234,30 @@ fn tsi_bodies_page_and_suggest() {
     );
     assert!(
         store
-            .search_instances_json(&body(json!({ "instances": { "sort": { "by": "Size" } } })))
+            .search_instances_json(&body(
+                json!({ "searchString": "", "instances": { "sort": { "by": "Size" } } })
+            ))
             .is_err()
     );
+    assert!(
+        store.search_instances_json(&body(json!({}))).is_err(),
+        "searchString is required"
+    );
+    assert!(
+        store
+            .search_instances_json(&body(json!({ "searchString": "", "instances": { "pageSize": 101 } })))
+            .is_err()
+    );
+    // TSI's defaults with only a search string: recursive from the root, highlighted.
+    let answer = store
+        .search_instances_json(&body(json!({ "searchString": "lobby" })))
+        .expect("search");
+    assert_eq!(answer["instances"]["hitCount"], 1);
+    let hit = &answer["instances"]["hits"][0];
+    assert_eq!(hit["timeSeriesId"], json!(["sensor-e"]));
+    assert_eq!(hit["highlights"]["name"], json!("<hit>Lobby</hit> sensor"));
+    assert_eq!(hit["highlights"]["hierarchyNames"], json!(["Location"]));
+    assert!(answer["hierarchyNodes"].is_null());
 }
 
 #[test]

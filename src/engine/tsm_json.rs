@@ -385,14 +385,32 @@ fn sort_by(map: &mut serde_json::Map<String, Json>, what: &str) -> Result<Option
     }
 }
 
-/// An `InstanceSearch` from TSI's search body.
+/// A `pageSize`: 1 to 100 (TSI's range); absent, TSI's default (10).
+fn page_size(map: &serde_json::Map<String, Json>, what: &str) -> Result<usize> {
+    match map.get("pageSize") {
+        None | Some(Json::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=100).contains(n))
+            .map(|n| n as usize)
+            .ok_or_else(|| Error::InvalidArgument(format!("{what}.pageSize must be 1 to 100, not {v}"))),
+    }
+}
+
+/// An `InstanceSearch` from TSI's search body, with TSI's defaults: instances recursive,
+/// highlighted, by rank, 10 a page; hierarchy nodes only when asked, then expanded until
+/// children, by count; hierarchies asked without instances return no instances.
 fn parse_search(body: &[u8]) -> Result<crate::tsm::InstanceSearch> {
     use crate::tsm::{Expand, InstanceOrder, InstanceSearch, NodeOrder};
     let json: Json =
         serde_json::from_slice(body).map_err(|e| Error::InvalidArgument(format!("the body is not JSON: {e}")))?;
     let mut map = fields(json, "search", &["searchString", "path", "instances", "hierarchies"])?;
+    let text = json_text(&mut map, "searchString", "search")?
+        .ok_or_else(|| Error::InvalidArgument("search: searchString is required (it may be empty)".into()))?;
     let mut q = InstanceSearch {
-        text: json_text(&mut map, "searchString", "search")?.unwrap_or_default(),
+        text,
+        recursive: true,
+        highlights: true,
         expand: Expand::None,
         ..InstanceSearch::default()
     };
@@ -411,16 +429,19 @@ fn parse_search(body: &[u8]) -> Result<crate::tsm::InstanceSearch> {
             )));
         }
     };
-    if let Some(v) = map.remove("instances").filter(|v| !v.is_null()) {
+    let instances = map.remove("instances").filter(|v| !v.is_null());
+    let hierarchies = map.remove("hierarchies").filter(|v| !v.is_null());
+    q.instances = instances.is_some() || hierarchies.is_none();
+    if let Some(v) = instances {
         let what = "search.instances";
         let mut i = fields(
             v,
             what,
             &["recursive", "sort", "highlights", "pageSize", "continuationToken"],
         )?;
-        q.recursive = i.get("recursive").and_then(Json::as_bool).unwrap_or(false);
-        q.highlights = i.get("highlights").and_then(Json::as_bool).unwrap_or(false);
-        q.page_size = json_usize(&i, "pageSize", what)?;
+        q.recursive = i.get("recursive").and_then(Json::as_bool).unwrap_or(true);
+        q.highlights = i.get("highlights").and_then(Json::as_bool).unwrap_or(true);
+        q.page_size = page_size(&i, what)?;
         q.continuation = json_text(&mut i, "continuationToken", what)?;
         q.order = match sort_by(&mut i, what)?.as_deref() {
             None | Some("Rank") => InstanceOrder::Rank,
@@ -432,23 +453,25 @@ fn parse_search(body: &[u8]) -> Result<crate::tsm::InstanceSearch> {
             }
         };
     }
-    if let Some(v) = map.remove("hierarchies").filter(|v| !v.is_null()) {
+    if let Some(v) = hierarchies {
         let what = "search.hierarchies";
         let mut h = fields(v, what, &["expand", "sort", "pageSize", "continuationToken"])?;
-        q.node_page_size = json_usize(&h, "pageSize", what)?;
+        q.node_page_size = page_size(&h, what)?;
         q.node_continuation = json_text(&mut h, "continuationToken", what)?;
         q.expand = match h.remove("expand") {
-            None | Some(Json::Null) => Expand::OneLevel,
-            Some(e) => match json_text(&mut fields(e, &format!("{what}.expand"), &["kind"])?, "kind", what)?.as_deref()
-            {
-                None | Some("OneLevel") => Expand::OneLevel,
-                Some("UntilChildren") => Expand::UntilChildren,
-                Some(other) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "{what}.expand.kind {other:?} is not OneLevel or UntilChildren"
-                    )));
+            None | Some(Json::Null) => Expand::UntilChildren,
+            Some(e) => {
+                let mut e = fields(e, &format!("{what}.expand"), &["kind"])?;
+                match json_text(&mut e, "kind", what)?.as_deref() {
+                    None | Some("UntilChildren") => Expand::UntilChildren,
+                    Some("OneLevel") => Expand::OneLevel,
+                    Some(other) => {
+                        return Err(Error::InvalidArgument(format!(
+                            "{what}.expand.kind {other:?} is not OneLevel or UntilChildren"
+                        )));
+                    }
                 }
-            },
+            }
         };
         q.node_order = match sort_by(&mut h, what)?.as_deref() {
             None | Some("CumulativeInstanceCount") => NodeOrder::Count,
@@ -504,10 +527,12 @@ impl Store {
                 })
             })
             .collect();
-        let instances = json!({
-            "hits": hits,
-            "hitCount": r.instance_count,
-            "continuationToken": r.continuation,
+        let instances = q.instances.then(|| {
+            json!({
+                "hits": hits,
+                "hitCount": r.instance_count,
+                "continuationToken": r.continuation,
+            })
         });
         let nodes = (q.expand != crate::tsm::Expand::None).then(|| {
             json!({

@@ -47,8 +47,10 @@ pub enum InstanceOrder {
     DisplayName,
 }
 
-/// A search of instances and hierarchy nodes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A search of instances and hierarchy nodes. The default follows TSI's: every instance
+/// under the path (recursive), by rank, 10 a page, hierarchy nodes one level below the path;
+/// no highlights (TSI's JSON asks for them by default).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceSearch {
     /// Words that must all occur (case-insensitive) in an instance's id, name, description,
     /// type name, hierarchy names or instance field names and values; a trailing `*` is
@@ -57,10 +59,13 @@ pub struct InstanceSearch {
     /// `[hierarchy name, level value, ...]`; empty: the root, where the nodes are the
     /// hierarchies.
     pub path: Vec<String>,
-    /// Instances anywhere under the path (true), or only directly at it (false; at the root:
-    /// instances in no hierarchy).
+    /// Instances anywhere under the path (true, the default), or only directly at it (false;
+    /// at the root: instances in no hierarchy).
     pub recursive: bool,
-    /// Instances per page (at most 1,000; 0 is read as TSI's default, 10).
+    /// Whether instances are returned at all (false: hierarchy nodes only).
+    pub instances: bool,
+    /// Instances per page (0 is read as TSI's default, 10; at most 1,000 here, 100 in TSI's
+    /// JSON).
     pub page_size: usize,
     /// The token of the previous page of instances.
     pub continuation: Option<String>,
@@ -76,6 +81,25 @@ pub struct InstanceSearch {
     pub node_page_size: usize,
     /// The token of the previous page of nodes.
     pub node_continuation: Option<String>,
+}
+
+impl Default for InstanceSearch {
+    fn default() -> Self {
+        InstanceSearch {
+            text: String::new(),
+            path: Vec::new(),
+            recursive: true,
+            instances: true,
+            page_size: 0,
+            continuation: None,
+            order: InstanceOrder::default(),
+            highlights: false,
+            expand: Expand::default(),
+            node_order: NodeOrder::default(),
+            node_page_size: 0,
+            node_continuation: None,
+        }
+    }
 }
 
 /// One instance found, with its fields highlighted when asked.
@@ -414,6 +438,9 @@ impl SearchIndex {
         if let Some(m) = matches {
             candidates.retain(|&i| m[i as usize]);
         }
+        if !q.instances {
+            candidates.clear();
+        }
         candidates.sort_unstable();
         candidates.dedup();
         match q.order {
@@ -473,6 +500,22 @@ impl SearchIndex {
         if let Some(d) = &inst.description {
             out.insert("description".into(), mark(d));
         }
+        out.insert(
+            "hierarchyIds".into(),
+            json!(
+                inst.hierarchy_ids
+                    .iter()
+                    .map(|h| highlight(h, terms))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        let names: Vec<String> = self
+            .trees
+            .values()
+            .filter(|(h, _, _)| inst.hierarchy_ids.contains(&h.id))
+            .map(|(h, _, _)| highlight(&h.name, terms))
+            .collect();
+        out.insert("hierarchyNames".into(), json!(names));
         out.insert(
             "instanceFieldNames".into(),
             json!(
