@@ -4,71 +4,25 @@
 //! the tree, an expansion at the root, suggest, a search right after a change (which
 //! rebuilds the index), and reports the model file's bytes per instance.
 
-use std::collections::BTreeMap;
+#[path = "common/model_fleet.rs"]
+mod model_fleet;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use twinstore::tsm::{DEFAULT_TYPE_ID, Expand, Hierarchy, Instance, InstanceSearch};
-use twinstore::{Durability, Options, Store, Value};
+use twinstore::tsm::{DEFAULT_TYPE_ID, Expand, Instance, InstanceSearch};
 
-const LEVELS: [&str; 6] = ["Campus", "Building", "Floor", "Wing", "Room", "Rack"];
-const FAN_OUT: [usize; 6] = [10, 10, 10, 10, 5, 2];
-
-fn store() -> (tempfile::TempDir, Store) {
+fn model(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(
-        dir.path(),
-        Options::default()
-            .durability(Durability::NoSync)
-            .background_maintenance(false),
-    )
-    .expect("open");
-    store
-        .put_hierarchies(vec![Hierarchy {
-            id: "h-site".into(),
-            name: "Site".into(),
-            instance_field_names: LEVELS.iter().map(|s| s.to_string()).collect(),
-        }])
-        .expect("hierarchy");
-    let total: usize = FAN_OUT.iter().product();
-    let mut instances = Vec::with_capacity(total);
-    for n in 0..total {
-        let mut rest = n;
-        let mut fields = BTreeMap::new();
-        for (level, fan) in LEVELS.iter().zip(FAN_OUT).rev() {
-            fields.insert(
-                level.to_string(),
-                Value::String(format!("{level} {}", rest % fan).into()),
-            );
-            rest /= fan;
-        }
-        let mut i = Instance::new(format!("sensor-{n:06}"), DEFAULT_TYPE_ID);
-        i.name = Some(format!("Sensor {n}"));
-        i.hierarchy_ids = vec!["h-site".into()];
-        i.instance_fields = fields;
-        instances.push(i);
-    }
-    let answers = store.put_instances(instances).expect("instances");
-    assert!(answers.iter().all(Result::is_ok));
-    let bytes = std::fs::metadata(dir.path().join("MODEL"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let (store, bytes, total) = model_fleet::fleet_store(dir.path());
     eprintln!(
         "model file: {bytes} bytes for {total} instances, {:.0} bytes per instance",
         bytes as f64 / total as f64
     );
-    (dir, store)
-}
-
-fn model(c: &mut Criterion) {
-    let (_dir, store) = store();
     let mut group = c.benchmark_group("model_100k_instances");
     group.measurement_time(Duration::from_secs(3));
-    let deep: Vec<String> = ["Site", "Campus 3", "Building 4", "Floor 5", "Wing 6"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let deep = model_fleet::deep_path();
     // The first search builds the index; the rest read it.
     black_box(store.search_instances(&InstanceSearch::default()).expect("search"));
     group.bench_function("search_text_everywhere", |b| {

@@ -10,7 +10,8 @@
 //! (NDJSON loads per core count, the median is reported; default 1), `--station FILE` (the
 //! real station data, default the fixture). Knobs (environment): `CHUNK_MB` (NDJSON bytes per
 //! ingest call, default 16), `TYPED_BATCH` (records per typed write call, default 100,000),
-//! `INGEST_ONLY=1` (stop after the NDJSON loads; with `TYPED=1` also run the typed load).
+//! `INGEST_ONLY=1` (stop after the NDJSON loads; with `TYPED=1` also run the typed load),
+//! `MODEL_ONLY=1` (only the Time Series Model figures).
 //!
 //! Every figure says how many runs it is: a median of N samples, or one run. A failed query
 //! or load stops the report with its error: no figure is made of a failure.
@@ -21,7 +22,12 @@
 //! warm tier and again after a full flush and reopen (the cold tier), with the cold tier's
 //! size, its breakdown, open times, resident memory and the real station data's size.
 //! Q2 uses `Store::aggregate` (and again the TSI JSON body); Q3 is one merged fleet
-//! `aggregate_series` over every thermostat (both cores); Q4 is one `latest_many` call.
+//! `aggregate_series` over every thermostat (both cores); Q4 is one `latest_many` call. Last,
+//! the Time Series Model at 100,000 instances in 6 levels (benches/model.rs's fleet):
+//! search, expansion and suggest latency, the index build, and bytes per instance.
+
+#[path = "../benches/common/model_fleet.rs"]
+mod model_fleet;
 
 /// The allocator matters for bulk loads (see README, "Allocator"); measure with a good one.
 #[global_allocator]
@@ -56,6 +62,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     if let Some(dir) = arg("--rss-probe") {
         return rss_probe(&dir);
+    }
+    if std::env::var("MODEL_ONLY").is_ok_and(|v| v == "1") {
+        return model_figures();
     }
     let input_path = arg("--input").unwrap_or_else(|| "/tmp/medium.ndjson".into());
     let ingest_runs: usize = match arg("--ingest-runs") {
@@ -345,6 +354,59 @@ fn main() -> Result<(), Box<dyn Error>> {
     for row in QUOTED_PEERS {
         println!("{row}");
     }
+    model_figures()
+}
+
+/// The Time Series Model at fleet size (the fleet of benches/model.rs): search, expansion
+/// and suggest latency over 100,000 instances in 6 levels, and the model file's bytes per
+/// instance.
+fn model_figures() -> Result<(), Box<dyn Error>> {
+    use twinstore::tsm::{Expand, InstanceSearch};
+    let dir = tempfile::tempdir()?;
+    let (store, bytes, total) = model_fleet::fleet_store(dir.path());
+    // The first search builds the index (timed once); the medians read it.
+    let t = Instant::now();
+    store.search_instances(&InstanceSearch::default())?;
+    let build_ms = t.elapsed().as_secs_f64() * 1e3;
+    let search = |q: InstanceSearch| {
+        median_micros(50, || {
+            let t = Instant::now();
+            std::hint::black_box(store.search_instances(&q)?);
+            Ok(t.elapsed())
+        })
+    };
+    let text = search(InstanceSearch {
+        text: "sensor 4242".into(),
+        ..InstanceSearch::default()
+    })?;
+    let deep = search(InstanceSearch {
+        path: model_fleet::deep_path(),
+        ..InstanceSearch::default()
+    })?;
+    let root = search(InstanceSearch {
+        path: vec!["Site".into()],
+        recursive: false,
+        expand: Expand::OneLevel,
+        ..InstanceSearch::default()
+    })?;
+    let suggest = median_micros(50, || {
+        let t = Instant::now();
+        std::hint::black_box(store.suggest_instances("sensor 99", 10));
+        Ok(t.elapsed())
+    })?;
+    println!();
+    println!("Time Series Model: {total} instances in a 6-level hierarchy (one run, medians of 50).\n");
+    println!("| figure | twinstore | target (issue 16) |");
+    println!("|---|---|---|");
+    println!("| search text over every instance | {:.0} us | < 5 ms |", text);
+    println!("| expand a node 5 levels down | {:.1} us | < 5 ms |", deep);
+    println!("| expand the hierarchy's root, one level | {:.1} us | < 5 ms |", root);
+    println!("| suggest, 10 values | {:.1} us | |", suggest);
+    println!("| first search after a change (builds the index) | {build_ms:.0} ms | |");
+    println!(
+        "| model file bytes per instance | {:.0} | |",
+        bytes as f64 / total as f64
+    );
     Ok(())
 }
 
