@@ -75,66 +75,80 @@ fn resolve(
         .collect()
 }
 
+/// How the `$batch` of a named entity (types, hierarchies) reads and changes the store.
+struct NamedKind<T> {
+    kind: &'static Kind,
+    what: &'static str,
+    parse: fn(Json) -> Result<T>,
+    get: fn(&Store, &str) -> Option<T>,
+    named: fn(&Store, &str) -> Option<T>,
+    id: fn(&T) -> String,
+    put: fn(&Store, Vec<T>) -> Result<crate::engine::ItemResults<T>>,
+    delete: fn(&Store, &[&str]) -> Result<crate::engine::ItemResults<()>>,
+}
+
 impl Store {
     /// TSI's `POST timeseries/types/$batch`: `{"get": {"typeIds", "names"}}`, `{"put":
     /// [type...]}` or `{"delete": {"typeIds", "names"}}`, answered `{"get": [{"timeSeriesType",
     /// "error"}...]}`, `{"put": [...]}` or `{"delete": [null or error...]}`.
     pub fn types_batch_json(&self, body: &[u8]) -> Result<Json> {
-        let kind = &batch::TYPES;
-        match batch::parse_batch(body, kind, TimeSeriesType::from_json)? {
-            BatchOp::Get { ids, names } => {
-                let answers: Vec<Result<TimeSeriesType, ModelError>> = ids
-                    .iter()
-                    .map(|id| self.time_series_type(id).ok_or_else(|| not_found("type", id)))
-                    .chain(
-                        names
-                            .iter()
-                            .map(|n| self.time_series_type_named(n).ok_or_else(|| not_found("type named", n))),
-                    )
-                    .collect();
-                Ok(json!({ "get": entries(kind, &answers) }))
-            }
-            BatchOp::Put(items) | BatchOp::Update(items) => {
-                let answers = in_order(items, |valid| self.put_time_series_types(valid))?;
-                Ok(json!({ "put": entries(kind, &answers) }))
-            }
-            BatchOp::Delete { ids, names } => {
-                let targets = resolve(ids, names, "type", |n| self.time_series_type_named(n).map(|t| t.id));
-                let answers = in_order(targets, |ids| {
-                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    self.delete_time_series_types(&ids)
-                })?;
-                Ok(json!({ "delete": answers.iter().map(batch::delete_json).collect::<Vec<_>>() }))
-            }
-        }
+        self.named_batch_json(
+            body,
+            &NamedKind {
+                kind: &batch::TYPES,
+                what: "type",
+                parse: TimeSeriesType::from_json,
+                get: Store::time_series_type,
+                named: Store::time_series_type_named,
+                id: |t| t.id.clone(),
+                put: Store::put_time_series_types,
+                delete: Store::delete_time_series_types,
+            },
+        )
     }
 
     /// TSI's `POST timeseries/hierarchies/$batch`, as [`Store::types_batch_json`] with
     /// `hierarchyIds` and `hierarchy`.
     pub fn hierarchies_batch_json(&self, body: &[u8]) -> Result<Json> {
-        let kind = &batch::HIERARCHIES;
-        match batch::parse_batch(body, kind, Hierarchy::from_json)? {
+        self.named_batch_json(
+            body,
+            &NamedKind {
+                kind: &batch::HIERARCHIES,
+                what: "hierarchy",
+                parse: Hierarchy::from_json,
+                get: Store::hierarchy,
+                named: Store::hierarchy_named,
+                id: |h| h.id.clone(),
+                put: Store::put_hierarchies,
+                delete: Store::delete_hierarchies,
+            },
+        )
+    }
+
+    /// The `$batch` of types or hierarchies: entities with an id and a unique name.
+    fn named_batch_json<T: batch::ToJson>(&self, body: &[u8], k: &NamedKind<T>) -> Result<Json> {
+        match batch::parse_batch(body, k.kind, k.parse)? {
             BatchOp::Get { ids, names } => {
-                let answers: Vec<Result<Hierarchy, ModelError>> = ids
+                let answers: Vec<Result<T, ModelError>> = ids
                     .iter()
-                    .map(|id| self.hierarchy(id).ok_or_else(|| not_found("hierarchy", id)))
+                    .map(|id| (k.get)(self, id).ok_or_else(|| not_found(k.what, id)))
                     .chain(
                         names
                             .iter()
-                            .map(|n| self.hierarchy_named(n).ok_or_else(|| not_found("hierarchy named", n))),
+                            .map(|n| (k.named)(self, n).ok_or_else(|| not_found(&format!("{} named", k.what), n))),
                     )
                     .collect();
-                Ok(json!({ "get": entries(kind, &answers) }))
+                Ok(json!({ "get": entries(k.kind, &answers) }))
             }
             BatchOp::Put(items) | BatchOp::Update(items) => {
-                let answers = in_order(items, |valid| self.put_hierarchies(valid))?;
-                Ok(json!({ "put": entries(kind, &answers) }))
+                let answers = in_order(items, |valid| (k.put)(self, valid))?;
+                Ok(json!({ "put": entries(k.kind, &answers) }))
             }
             BatchOp::Delete { ids, names } => {
-                let targets = resolve(ids, names, "hierarchy", |n| self.hierarchy_named(n).map(|h| h.id));
+                let targets = resolve(ids, names, k.what, |n| (k.named)(self, n).map(|e| (k.id)(&e)));
                 let answers = in_order(targets, |ids| {
                     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    self.delete_hierarchies(&ids)
+                    (k.delete)(self, &ids)
                 })?;
                 Ok(json!({ "delete": answers.iter().map(batch::delete_json).collect::<Vec<_>>() }))
             }
