@@ -363,11 +363,16 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn model_figures() -> Result<(), Box<dyn Error>> {
     use twinstore::tsm::{Expand, InstanceSearch};
     let dir = tempfile::tempdir()?;
+    // Resident memory before the fleet is made and after the first search built the index:
+    // what keeping the model and its index costs the process (an upper bound: the
+    // allocator may keep pages that building them freed).
+    let before = rss_mib()?;
     let (store, bytes, total) = model_fleet::fleet_store(dir.path());
     // The first search builds the index (timed once); the medians read it.
     let t = Instant::now();
     store.search_instances(&InstanceSearch::default())?;
     let build_ms = t.elapsed().as_secs_f64() * 1e3;
+    let with_index = rss_mib()?;
     let search = |q: InstanceSearch| {
         median_micros(50, || {
             let t = Instant::now();
@@ -406,6 +411,10 @@ fn model_figures() -> Result<(), Box<dyn Error>> {
     println!(
         "| model file bytes per instance | {:.0} | |",
         bytes as f64 / total as f64
+    );
+    println!(
+        "| resident memory per instance, model and search index (upper bound) | {:.0} bytes | |",
+        (with_index - before) * 1024.0 * 1024.0 / total as f64
     );
     Ok(())
 }
