@@ -731,6 +731,9 @@ fn check_reports_every_problem_and_exits_one() {
     let out = run(&["check", "--db", &db]);
     assert_code(&out, 0);
     assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+    // The check's own open rewrote the model file (the ingest's Twin.Create in it) as one
+    // snapshot: one frame.
+    assert!(stdout(&out).contains(" 1 model file frames,"), "{}", stdout(&out));
     assert_code(&run(&["flush", "--db", &db]), 0);
     let seg = std::fs::read_dir(Path::new(&db).join("cold"))
         .expect("cold dir")

@@ -24,7 +24,8 @@ use super::{CliError, Db, busy, open_existing, parse_time};
 pub(super) struct CheckArgs {
     #[command(flatten)]
     db: Db,
-    /// Print one JSON object (keys ok, wal_frames, segment_files, blocks, problems, notes).
+    /// Print one JSON object (keys ok, wal_frames, model_frames, segment_files, blocks,
+    /// problems, notes).
     #[arg(long)]
     json: bool,
 }
@@ -207,6 +208,7 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
         let doc = serde_json::json!({
             "ok": report.is_ok(),
             "wal_frames": report.wal_frames,
+            "model_frames": report.model_frames,
             "segment_files": report.segment_files,
             "blocks": report.blocks,
             "problems": problems,
@@ -222,9 +224,10 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
         }
         writeln!(
             out,
-            "{}: {} WAL frames, {} segment files, {} blocks checked, {} problems",
+            "{}: {} WAL frames, {} model file frames, {} segment files, {} blocks checked, {} problems",
             if report.is_ok() { "ok" } else { "DAMAGED" },
             report.wal_frames,
+            report.model_frames,
             report.segment_files,
             report.blocks,
             report.problems.len()
