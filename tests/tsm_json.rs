@@ -248,3 +248,51 @@ fn a_malformed_body_is_refused_whole_and_nothing_changes() {
     assert!(store.types_batch_json(b"{not json").is_err());
     assert_eq!(store.time_series_types().len(), 1, "nothing was stored");
 }
+
+#[test]
+fn tsi_rules_from_its_api_definition() {
+    let (_dir, store) = store();
+    // A type or hierarchy without an id gets one, in GUID form, returned in the answer.
+    let answer = store
+        .types_batch_json(&body(json!({ "put": [{
+            "name": "NoId",
+            "variables": { "N": { "kind": "aggregate", "aggregation": { "tsx": "count()" } } }
+        }] })))
+        .expect("put");
+    let id = answer["put"][0]["timeSeriesType"]["id"]
+        .as_str()
+        .expect("generated id")
+        .to_string();
+    let parts: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+    assert_eq!(store.time_series_type(&id).map(|t| t.name), Some("NoId".into()));
+    // A type needs at least one variable.
+    let answer = store
+        .types_batch_json(&body(
+            json!({ "put": [{ "id": "empty", "name": "Empty", "variables": {} }] }),
+        ))
+        .expect("put");
+    assert_eq!(answer["put"][0]["error"]["code"], "InvalidInput");
+    // Instance names are unique; every level field of a hierarchy is set.
+    store
+        .hierarchies_batch_json(&body(json!({ "put": [{
+            "id": "h1", "name": "Location", "source": { "instanceFieldNames": ["Building", "Floor"] }
+        }] })))
+        .expect("hierarchy");
+    let answer = store
+        .instances_batch_json(&body(json!({ "put": [
+            { "timeSeriesId": ["a"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393", "name": "Pump" },
+            { "timeSeriesId": ["b"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393", "name": "Pump" },
+            { "timeSeriesId": ["c"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393",
+              "hierarchyIds": ["h1"], "instanceFields": { "Building": "B1" } }
+        ] })))
+        .expect("put");
+    assert_eq!(answer["put"][0], json!({ "error": null }));
+    assert_eq!(answer["put"][1]["error"]["code"], "Conflict");
+    assert!(
+        answer["put"][2]["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("\"Floor\"")
+    );
+}

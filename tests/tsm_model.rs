@@ -197,7 +197,7 @@ fn deleting_a_type_or_hierarchy_in_use_is_refused() {
 }
 
 #[test]
-fn update_needs_an_existing_instance_and_delete_keeps_the_twins_implied_one() {
+fn update_needs_an_existing_instance_and_delete_spares_a_twin_with_events() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), quiet()).expect("open");
     store.put_time_series_types(vec![thermostat_type()]).expect("types");
@@ -209,19 +209,21 @@ fn update_needs_an_existing_instance_and_delete_keeps_the_twins_implied_one() {
     assert!(answers[0].is_ok(), "a twin with data has an instance to update");
     assert_eq!(answers[1].as_ref().expect_err("never seen").code, "NotFound");
     assert_eq!(store.instance("thermostat9"), Some(placed("thermostat9", "B2", "F3")));
-    assert!(store.delete_instances(&["thermostat9"]).expect("logged")[0].is_ok());
-    assert_eq!(
-        store.instance("thermostat9"),
-        Some(Instance::new("thermostat9", DEFAULT_TYPE_ID)),
-        "the twin's data stays, and with it the implied instance"
-    );
-    assert_eq!(
-        store.delete_instances(&["thermostat9"]).expect("logged")[0]
+    // As TSI: the instance of a time series with events cannot be deleted.
+    let refused = store.delete_instances(&["thermostat9"]).expect("logged");
+    assert!(
+        refused[0]
             .as_ref()
-            .expect_err("nothing put any more")
-            .code,
-        "NotFound"
+            .expect_err("has events")
+            .message
+            .contains("has events")
     );
+    assert_eq!(store.instance("thermostat9"), Some(placed("thermostat9", "B2", "F3")));
+    // An instance without events goes; one that does not exist is no error.
+    store.put_instances(vec![placed("spare", "B2", "F3")]).expect("put");
+    let answers = store.delete_instances(&["spare", "never-put"]).expect("logged");
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(store.instance("spare"), None);
 }
 
 #[test]

@@ -161,7 +161,8 @@ impl Naive {
                 return false;
             };
             let numeric = matches!(i.instance_fields.get("L0"), Some(Value::Long(_)));
-            if *levels > 0 && numeric {
+            // Every level field is set, as a string: the instance sets only L0.
+            if numeric || *levels > 1 {
                 return false;
             }
         }
@@ -313,8 +314,10 @@ fn run(ops: &[Op]) {
                 assert_eq!(ok, naive.put_instance(&i), "{op:?}");
             }
             Op::DeleteInstance(t) => {
+                // No twin has events here: a delete always succeeds, a missing one too.
                 let ok = store.delete_instances(&[TWINS[*t]]).expect("logged")[0].is_ok();
-                assert_eq!(ok, naive.instances.remove(TWINS[*t]).is_some(), "{op:?}");
+                assert!(ok, "{op:?}");
+                naive.instances.remove(TWINS[*t]);
             }
             Op::Relate {
                 id,

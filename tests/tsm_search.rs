@@ -10,7 +10,7 @@ use twinstore::{Options, Record, Store, Timestamp, Value};
 
 /// Hierarchy "Location" (Building / Floor / Room):
 /// - B1/F1/R101: sensor-a ("Boiler room sensor"), sensor-b
-/// - B1/F1 (no room): sensor-c
+/// - B1/F1/R102: sensor-c
 /// - B1/F2/R201: sensor-d
 /// - B2/F1/R101: sensor-e ("Lobby sensor")
 /// - no hierarchy: sensor-f; sensor-g has data only (implied instance, no hierarchy)
@@ -41,7 +41,7 @@ fn store() -> (tempfile::TempDir, Store) {
         .put_instances(vec![
             placed("sensor-a", Some("Boiler room sensor"), &["B1", "F1", "R101"]),
             placed("sensor-b", None, &["B1", "F1", "R101"]),
-            placed("sensor-c", None, &["B1", "F1"]),
+            placed("sensor-c", None, &["B1", "F1", "R102"]),
             placed("sensor-d", None, &["B1", "F2", "R201"]),
             placed("sensor-e", Some("Lobby sensor"), &["B2", "F1", "R101"]),
             f,
@@ -89,8 +89,12 @@ fn navigation_counts_and_places_instances() {
     assert_eq!(nodes(&b1), [("F1".to_string(), 3), ("F2".to_string(), 1)]);
     assert!(names(&b1).is_empty(), "no instance stops at a building");
     let f1 = search(&["Location", "B1", "F1"], false);
-    assert_eq!(nodes(&f1), [("R101".to_string(), 2)]);
-    assert_eq!(names(&f1), ["sensor-c"], "the sensor with no room sits at its floor");
+    assert_eq!(nodes(&f1), [("R101".to_string(), 2), ("R102".to_string(), 1)]);
+    assert!(
+        names(&f1).is_empty(),
+        "every instance sets every level: none stops at a floor"
+    );
+    assert_eq!(names(&search(&["Location", "B1", "F1", "R102"], false)), ["sensor-c"]);
     // Recursive under B1, by display name: "Boiler room sensor" (sensor-a) sorts first.
     assert_eq!(
         names(&search(&["Location", "B1"], true)),

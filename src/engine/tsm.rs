@@ -340,6 +340,19 @@ impl Store {
                         )));
                     }
                     model.check_instance(&i, view)?;
+                    if let Some(name) = &i.name {
+                        let clash = model
+                            .instances
+                            .values()
+                            .chain(accepted.values())
+                            .find(|o| o.twin != i.twin && o.name.as_deref() == Some(name.as_str()));
+                        if let Some(other) = clash {
+                            return Err(ModelError::conflict(format!(
+                                "instance {:?}: the name {name:?} is already the name of instance {:?}",
+                                i.twin, other.twin
+                            )));
+                        }
+                    }
                     accepted.insert(i.twin.clone(), i.clone());
                     Ok(i)
                 })
@@ -349,22 +362,25 @@ impl Store {
         })
     }
 
-    /// Deletes instances that were put. A twin the store holds data of keeps its implied
-    /// instance afterwards (its history stays); deleting a twin's data is
-    /// [`Store::delete_twin`]'s job. An instance never put is refused (`NotFound`).
+    /// Deletes instances, as TSI does: the instance of a twin the store has events of is
+    /// refused (its history and instance stay; [`Store::delete_twin`] deletes the events, not
+    /// the twin); an instance that does not exist is no error.
     pub fn delete_instances(&self, twins: &[&str]) -> Result<ItemResults<()>> {
+        let with_events: Vec<bool> = twins.iter().map(|t| self.inner.catalog.get(t).is_some()).collect();
         self.change_model(|model, _| {
             let mut accepted: Vec<String> = Vec::new();
             let answers = twins
                 .iter()
-                .map(|twin| {
-                    if accepted.iter().any(|a| a == twin) {
-                        return Ok(());
+                .zip(with_events)
+                .map(|(twin, has_events)| {
+                    if has_events {
+                        return Err(ModelError::invalid(format!(
+                            "instance {twin:?} has events: TSI keeps the instance of a time series with events"
+                        )));
                     }
-                    if !model.instances.contains_key(*twin) {
-                        return Err(ModelError::not_found(format!("instance {twin:?} was never put")));
+                    if model.instances.contains_key(*twin) && !accepted.iter().any(|a| a == twin) {
+                        accepted.push(twin.to_string());
                     }
-                    accepted.push(twin.to_string());
                     Ok(())
                 })
                 .collect();

@@ -246,6 +246,11 @@ impl Model {
         let what = format!("type {:?}", t.id);
         let others = view.types().into_iter().map(|o| (o.id.as_str(), o.name.as_str()));
         check_named(&what, "type", (&t.id, &t.name), others, taken)?;
+        if t.variables.is_empty() {
+            return Err(ModelError::invalid(format!(
+                "{what}: a type needs at least one variable (TSI: variables are not empty)"
+            )));
+        }
         if t.variables.len() > MAX_TYPE_VARIABLES {
             return Err(ModelError::invalid(format!(
                 "{what}: {} variables; the limit is {MAX_TYPE_VARIABLES}",
@@ -358,7 +363,13 @@ impl Model {
             };
             for level in &h.instance_field_names {
                 match i.instance_fields.get(level) {
-                    None | Some(Value::String(_)) => {}
+                    Some(Value::String(_)) => {}
+                    None => {
+                        return Err(ModelError::invalid(format!(
+                            "{what}: instance field {level:?} names a level of hierarchy {id:?} and is missing \
+                             (TSI: every instance in a hierarchy sets all its level fields)"
+                        )));
+                    }
                     Some(other) => {
                         return Err(ModelError::invalid(format!(
                             "{what}: instance field {level:?} names a level of hierarchy {id:?} and must be a \
