@@ -463,7 +463,14 @@ impl Store {
                 GraphEvent::Unrelated { id, source } => GraphChange::Unrelate { source, id },
             })
             .collect();
-        self.change_model(|_, _| (Some(Change::Graph(changes)), ()))
+        // Graph changes need no check against the model: no derived view is built here, so
+        // an ingest call that adds twins or properties does not pay for one.
+        let tsm = &self.inner.tsm;
+        let mut log = tsm.log.lock();
+        let change = Change::Graph(changes);
+        log.append(&*self.inner.options.vfs, &tsm.model.read(), &change)?;
+        tsm.model.write().apply(change);
+        Ok(())
     }
 
     /// Every relationship of the twin graph, oldest first.
