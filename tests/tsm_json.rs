@@ -67,15 +67,28 @@ fn types_batch_put_get_and_delete_answer_item_by_item() {
 
     let answer = store
         .types_batch_json(&body(json!({ "get": {
-            "typeIds": ["9b84e946-7b36-4aa0-9d26-71bf48cb2aff", "missing"],
-            "names": ["DefaultType"]
+            "typeIds": ["9b84e946-7b36-4aa0-9d26-71bf48cb2aff", "missing"]
         } })))
         .expect("get");
     assert_eq!(
         answer,
         json!({ "get": [
             { "timeSeriesType": thermostat_type(), "error": null },
-            { "timeSeriesType": null, "error": { "code": "NotFound", "message": "type \"missing\" does not exist" } },
+            { "timeSeriesType": null, "error": { "code": "NotFound", "message": "type \"missing\" does not exist" } }
+        ] })
+    );
+    // Ids or names, exactly one of them (TSI).
+    assert!(
+        store
+            .types_batch_json(&body(json!({ "get": { "typeIds": ["x"], "names": ["y"] } })))
+            .is_err()
+    );
+    let answer = store
+        .types_batch_json(&body(json!({ "get": { "names": ["DefaultType"] } })))
+        .expect("get");
+    assert_eq!(
+        answer,
+        json!({ "get": [
             { "timeSeriesType": {
                 "id": "1be09af9-f089-4d6b-9f0b-48018b5f7393",
                 "name": "DefaultType",
@@ -131,8 +144,7 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
         .expect("write");
     let answer = store
         .instances_batch_json(&body(json!({ "get": {
-            "timeSeriesIds": [["thermostat67"], ["thermostat68"], ["nobody"]],
-            "names": ["Room 67"]
+            "timeSeriesIds": [["thermostat67"], ["thermostat68"], ["nobody"]]
         } })))
         .expect("get");
     assert_eq!(
@@ -140,9 +152,15 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
         json!({ "get": [
             { "instance": instance.clone(), "error": null },
             { "instance": { "timeSeriesId": ["thermostat68"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393" }, "error": null },
-            { "instance": null, "error": { "code": "NotFound", "message": "instance \"nobody\" does not exist" } },
-            { "instance": instance.clone(), "error": null }
+            { "instance": null, "error": { "code": "NotFound", "message": "instance \"nobody\" does not exist" } }
         ] })
+    );
+    let answer = store
+        .instances_batch_json(&body(json!({ "get": { "names": ["Room 67"] } })))
+        .expect("get by name");
+    assert_eq!(
+        answer,
+        json!({ "get": [{ "instance": instance.clone(), "error": null }] })
     );
 
     let answer = store

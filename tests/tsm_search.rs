@@ -151,19 +151,37 @@ fn search_text_filters_counts_and_highlights() {
         })
         .expect("search");
     assert_eq!(names(&r), ["sensor-a"]);
-    // UntilChildren: B2 has one child chain down to R101.
-    let r = store
-        .search_instances(&InstanceSearch {
-            path: vec!["Location".into()],
-            expand: Expand::UntilChildren,
-            node_order: NodeOrder::Name,
-            ..InstanceSearch::default()
-        })
-        .expect("search");
-    let b2 = r.nodes.iter().find(|n| n.name == "B2").expect("B2");
-    assert_eq!(b2.children.len(), 1);
-    assert_eq!(b2.children[0].name, "F1");
-    assert_eq!(b2.children[0].children[0].name, "R101");
+    // UntilChildren (TSI: "expanded recursively until there is more than one child"):
+    // below Location two buildings, so nothing opens; below B2 one floor, opened down to
+    // its one room; at the root one hierarchy, opened to its two buildings.
+    let until = |path: &[&str]| {
+        store
+            .search_instances(&InstanceSearch {
+                path: path.iter().map(|s| s.to_string()).collect(),
+                expand: Expand::UntilChildren,
+                node_order: NodeOrder::Name,
+                ..InstanceSearch::default()
+            })
+            .expect("search")
+            .nodes
+    };
+    let level = until(&["Location"]);
+    assert_eq!(level.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["B1", "B2"]);
+    assert!(level.iter().all(|n| n.children.is_empty()));
+    let b2 = until(&["Location", "B2"]);
+    assert_eq!((b2.len(), b2[0].name.as_str()), (1, "F1"));
+    assert_eq!(b2[0].children.len(), 1);
+    assert_eq!(b2[0].children[0].name, "R101");
+    let root = until(&[]);
+    assert_eq!(root.len(), 1);
+    assert_eq!(
+        root[0]
+            .children
+            .iter()
+            .map(|n| (n.name.as_str(), n.cumulative_instance_count))
+            .collect::<Vec<_>>(),
+        [("B1", 4), ("B2", 1)]
+    );
 }
 
 #[test]
@@ -206,7 +224,10 @@ fn tsi_bodies_page_and_suggest() {
             "hierarchies": { "expand": { "kind": "OneLevel" }, "sort": { "by": "CumulativeInstanceCount" } }
         })))
         .expect("nodes");
-    assert!(answer["instances"].is_null());
+    assert_eq!(
+        answer["instances"],
+        json!({ "hits": [], "hitCount": 0, "continuationToken": null })
+    );
     assert_eq!(
         answer["hierarchyNodes"],
         json!({ "hits": [

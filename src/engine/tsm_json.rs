@@ -188,7 +188,11 @@ impl Store {
                 Ok(json!({ "update": errors_only(&answers) }))
             }
             BatchOp::Delete { ids, names } => {
-                let targets = resolve(ids, names, "instance", named);
+                // TSI: null when the instance was deleted "or did not exist", a name too.
+                let targets: Vec<Result<String, ModelError>> = resolve(ids, names, "instance", named)
+                    .into_iter()
+                    .map(|t| Ok(t.unwrap_or_default()))
+                    .collect();
                 let answers = in_order(targets, |twins| {
                     let twins: Vec<&str> = twins.iter().map(String::as_str).collect();
                     self.delete_instances(&twins)
@@ -222,6 +226,9 @@ impl Store {
             Some(other) => Err(bad(format!("modelSettings.{key} must be a string, not {other}"))),
         };
         let (name, default_type) = (text("name")?, text("defaultTypeId")?);
+        if name.is_none() && default_type.is_none() {
+            return Err(bad("modelSettings: one of name and defaultTypeId must be set".into()));
+        }
         let settings = self.update_model_settings(name, default_type)?;
         Ok(json!({ "modelSettings": settings.to_json() }))
     }
@@ -541,12 +548,11 @@ impl Store {
                 })
             })
             .collect();
-        let instances = q.instances.then(|| {
-            json!({
-                "hits": hits,
-                "hitCount": r.instance_count,
-                "continuationToken": r.continuation,
-            })
+        // Hierarchies asked without instances: an empty instances list, as TSI answers.
+        let instances = json!({
+            "hits": hits,
+            "hitCount": r.instance_count,
+            "continuationToken": r.continuation,
         });
         let nodes = (q.expand != crate::tsm::Expand::None).then(|| {
             json!({

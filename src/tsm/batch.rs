@@ -116,6 +116,13 @@ fn ids_and_names(value: Json, kind: &Kind, op: &str) -> Result<(Vec<String>, Vec
             Some(other) => Err(bad(format!("{op}.{key} must be an array, not {other}"))),
         }
     };
+    let (has_ids, has_names) = (
+        map.get(kind.ids).is_some_and(|v| !v.is_null()),
+        map.get("names").is_some_and(|v| !v.is_null()),
+    );
+    if has_ids == has_names {
+        return Err(bad(format!("{op}: give exactly one of {} and names", kind.ids)));
+    }
     let ids = list(map.remove(kind.ids), kind.ids)?
         .into_iter()
         .map(|v| match (kind.update, v) {

@@ -17,12 +17,11 @@ use crate::model::Value;
 pub enum Expand {
     /// No hierarchy nodes.
     None,
-    /// The nodes one level below the path (TSI's `OneLevel`, the default).
+    /// The nodes one level below the path (TSI's `OneLevel`; the typed API's default).
     #[default]
     OneLevel,
-    /// Those nodes and, under each, its children down to where instances are (TSI's
-    /// `UntilChildren`): every level until a node with instances or with more than one
-    /// child.
+    /// Those nodes, and while a level holds a single node, that node's children in turn,
+    /// down to the first level with several (TSI's `UntilChildren`, its JSON default).
     UntilChildren,
 }
 
@@ -400,15 +399,23 @@ impl SearchIndex {
                 } else {
                     candidates.extend(&self.unparented);
                 }
+                let mut single = None;
                 for (name, (_, root, order)) in &self.trees {
                     let count = root.count(order, matches);
                     if count > 0 {
+                        single = Some((root, order));
                         nodes.push(NodeHit {
                             name: name.clone(),
                             cumulative_instance_count: count,
-                            children: expand_children(root, order, q.expand, matches),
+                            children: Vec::new(),
                         });
                     }
+                }
+                // UntilChildren: a hierarchy alone at the root is opened.
+                if let ([only], Some((root, order))) = (nodes.as_mut_slice(), single)
+                    && q.expand == Expand::UntilChildren
+                {
+                    only.children = level(root, order, matches, q.node_order, true);
                 }
             }
             Some((hierarchy, rest)) => {
@@ -422,16 +429,7 @@ impl SearchIndex {
                     } else {
                         candidates.extend(&node.direct);
                     }
-                    for (name, child) in &node.children {
-                        let count = child.count(order, matches);
-                        if count > 0 {
-                            nodes.push(NodeHit {
-                                name: name.clone(),
-                                cumulative_instance_count: count,
-                                children: expand_children(child, order, q.expand, matches),
-                            });
-                        }
-                    }
+                    nodes = level(node, order, matches, q.node_order, q.expand == Expand::UntilChildren);
                 }
             }
         }
@@ -454,14 +452,7 @@ impl SearchIndex {
                 candidates.sort_by(|&a, &b| self.display_name(a as usize).cmp(self.display_name(b as usize)))
             }
         }
-        match q.node_order {
-            NodeOrder::Count => nodes.sort_by(|a, b| {
-                b.cumulative_instance_count
-                    .cmp(&a.cumulative_instance_count)
-                    .then_with(|| a.name.cmp(&b.name))
-            }),
-            NodeOrder::Name => nodes.sort_by(|a, b| a.name.cmp(&b.name)),
-        }
+        sort_nodes(&mut nodes, q.node_order);
         if q.expand == Expand::None {
             nodes.clear();
         }
@@ -572,21 +563,42 @@ impl SearchIndex {
     }
 }
 
-/// The children of `node` when expanding until children: its single child chain down to
-/// the first node with instances or several children.
-fn expand_children(node: &Node, order: &[u32], expand: Expand, matches: Option<&[bool]>) -> Vec<NodeHit> {
-    if expand != Expand::UntilChildren || !node.direct.is_empty() || node.children.len() != 1 {
-        return Vec::new();
-    }
-    node.children
+/// The children of `node` that hold matching instances, with their counts, in `order`.
+/// With `until_children` (TSI's `UntilChildren`), a child alone on its level is opened in
+/// turn, down to the first level with several nodes.
+fn level(node: &Node, order: &[u32], matches: Option<&[bool]>, sort: NodeOrder, until_children: bool) -> Vec<NodeHit> {
+    let mut hits: Vec<(NodeHit, &Node)> = node
+        .children
         .iter()
-        .map(|(name, child)| NodeHit {
-            name: name.clone(),
-            cumulative_instance_count: child.count(order, matches),
-            children: expand_children(child, order, expand, matches),
+        .map(|(name, child)| {
+            let hit = NodeHit {
+                name: name.clone(),
+                cumulative_instance_count: child.count(order, matches),
+                children: Vec::new(),
+            };
+            (hit, child)
         })
-        .filter(|n| n.cumulative_instance_count > 0)
-        .collect()
+        .filter(|(hit, _)| hit.cumulative_instance_count > 0)
+        .collect();
+    if let [(only, child)] = hits.as_mut_slice()
+        && until_children
+    {
+        only.children = level(child, order, matches, sort, true);
+    }
+    let mut out: Vec<NodeHit> = hits.into_iter().map(|(hit, _)| hit).collect();
+    sort_nodes(&mut out, sort);
+    out
+}
+
+fn sort_nodes(nodes: &mut [NodeHit], sort: NodeOrder) {
+    match sort {
+        NodeOrder::Count => nodes.sort_by(|a, b| {
+            b.cumulative_instance_count
+                .cmp(&a.cumulative_instance_count)
+                .then_with(|| a.name.cmp(&b.name))
+        }),
+        NodeOrder::Name => nodes.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
 }
 
 /// `text` with `prefix` marked `<hit>` wherever a word of it starts with it.
