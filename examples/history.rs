@@ -209,18 +209,23 @@ fn fleet(store: &Store, from: Timestamp, to: Timestamp, interval: Duration) -> R
     Ok((first, repeated))
 }
 
+/// Q1: one hour of `Temperature` of `twin` from `from`.
+fn one_hour(store: &Store, twin: String, from: i64) -> Result<(), Box<dyn Error>> {
+    let q = EventsQuery::new(twin)
+        .from(Timestamp::from_nanos(from))
+        .to(Timestamp::from_nanos(from + HOUR_NANOS))
+        .properties(["Temperature"]);
+    std::hint::black_box(store.events(&q)?);
+    Ok(())
+}
+
 fn measure(store: &Store, args: &Args, start: i64, now: i64, rng: &mut ChaCha8Rng) -> Result<QueryRow, Box<dyn Error>> {
     let day_from = now - DAY_NANOS;
     let mut twin = || format!("thermostat{:04}", rng.random_range(0..args.twins));
     let mut hours = ChaCha8Rng::seed_from_u64(7);
     let q1 = median_us(20, || {
         let from = day_from + hours.random_range(0..23) * HOUR_NANOS;
-        let q = EventsQuery::new(twin())
-            .from(Timestamp::from_nanos(from))
-            .to(Timestamp::from_nanos(from + HOUR_NANOS))
-            .properties(["Temperature"]);
-        std::hint::black_box(store.events(&q)?);
-        Ok(())
+        one_hour(store, twin(), from)
     })?;
     let aggregate = |twin: String, from: i64, interval: u64| -> Result<(), Box<dyn Error>> {
         let q = AggregateQuery::new(
@@ -417,12 +422,7 @@ fn point_reads_by_span(store: &Store, args: &Args, start: i64) -> Result<(), Box
         })?;
         let q1 = median_us(4000, || {
             let (twin, from) = pick();
-            let q = EventsQuery::new(twin)
-                .from(Timestamp::from_nanos(from))
-                .to(Timestamp::from_nanos(from + HOUR_NANOS))
-                .properties(["Temperature"]);
-            std::hint::black_box(store.events(&q)?);
-            Ok(())
+            one_hour(store, twin, from)
         })?;
         println!(
             "quiet store, random instants over the first {span} days: state_at {state_at:.1} us, Q1 {q1:.1} us (medians of 4,000)"
