@@ -76,12 +76,14 @@ pub enum Error {
     /// A caller-supplied argument is out of its documented domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// A Time Series Model item was refused: TSI's error code (`InvalidInput`, `NotFound`,
-    /// `Conflict`) and what is wrong with which item.
+    /// A Time Series Model item was refused: TSI's error code (`InvalidInput`,
+    /// `ResourceNotFound`), its inner code and what is wrong with which item.
     #[error("{code}: {message}")]
     Model {
         /// TSI's error code.
         code: &'static str,
+        /// TSI's `innerError` code, when one narrows the cause (`TypeNotFound`, ...).
+        inner: Option<&'static str>,
         /// What is wrong, naming the item.
         message: String,
     },

@@ -74,7 +74,8 @@ fn types_batch_put_get_and_delete_answer_item_by_item() {
         answer,
         json!({ "get": [
             { "timeSeriesType": thermostat_type(), "error": null },
-            { "timeSeriesType": null, "error": { "code": "NotFound", "message": "type \"missing\" does not exist" } }
+            { "timeSeriesType": null, "error": { "code": "ResourceNotFound", "message": "type \"missing\" does not exist",
+                "innerError": { "code": "TypeNotFound" } } }
         ] })
     );
     // Ids or names, exactly one of them (TSI).
@@ -103,7 +104,8 @@ fn types_batch_put_get_and_delete_answer_item_by_item() {
         .expect("delete");
     let delete = answer["delete"].as_array().expect("delete answers");
     assert_eq!(delete[0], Json::Null);
-    assert_eq!(delete[1]["code"], "NotFound");
+    assert_eq!(delete[1]["code"], "ResourceNotFound");
+    assert_eq!(delete[1]["innerError"]["code"], "TypeNotFound");
     assert_eq!(store.time_series_types().len(), 1);
 }
 
@@ -152,7 +154,8 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
         json!({ "get": [
             { "instance": instance.clone(), "error": null },
             { "instance": { "timeSeriesId": ["thermostat68"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393" }, "error": null },
-            { "instance": null, "error": { "code": "NotFound", "message": "instance \"nobody\" does not exist" } }
+            { "instance": null, "error": { "code": "ResourceNotFound", "message": "instance \"nobody\" does not exist",
+                "innerError": { "code": "InstanceNotFound" } } }
         ] })
     );
     let answer = store
@@ -169,6 +172,10 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
         ))
         .expect("delete");
     assert_eq!(answer["delete"][0]["code"], "InvalidInput", "{answer}");
+    assert_eq!(
+        answer["delete"][0]["innerError"]["code"], "CannotDeleteType",
+        "{answer}"
+    );
     assert!(
         answer["delete"][0]["message"]
             .as_str()
@@ -181,7 +188,8 @@ fn instances_batch_uses_time_series_id_arrays_and_refuses_a_type_in_use() {
             "timeSeriesId": ["ghost"], "typeId": "9b84e946-7b36-4aa0-9d26-71bf48cb2aff"
         }] })))
         .expect("update");
-    assert_eq!(answer["update"][0]["error"]["code"], "NotFound");
+    assert_eq!(answer["update"][0]["error"]["code"], "ResourceNotFound");
+    assert_eq!(answer["update"][0]["error"]["innerError"]["code"], "InstanceNotFound");
 
     let answer = store
         .instances_batch_json(&body(json!({ "delete": { "timeSeriesIds": [["thermostat67"]] } })))
@@ -306,11 +314,42 @@ fn tsi_rules_from_its_api_definition() {
         ] })))
         .expect("put");
     assert_eq!(answer["put"][0], json!({ "error": null }));
-    assert_eq!(answer["put"][1]["error"]["code"], "Conflict");
+    assert_eq!(
+        answer["put"][1]["error"],
+        json!({ "code": "InvalidInput", "message": "instance \"b\": the name \"Pump\" is already the name of instance \"a\"",
+                "innerError": { "code": "NameAlreadyExists" } })
+    );
     assert!(
         answer["put"][2]["error"]["message"]
             .as_str()
             .expect("message")
             .contains("\"Floor\"")
     );
+}
+
+#[test]
+fn a_batch_over_tsis_size_limits_is_refused_whole() {
+    let (_dir, store) = store();
+    let ids: Vec<Json> = (0..10_001).map(|n| json!([format!("twin{n}")])).collect();
+    let refused = store
+        .instances_batch_json(&body(json!({ "get": { "timeSeriesIds": ids } })))
+        .expect_err("10,001 items");
+    assert!(
+        matches!(
+            refused,
+            Error::Model {
+                code: "InvalidInput",
+                inner: Some("BatchRequestSizeExceededLimit"),
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let ids: Vec<Json> = (0..10_000).map(|n| json!([format!("twin{n}")])).collect();
+    let answer = store
+        .instances_batch_json(&body(json!({ "get": { "timeSeriesIds": ids } })))
+        .expect("10,000 items");
+    assert_eq!(answer["get"].as_array().map(Vec::len), Some(10_000));
+    let big = vec![b' '; (8 << 20) + 1];
+    assert!(store.types_batch_json(&big).is_err(), "over 8 MB");
 }

@@ -130,7 +130,7 @@ fn puts_are_checked_item_by_item_and_the_accepted_ones_stored() {
         refused.message
     );
     let clash = answers[2].as_ref().expect_err("a second type named Thermostat");
-    assert_eq!(clash.code, "Conflict");
+    assert_eq!((clash.code, clash.inner), ("InvalidInput", Some("NameAlreadyExists")));
     assert!(clash.message.contains("t-thermostat"), "{}", clash.message);
     let ids: Vec<String> = store.time_series_types().into_iter().map(|t| t.id).collect();
     assert_eq!(ids, vec![DEFAULT_TYPE_ID.to_string(), "t-thermostat".to_string()]);
@@ -183,7 +183,11 @@ fn deleting_a_type_or_hierarchy_in_use_is_refused() {
             .message
             .contains("default")
     );
-    assert_eq!(answers[2].as_ref().expect_err("unknown").code, "NotFound");
+    let unknown = answers[2].as_ref().expect_err("unknown");
+    assert_eq!(
+        (unknown.code, unknown.inner),
+        ("ResourceNotFound", Some("TypeNotFound"))
+    );
     assert_eq!(store.time_series_types().len(), 2);
     let answers = store.delete_hierarchies(&["h-building"]).expect("logged");
     assert!(answers[0].is_err());
@@ -207,10 +211,18 @@ fn update_needs_an_existing_instance_and_delete_spares_a_twin_with_events() {
         .update_instances(vec![placed("thermostat9", "B2", "F3"), placed("ghost", "B2", "F3")])
         .expect("logged");
     assert!(answers[0].is_ok(), "a twin with data has an instance to update");
-    assert_eq!(answers[1].as_ref().expect_err("never seen").code, "NotFound");
+    let never = answers[1].as_ref().expect_err("never seen");
+    assert_eq!(
+        (never.code, never.inner),
+        ("ResourceNotFound", Some("InstanceNotFound"))
+    );
     assert_eq!(store.instance("thermostat9"), Some(placed("thermostat9", "B2", "F3")));
     // As TSI: the instance of a time series with events cannot be deleted.
     let refused = store.delete_instances(&["thermostat9"]).expect("logged");
+    assert_eq!(
+        refused[0].as_ref().expect_err("has events").inner,
+        Some("CannotDeleteInstance")
+    );
     assert!(
         refused[0]
             .as_ref()
@@ -238,6 +250,7 @@ fn settings_name_an_existing_default_type() {
             e,
             Error::Model {
                 code: "InvalidInput",
+                inner: Some("TypeNotFound"),
                 ..
             }
         ),
@@ -414,4 +427,78 @@ fn backups_carry_the_model_and_verify_reads_it() {
     let report = store.verify().expect("verify");
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(report.problems[0].path.ends_with("MODEL"));
+}
+
+/// The inner code of item `n` of `answers`, which must be refused.
+fn inner_code<T: std::fmt::Debug>(answers: &[Result<T, twinstore::tsm::ModelError>], n: usize) -> Option<&'static str> {
+    answers[n].as_ref().expect_err("refused").inner
+}
+
+#[test]
+fn tsis_model_limits_are_applied_with_its_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), quiet()).expect("open");
+    // Names: 1,024 characters (not bytes: 1,024 two-byte characters pass), 1,025 do not.
+    let named = |name: String| TimeSeriesType {
+        name,
+        ..thermostat_type()
+    };
+    let answers = store
+        .put_time_series_types(vec![named("é".repeat(1024)), named("x".repeat(1025))])
+        .expect("logged");
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    assert_eq!(inner_code(&answers, 1), Some("NameExceededLimit"));
+
+    // Hierarchies: 32 levels pass, 33 do not.
+    let levels = |n: usize, id: &str| Hierarchy {
+        id: id.into(),
+        name: id.into(),
+        instance_field_names: (0..n).map(|l| format!("L{l}")).collect(),
+    };
+    let answers = store
+        .put_hierarchies(vec![levels(32, "deep"), levels(33, "too-deep")])
+        .expect("logged");
+    assert!(answers[0].is_ok());
+    assert_eq!(inner_code(&answers, 1), Some("HierarchyDepthExceededLimit"));
+    // 32 hierarchies in a model: 31 more fit, the 33rd does not (also within one batch).
+    let more: Vec<Hierarchy> = (0..32).map(|n| levels(1, &format!("h{n}"))).collect();
+    let answers = store.put_hierarchies(more).expect("logged");
+    assert!(answers[..31].iter().all(Result::is_ok));
+    assert_eq!(inner_code(&answers, 31), Some("NumberOfHierarchiesExceededLimit"));
+
+    // Instances: 100 fields pass, 101 do not; 16 KB of JSON at most.
+    let with_fields = |twin: &str, n: usize, value: &str| {
+        let mut i = Instance::new(twin, DEFAULT_TYPE_ID);
+        i.instance_fields = (0..n).map(|f| (format!("f{f}"), Value::String(value.into()))).collect();
+        i
+    };
+    let answers = store
+        .put_instances(vec![
+            with_fields("hundred", 100, "v"),
+            with_fields("hundred-and-one", 101, "v"),
+            with_fields("large", 20, &"v".repeat(1000)),
+        ])
+        .expect("logged");
+    assert!(answers[0].is_ok());
+    assert_eq!(inner_code(&answers, 1), Some("NumberOfInstanceFieldsExceededLimit"));
+    assert_eq!(inner_code(&answers, 2), Some("ObjectSizeExceededLimit"));
+
+    // 1,000 types in a model: the default type and the one above are two of them.
+    let many: Vec<TimeSeriesType> = (0..999)
+        .map(|n| TimeSeriesType {
+            id: format!("t{n}"),
+            ..named(format!("type {n}"))
+        })
+        .collect();
+    let answers = store.put_time_series_types(many).expect("logged");
+    assert!(answers[..998].iter().all(Result::is_ok));
+    assert_eq!(inner_code(&answers, 998), Some("NumberOfTypesExceededLimit"));
+    assert_eq!(store.time_series_types().len(), 1000);
+    // Replacing a type is no new type.
+    assert!(
+        store
+            .put_time_series_types(vec![named("renamed".into())])
+            .expect("logged")[0]
+            .is_ok()
+    );
 }

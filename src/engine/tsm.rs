@@ -322,7 +322,7 @@ impl Store {
     }
 
     /// Replaces existing instances (put, or implied by the twin's data); an instance that
-    /// does not exist is refused (`NotFound`).
+    /// does not exist is refused (`ResourceNotFound`).
     pub fn update_instances(&self, instances: Vec<Instance>) -> Result<ItemResults<Instance>> {
         self.write_instances(instances, true)
     }
@@ -334,10 +334,10 @@ impl Store {
                 .into_iter()
                 .map(|i| {
                     if must_exist && view.instance(&i.twin).is_none() && !accepted.contains_key(&i.twin) {
-                        return Err(ModelError::not_found(format!(
-                            "instance {:?} does not exist (use put to create it)",
-                            i.twin
-                        )));
+                        return Err(ModelError::not_found(
+                            "InstanceNotFound",
+                            format!("instance {:?} does not exist (use put to create it)", i.twin),
+                        ));
                     }
                     model.check_instance(&i, view)?;
                     if let Some(name) = &i.name {
@@ -347,7 +347,7 @@ impl Store {
                             .chain(accepted.values())
                             .find(|o| o.twin != i.twin && o.name.as_deref() == Some(name.as_str()));
                         if let Some(other) = clash {
-                            return Err(ModelError::conflict(format!(
+                            return Err(ModelError::name_taken(format!(
                                 "instance {:?}: the name {name:?} is already the name of instance {:?}",
                                 i.twin, other.twin
                             )));
@@ -374,9 +374,12 @@ impl Store {
                 .zip(with_events)
                 .map(|(twin, has_events)| {
                     if has_events {
-                        return Err(ModelError::invalid(format!(
-                            "instance {twin:?} has events: TSI keeps the instance of a time series with events"
-                        )));
+                        return Err(ModelError::invalid_because(
+                            "CannotDeleteInstance",
+                            format!(
+                                "instance {twin:?} has events: TSI keeps the instance of a time series with events"
+                            ),
+                        ));
                     }
                     if model.instances.contains_key(*twin) && !accepted.iter().any(|a| a == twin) {
                         accepted.push(twin.to_string());
@@ -399,7 +402,7 @@ impl Store {
                     let h = model
                         .hierarchy(hierarchy)
                         .or_else(|| model.hierarchy_named(hierarchy))
-                        .ok_or_else(|| ModelError::not_found(format!("hierarchy {hierarchy:?} does not exist")))?;
+                        .ok_or_else(|| ModelError::not_found("HierarchyNotFound", format!("hierarchy {hierarchy:?} does not exist")))?;
                     if path.len() > h.instance_field_names.len() {
                         return Err(ModelError::invalid(format!(
                             "path {path:?} has {} levels; hierarchy {:?} has {}",
@@ -425,7 +428,7 @@ impl Store {
                     let t = model
                         .type_by_id(name)
                         .or_else(|| model.type_named(name))
-                        .ok_or_else(|| ModelError::not_found(format!("type {name:?} does not exist")))?;
+                        .ok_or_else(|| ModelError::not_found("TypeNotFound", format!("type {name:?} does not exist")))?;
                     model
                         .instances()
                         .into_iter()

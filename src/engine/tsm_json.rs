@@ -54,8 +54,15 @@ fn errors_only<T>(answers: &[Result<T, ModelError>]) -> Vec<Json> {
         .collect()
 }
 
+/// `what` (`type`, `hierarchy`, `instance`, maybe followed by `named`) `key` does not exist,
+/// with TSI's inner code for the kind.
 fn not_found(what: &str, key: &str) -> ModelError {
-    ModelError::not_found(format!("{what} {key:?} does not exist"))
+    let inner = match what.split(' ').next() {
+        Some("type") => "TypeNotFound",
+        Some("hierarchy") => "HierarchyNotFound",
+        _ => "InstanceNotFound",
+    };
+    ModelError::not_found(inner, format!("{what} {key:?} does not exist"))
 }
 
 /// Names resolved to ids (`find`), then ids: each an id, or the error of a name not found.

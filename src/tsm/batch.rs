@@ -60,9 +60,33 @@ fn bad(message: impl Into<String>) -> Error {
     Error::InvalidArgument(message.into())
 }
 
+/// At most this many items in one `$batch` request (TSI's limit: 10,000 objects).
+pub const MAX_BATCH_ITEMS: usize = 10_000;
+/// The largest `$batch` body, in bytes (TSI's limit: 8 MB).
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
+
+fn too_big(message: String) -> Error {
+    ModelError::invalid_because("BatchRequestSizeExceededLimit", message).into()
+}
+
+fn check_count(items: usize, op: &str) -> Result<()> {
+    if items > MAX_BATCH_ITEMS {
+        return Err(too_big(format!(
+            "{op} holds {items} items; a $batch request holds at most {MAX_BATCH_ITEMS}"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a `$batch` body; `item` reads one put or update item (its JSON errors become that
 /// item's error, not the body's).
 pub(crate) fn parse_batch<T>(body: &[u8], kind: &Kind, mut item: impl FnMut(Json) -> Result<T>) -> Result<BatchOp<T>> {
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(too_big(format!(
+            "the body is {} bytes; a $batch request holds at most {MAX_BATCH_BYTES}",
+            body.len()
+        )));
+    }
     let json: Json = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let Json::Object(map) = json else {
         return Err(bad("the body must be a JSON object"));
@@ -80,6 +104,7 @@ pub(crate) fn parse_batch<T>(body: &[u8], kind: &Kind, mut item: impl FnMut(Json
         let Json::Array(list) = value else {
             return Err(bad(format!("{op} must be an array")));
         };
+        check_count(list.len(), &op)?;
         Ok(list.into_iter().map(|v| item(v).map_err(ModelError::from)).collect())
     };
     match op.as_str() {
@@ -123,7 +148,12 @@ fn ids_and_names(value: Json, kind: &Kind, op: &str) -> Result<(Vec<String>, Vec
     if has_ids == has_names {
         return Err(bad(format!("{op}: give exactly one of {} and names", kind.ids)));
     }
-    let ids = list(map.remove(kind.ids), kind.ids)?
+    let ids = list(map.remove(kind.ids), kind.ids)?;
+    check_count(
+        ids.len() + map.get("names").and_then(Json::as_array).map_or(0, Vec::len),
+        op,
+    )?;
+    let ids = ids
         .into_iter()
         .map(|v| match (kind.update, v) {
             (true, v) => time_series_id(v, op),
@@ -143,7 +173,10 @@ fn ids_and_names(value: Json, kind: &Kind, op: &str) -> Result<(Vec<String>, Vec
 
 /// TSI's error object of one item.
 pub(crate) fn error_json(e: &ModelError) -> Json {
-    json!({ "code": e.code, "message": e.message })
+    match e.inner {
+        Some(inner) => json!({ "code": e.code, "message": e.message, "innerError": { "code": inner } }),
+        None => json!({ "code": e.code, "message": e.message }),
+    }
 }
 
 /// One get, put or update entry: `{"<item>": ..., "error": null}` or `{"<item>": null,

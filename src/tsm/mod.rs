@@ -36,38 +36,68 @@ use graph::{Graph, GraphChange};
 
 /// At most this many variables in a type (TSI's limit).
 pub const MAX_TYPE_VARIABLES: usize = 100;
-/// Longest id, name or instance field name accepted, in bytes.
-pub const MAX_ID_BYTES: usize = 512;
+/// Longest id, name, instance field name or time series id accepted, in characters
+/// (TSI's limit).
+pub const MAX_NAME_CHARS: usize = 1024;
+/// At most this many types put in a model (TSI's limit; types derived from DTDL models are
+/// not counted).
+pub const MAX_TYPES: usize = 1000;
+/// At most this many hierarchies put in a model (TSI's limit; also the most one instance
+/// can be in), and the most levels one hierarchy has.
+pub const MAX_HIERARCHIES: usize = 32;
+/// At most this many levels in a hierarchy (TSI's limit).
+pub const MAX_HIERARCHY_DEPTH: usize = 32;
+/// At most this many instance fields in an instance (TSI's limit).
+pub const MAX_INSTANCE_FIELDS: usize = 100;
+/// Largest instance, as its TSI JSON, in bytes (TSI's limit: 16 KB).
+pub const MAX_INSTANCE_BYTES: usize = 16 * 1024;
 
 /// Why a model item was refused: TSI's error code and a message naming the item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelError {
-    /// TSI's error code: `InvalidInput`, `NotFound`, `Conflict`.
+    /// TSI's error code: `InvalidInput` (the item is refused) or `ResourceNotFound` (it
+    /// names an item that does not exist), as TSI's servers answer.
     pub code: &'static str,
+    /// TSI's `innerError` code that narrows the cause (`TypeNotFound`, `InstanceNotFound`,
+    /// `HierarchyNotFound`, `NameAlreadyExists`, `CannotDeleteInstance`, `CannotDeleteType`,
+    /// `CannotDeleteHierarchy`, `NameExceededLimit`, `ObjectSizeExceededLimit`,
+    /// `NumberOfTypesExceededLimit`, ...), when there is one.
+    pub inner: Option<&'static str>,
     /// What is wrong, naming the item and the field.
     pub message: String,
 }
 
 impl ModelError {
+    /// `InvalidInput` without a narrower cause.
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         ModelError {
             code: "InvalidInput",
+            inner: None,
             message: message.into(),
         }
     }
 
-    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+    /// `InvalidInput` with the inner code `inner`.
+    pub(crate) fn invalid_because(inner: &'static str, message: impl Into<String>) -> Self {
         ModelError {
-            code: "NotFound",
+            code: "InvalidInput",
+            inner: Some(inner),
             message: message.into(),
         }
     }
 
-    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+    /// `ResourceNotFound` with the inner code `inner` (`TypeNotFound`, ...).
+    pub(crate) fn not_found(inner: &'static str, message: impl Into<String>) -> Self {
         ModelError {
-            code: "Conflict",
+            code: "ResourceNotFound",
+            inner: Some(inner),
             message: message.into(),
         }
+    }
+
+    /// A name another item of the kind already has: `InvalidInput` / `NameAlreadyExists`.
+    pub(crate) fn name_taken(message: impl Into<String>) -> Self {
+        Self::invalid_because("NameAlreadyExists", message)
     }
 }
 
@@ -75,6 +105,7 @@ impl From<ModelError> for Error {
     fn from(e: ModelError) -> Self {
         Error::Model {
             code: e.code,
+            inner: e.inner,
             message: e.message,
         }
     }
@@ -83,10 +114,11 @@ impl From<ModelError> for Error {
 impl From<Error> for ModelError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Model { code, message } => ModelError { code, message },
+            Error::Model { code, inner, message } => ModelError { code, inner, message },
             Error::InvalidArgument(message) => ModelError::invalid(message),
             other => ModelError {
                 code: "InternalError",
+                inner: None,
                 message: other.to_string(),
             },
         }
@@ -143,11 +175,15 @@ fn check_id(what: &str, field: &str, id: &str) -> Result<(), ModelError> {
     if id.trim().is_empty() {
         return Err(ModelError::invalid(format!("{what}: {field} must not be empty")));
     }
-    if id.len() > MAX_ID_BYTES {
-        return Err(ModelError::invalid(format!(
-            "{what}: {field} is {} bytes long; the limit is {MAX_ID_BYTES}",
-            id.len()
-        )));
+    // Counting characters is only needed when the byte length could exceed the limit.
+    if id.len() > MAX_NAME_CHARS && id.chars().count() > MAX_NAME_CHARS {
+        return Err(ModelError::invalid_because(
+            "NameExceededLimit",
+            format!(
+                "{what}: {field} is {} characters long; the limit is {MAX_NAME_CHARS}",
+                id.chars().count()
+            ),
+        ));
     }
     Ok(())
 }
@@ -169,11 +205,19 @@ fn check_named<'a>(
         .chain(taken.iter().map(|(i, n)| (i.as_str(), n.as_str())))
         .find(|(other, other_name)| *other_name == name && *other != id);
     if let Some((other, _)) = clash {
-        return Err(ModelError::conflict(format!(
+        return Err(ModelError::name_taken(format!(
             "{what}: the name {name:?} is already the name of {kind} {other:?}"
         )));
     }
     Ok(())
+}
+
+/// How many entities of a kind there would be with `id` put: those stored (`existing`), those
+/// accepted earlier in the batch (`taken`) and `id`, each once.
+fn count_after<T>(existing: &BTreeMap<String, T>, taken: &BTreeMap<String, String>, id: &str) -> usize {
+    let new_in_batch = taken.keys().filter(|k| !existing.contains_key(*k)).count();
+    let this = usize::from(!existing.contains_key(id) && !taken.contains_key(id));
+    existing.len() + new_in_batch + this
 }
 
 impl Model {
@@ -227,10 +271,13 @@ impl Model {
     pub(crate) fn check_settings(&self, s: &ModelSettings, view: &Lens<'_>) -> Result<(), ModelError> {
         check_id("model settings", "name", &s.name)?;
         if view.type_by_id(&s.default_type_id).is_none() {
-            return Err(ModelError::invalid(format!(
-                "model settings: defaultTypeId {:?} is not a type of the model",
-                s.default_type_id
-            )));
+            return Err(ModelError::invalid_because(
+                "TypeNotFound",
+                format!(
+                    "model settings: defaultTypeId {:?} is not a type of the model",
+                    s.default_type_id
+                ),
+            ));
         }
         Ok(())
     }
@@ -246,6 +293,12 @@ impl Model {
         let what = format!("type {:?}", t.id);
         let others = view.types().into_iter().map(|o| (o.id.as_str(), o.name.as_str()));
         check_named(&what, "type", (&t.id, &t.name), others, taken)?;
+        if count_after(&self.types, taken, &t.id) > MAX_TYPES {
+            return Err(ModelError::invalid_because(
+                "NumberOfTypesExceededLimit",
+                format!("{what}: the model has {MAX_TYPES} types, the limit"),
+            ));
+        }
         if t.variables.is_empty() {
             return Err(ModelError::invalid(format!(
                 "{what}: a type needs at least one variable (TSI: variables are not empty)"
@@ -276,24 +329,31 @@ impl Model {
     pub(crate) fn check_type_delete(&self, id: &str, used: &BTreeSet<&str>, view: &Lens<'_>) -> Result<(), ModelError> {
         let what = format!("type {id:?}");
         if view.is_derived_type(id) {
-            return Err(ModelError::invalid(format!(
-                "{what} is derived from the DTDL model its twins report and cannot be deleted; put a type \
+            return Err(ModelError::invalid_because(
+                "CannotDeleteType",
+                format!(
+                    "{what} is derived from the DTDL model its twins report and cannot be deleted; put a type \
                  with this id to replace it"
-            )));
+                ),
+            ));
         }
         if !self.types.contains_key(id) {
-            return Err(ModelError::not_found(format!("{what} does not exist")));
+            return Err(ModelError::not_found("TypeNotFound", format!("{what} does not exist")));
         }
         if id == self.settings.default_type_id {
-            return Err(ModelError::invalid(format!(
-                "{what} is the model's default type (every instance not put with a type is of it): \
+            return Err(ModelError::invalid_because(
+                "CannotDeleteType",
+                format!(
+                    "{what} is the model's default type (every instance not put with a type is of it): \
                  change the model settings' defaultTypeId first"
-            )));
+                ),
+            ));
         }
         if used.contains(id) {
-            return Err(ModelError::invalid(format!(
-                "{what} is used by instances: put them with another type first"
-            )));
+            return Err(ModelError::invalid_because(
+                "CannotDeleteType",
+                format!("{what} is used by instances: put them with another type first"),
+            ));
         }
         Ok(())
     }
@@ -309,10 +369,25 @@ impl Model {
         let what = format!("hierarchy {:?}", h.id);
         let others = view.hierarchies().into_iter().map(|o| (o.id.as_str(), o.name.as_str()));
         check_named(&what, "hierarchy", (&h.id, &h.name), others, taken)?;
+        if count_after(&self.hierarchies, taken, &h.id) > MAX_HIERARCHIES {
+            return Err(ModelError::invalid_because(
+                "NumberOfHierarchiesExceededLimit",
+                format!("{what}: the model has {MAX_HIERARCHIES} hierarchies, the limit"),
+            ));
+        }
         if h.instance_field_names.is_empty() {
             return Err(ModelError::invalid(format!(
                 "{what}: source.instanceFieldNames is empty; a hierarchy needs at least one level"
             )));
+        }
+        if h.instance_field_names.len() > MAX_HIERARCHY_DEPTH {
+            return Err(ModelError::invalid_because(
+                "HierarchyDepthExceededLimit",
+                format!(
+                    "{what}: {} levels; the limit is {MAX_HIERARCHY_DEPTH}",
+                    h.instance_field_names.len()
+                ),
+            ));
         }
         let mut seen = BTreeSet::new();
         for field in &h.instance_field_names {
@@ -330,12 +405,16 @@ impl Model {
     pub(crate) fn check_hierarchy_delete(&self, id: &str, used: &BTreeSet<&str>) -> Result<(), ModelError> {
         let what = format!("hierarchy {id:?}");
         if !self.hierarchies.contains_key(id) {
-            return Err(ModelError::not_found(format!("{what} does not exist")));
+            return Err(ModelError::not_found(
+                "HierarchyNotFound",
+                format!("{what} does not exist"),
+            ));
         }
         if used.contains(id) {
-            return Err(ModelError::invalid(format!(
-                "{what} is used by instances: put them without it first"
-            )));
+            return Err(ModelError::invalid_because(
+                "CannotDeleteHierarchy",
+                format!("{what} is used by instances: put them without it first"),
+            ));
         }
         Ok(())
     }
@@ -346,10 +425,10 @@ impl Model {
         let what = format!("instance {:?}", i.twin);
         check_id(&what, "timeSeriesId", &i.twin)?;
         if view.type_by_id(&i.type_id).is_none() {
-            return Err(ModelError::invalid(format!(
-                "{what}: typeId {:?} is not a type of the model",
-                i.type_id
-            )));
+            return Err(ModelError::invalid_because(
+                "TypeNotFound",
+                format!("{what}: typeId {:?} is not a type of the model", i.type_id),
+            ));
         }
         let mut seen = BTreeSet::new();
         for id in &i.hierarchy_ids {
@@ -357,9 +436,10 @@ impl Model {
                 return Err(ModelError::invalid(format!("{what}: hierarchy {id:?} is listed twice")));
             }
             let Some(h) = view.hierarchy(id) else {
-                return Err(ModelError::invalid(format!(
-                    "{what}: hierarchyIds names {id:?}, which is not a hierarchy of the model"
-                )));
+                return Err(ModelError::invalid_because(
+                    "HierarchyNotFound",
+                    format!("{what}: hierarchyIds names {id:?}, which is not a hierarchy of the model"),
+                ));
             };
             for level in &h.instance_field_names {
                 match i.instance_fields.get(level) {
@@ -383,6 +463,31 @@ impl Model {
         }
         for name in i.instance_fields.keys() {
             check_id(&what, "an instance field name", name)?;
+        }
+        if i.instance_fields.len() > MAX_INSTANCE_FIELDS {
+            return Err(ModelError::invalid_because(
+                "NumberOfInstanceFieldsExceededLimit",
+                format!(
+                    "{what}: {} instance fields; the limit is {MAX_INSTANCE_FIELDS}",
+                    i.instance_fields.len()
+                ),
+            ));
+        }
+        if i.hierarchy_ids.len() > MAX_HIERARCHIES {
+            return Err(ModelError::invalid_because(
+                "NumberOfHierarchiesExceededLimit",
+                format!(
+                    "{what}: in {} hierarchies; the limit is {MAX_HIERARCHIES}",
+                    i.hierarchy_ids.len()
+                ),
+            ));
+        }
+        let size = i.to_json().to_string().len();
+        if size > MAX_INSTANCE_BYTES {
+            return Err(ModelError::invalid_because(
+                "ObjectSizeExceededLimit",
+                format!("{what}: {size} bytes as JSON; the limit is {MAX_INSTANCE_BYTES}"),
+            ));
         }
         Ok(())
     }
