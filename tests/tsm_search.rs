@@ -134,15 +134,30 @@ fn search_text_filters_counts_and_highlights() {
     assert_eq!(marks["instanceFieldValues"], json!(["B2", "F1", "<hit>R101</hit>"]));
     assert_eq!(marks["name"], json!("Lobby sensor"));
 
-    // Two words must both occur; ranking puts a match in the name first.
-    let r = store
-        .search_instances(&InstanceSearch {
-            text: "sensor b1".into(),
-            recursive: true,
-            ..InstanceSearch::default()
-        })
-        .expect("search");
-    assert_eq!(r.instance_count, 4, "a, b, c, d are in B1 and say sensor");
+    // TSI's search string: terms are ORed unless AND, +, -, NOT or ! say otherwise.
+    let count = |text: &str| {
+        store
+            .search_instances(&InstanceSearch {
+                text: text.into(),
+                recursive: true,
+                ..InstanceSearch::default()
+            })
+            .expect("search")
+            .instance_count
+    };
+    assert_eq!(count("lobby boiler"), 2, "a (Boiler) or e (Lobby)");
+    assert_eq!(count("sensor b1"), 7, "every id says sensor");
+    assert_eq!(count("sensor AND b1"), 4, "a, b, c, d are in B1 and say sensor");
+    assert_eq!(count("sensor && b1"), 4);
+    assert_eq!(count("+sensor +b1"), 4);
+    assert_eq!(count("sensor -b1"), 3, "e, f, g");
+    assert_eq!(count("sensor NOT b1"), 3);
+    assert_eq!(count("sensor !b1 !spare"), 2, "e, g");
+    assert_eq!(count("NOT b1 sensor"), 0, "TSI: NOT first matches nothing");
+    assert_eq!(count("'room sensor'"), 1, "the phrase is in a's name only");
+    assert_eq!(count("r1?1"), 3, "R101: a, b, e");
+    assert_eq!(count("r*2"), 2, "R102 (c) and R201 (d)");
+    assert_eq!(count("B1 AND r?0*"), 4);
     let r = store
         .search_instances(&InstanceSearch {
             text: "boiler*".into(),

@@ -19,6 +19,7 @@ pub mod entity;
 pub mod graph;
 pub(crate) mod log;
 pub mod search;
+mod search_text;
 
 use std::collections::{BTreeMap, BTreeSet};
 

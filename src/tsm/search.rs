@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::derive::Lens;
+use super::search_text::{Term, TextQuery, highlight};
 use super::{Hierarchy, Instance};
 use crate::model::Value;
 
@@ -328,14 +329,25 @@ impl SearchIndex {
         index
     }
 
-    /// Which instances match every one of `terms` (lower-cased); `None`: all do.
-    fn matches(&self, terms: &[String]) -> Option<Vec<bool>> {
-        let mut all: Option<Vec<bool>> = None;
-        for t in terms {
-            let finder = memchr::memmem::Finder::new(t.as_bytes());
-            let mut hit = vec![false; self.twins.len()];
+    /// Which instances match `query`; `None`: all do.
+    fn matches(&self, query: &TextQuery) -> Option<Vec<bool>> {
+        if query.matches_everything() {
+            return None;
+        }
+        let hits: Vec<Vec<bool>> = query.terms.iter().map(|t| self.term_hits(t)).collect();
+        Some((0..self.twins.len()).map(|i| query.combine(|n| hits[n][i])).collect())
+    }
+
+    /// Which instances have a field that `term` matches. The term's literal core is found
+    /// in the one text buffer (one find per matching instance: after a hit, the search goes
+    /// on from the next instance); a wildcard term is then tried on the fields of those
+    /// instances alone.
+    fn term_hits(&self, term: &Term) -> Vec<bool> {
+        let core = term.literal_core();
+        let mut hit = vec![core.is_empty(); self.twins.len()];
+        if !core.is_empty() {
+            let finder = memchr::memmem::Finder::new(core.as_bytes());
             let (mut from, mut i) = (0, 0);
-            // One find per matching instance: after a hit, go on from the next instance.
             // Hits come in order, so the instance of each is found by walking forward.
             while let Some(at) = finder.find(&self.text[from..]) {
                 let pos = from + at;
@@ -348,30 +360,30 @@ impl SearchIndex {
                     None => break,
                 }
             }
-            all = Some(match all {
-                None => hit,
-                Some(mut a) => {
-                    a.iter_mut().zip(&hit).for_each(|(a, h)| *a &= *h);
-                    a
-                }
-            });
         }
-        all
+        if term.wildcard {
+            for (i, h) in hit.iter_mut().enumerate() {
+                if *h {
+                    let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
+                    let text = std::str::from_utf8(&self.text[self.starts[i]..end]).unwrap_or_default();
+                    *h = text.split('\n').any(|field| term.find(field).is_some());
+                }
+            }
+        }
+        hit
     }
 
     fn display_name(&self, i: usize) -> &str {
         &self.display[i]
     }
 
-    /// 0 best: the text equals the id or the name, 1: in the id or the name, 2: elsewhere.
-    fn rank(&self, i: usize, text: &str, terms: &[String]) -> u8 {
+    /// 0 best: the text equals the id or the name, 1: a term matches in the id or the name,
+    /// 2: elsewhere.
+    fn rank(&self, i: usize, text: &str, query: &TextQuery) -> u8 {
         let (id, name) = &self.keys[i];
         if !text.is_empty() && (id == text || name == text) {
             0
-        } else if terms
-            .iter()
-            .any(|t| id.contains(t.as_str()) || name.contains(t.as_str()))
-        {
+        } else if query.positive().any(|t| t.find(id).is_some() || t.find(name).is_some()) {
             1
         } else {
             2
@@ -382,12 +394,8 @@ impl SearchIndex {
     /// from.
     pub(crate) fn search(&self, q: &InstanceSearch, model: &Lens<'_>) -> Result<SearchResult, String> {
         let text = q.text.trim().to_lowercase();
-        let terms: Vec<String> = text
-            .split_whitespace()
-            .map(|t| t.trim_end_matches('*').to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
-        let matches = self.matches(&terms);
+        let query = TextQuery::parse(&q.text);
+        let matches = self.matches(&query);
         let matches = matches.as_deref();
         // The node searched, and which instances are "at" it or under it.
         let mut candidates: Vec<u32> = Vec::new();
@@ -444,8 +452,8 @@ impl SearchIndex {
         match q.order {
             InstanceOrder::Rank => candidates.sort_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
-                self.rank(a, &text, &terms)
-                    .cmp(&self.rank(b, &text, &terms))
+                self.rank(a, &text, &query)
+                    .cmp(&self.rank(b, &text, &query))
                     .then_with(|| self.display_name(a).cmp(self.display_name(b)))
             }),
             InstanceOrder::DisplayName => {
@@ -465,7 +473,7 @@ impl SearchIndex {
                 let instance = model.instance(&self.twins[i as usize])?;
                 Some(InstanceHit {
                     instance: instance.clone(),
-                    highlights: q.highlights.then(|| self.highlights(i as usize, instance, &terms)),
+                    highlights: q.highlights.then(|| self.highlights(i as usize, instance, &query)),
                 })
             })
             .collect();
@@ -479,7 +487,7 @@ impl SearchIndex {
         })
     }
 
-    fn highlights(&self, i: usize, inst: &Instance, terms: &[String]) -> BTreeMap<String, serde_json::Value> {
+    fn highlights(&self, i: usize, inst: &Instance, terms: &TextQuery) -> BTreeMap<String, serde_json::Value> {
         use serde_json::json;
         let mark = |s: &str| json!(highlight(s, terms));
         let mut out = BTreeMap::new();
@@ -637,34 +645,6 @@ fn push_lower(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// `text` with each (case-insensitive) occurrence of a term wrapped in `<hit>` and `</hit>`.
-pub(crate) fn highlight(text: &str, terms: &[String]) -> String {
-    let lower = text.to_lowercase();
-    if terms.is_empty() || lower.len() != text.len() {
-        // Lower-casing changed the byte length (rare scripts): no marks rather than wrong ones.
-        return text.to_string();
-    }
-    let mut marked = vec![false; text.len()];
-    for t in terms.iter().filter(|t| !t.is_empty()) {
-        for at in memchr::memmem::find_iter(lower.as_bytes(), t.as_bytes()) {
-            marked[at..at + t.len()].iter_mut().for_each(|m| *m = true);
-        }
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut inside = false;
-    for (i, c) in text.char_indices() {
-        if marked[i] != inside {
-            out.push_str(if marked[i] { "<hit>" } else { "</hit>" });
-            inside = marked[i];
-        }
-        out.push(c);
-    }
-    if inside {
-        out.push_str("</hit>");
-    }
-    out
-}
-
 /// `[start, end)` of a page of `len` items and the next page's token.
 fn page(len: usize, size: usize, token: Option<&str>) -> Result<(usize, usize, Option<String>), String> {
     let size = if size == 0 { DEFAULT_PAGE } else { size.min(MAX_PAGE) };
@@ -683,17 +663,6 @@ fn page(len: usize, size: usize, token: Option<&str>) -> Result<(usize, usize, O
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn highlights_mark_every_occurrence_case_insensitively() {
-        let terms = vec!["floor".to_string(), "2".to_string()];
-        assert_eq!(
-            highlight("Floor 2 / floorplan", &terms),
-            "<hit>Floor</hit> <hit>2</hit> / <hit>floor</hit>plan"
-        );
-        assert_eq!(highlight("nothing", &terms), "nothing");
-        assert_eq!(highlight("x", &[]), "x");
-    }
 
     #[test]
     fn pages_and_tokens() {
