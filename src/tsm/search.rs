@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::derive::Lens;
-use super::search_text::{Term, TextQuery, highlight};
+use super::search_text::{Occur, Term, TextQuery, highlight};
 use super::{Hierarchy, Instance};
 use crate::model::Value;
 
@@ -192,13 +192,17 @@ pub(crate) struct SearchIndex {
     /// Each instance's twin id, in order (instances themselves are read from the model
     /// for the hits of a page only).
     twins: Vec<String>,
-    /// Each instance's display name: its name, or its id.
-    display: Vec<String>,
+    /// Each instance's place among all in display-name order (its name, or its id when it
+    /// has none; ties by id): sorting by it is sorting by display name.
+    display_rank: Vec<u32>,
     /// Lower-cased searchable text of every instance, one after the other, fields and
     /// instances separated by `\n` (a search word never holds one): one buffer to scan.
     text: Vec<u8>,
-    /// Where each instance's text starts in `text`.
+    /// Where each instance's text starts in `text`. Its id and name come first: a hit
+    /// before `key_ends[i]` is in the id or the name.
     starts: Vec<usize>,
+    /// Where each instance's id and name end in `text`.
+    key_ends: Vec<usize>,
     /// Distinct suggestible values (ids, names, type names, String field values), sorted.
     suggestions: Vec<String>,
     /// Every word start of every suggestible value: the value lower-cased from that word
@@ -237,6 +241,7 @@ impl SearchIndex {
             .into_iter()
             .filter(|i| with_deleted || !deleted.contains(&i.twin));
         let mut suggestions: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut display: Vec<(&str, &str)> = Vec::new();
         for (n, instance) in instances.enumerate() {
             let type_name = model
                 .type_by_id(&instance.type_id)
@@ -248,8 +253,13 @@ impl SearchIndex {
                 index.text.push(b'\n');
             };
             push(&instance.twin);
-            push(&type_name);
             instance.name.as_deref().map(&mut push);
+            index.key_ends.push(index.text.len());
+            let mut push = |field: &str| {
+                push_lower(&mut index.text, field);
+                index.text.push(b'\n');
+            };
+            push(&type_name);
             instance.description.as_deref().map(&mut push);
             for (k, v) in &instance.instance_fields {
                 push(k);
@@ -305,9 +315,13 @@ impl SearchIndex {
             ));
             index.type_names.push(type_name);
             index.twins.push(instance.twin.clone());
-            index
-                .display
-                .push(instance.name.clone().unwrap_or_else(|| instance.twin.clone()));
+            display.push((instance.name.as_deref().unwrap_or(&instance.twin), &*instance.twin));
+        }
+        let mut by_display: Vec<u32> = (0..display.len() as u32).collect();
+        by_display.sort_unstable_by_key(|&i| display[i as usize]);
+        index.display_rank = vec![0; display.len()];
+        for (place, &i) in by_display.iter().enumerate() {
+            index.display_rank[i as usize] = place as u32;
         }
         let mut values: Vec<String> = suggestions.into_iter().map(str::to_string).collect();
         values.sort_unstable();
@@ -329,22 +343,31 @@ impl SearchIndex {
         index
     }
 
-    /// Which instances match `query`; `None`: all do.
-    fn matches(&self, query: &TextQuery) -> Option<Vec<bool>> {
+    /// Each term's hits: per instance 0 (none), 1 (in a field other than the id and the
+    /// name) or 2 (in the id or the name).
+    fn hits(&self, query: &TextQuery) -> Vec<Vec<u8>> {
+        query.terms.iter().map(|t| self.term_hits(t)).collect()
+    }
+
+    /// Which instances match `query` (`hits`: [`Self::hits`]); `None`: all do.
+    fn matches(&self, query: &TextQuery, hits: &[Vec<u8>]) -> Option<Vec<bool>> {
         if query.matches_everything() {
             return None;
         }
-        let hits: Vec<Vec<bool>> = query.terms.iter().map(|t| self.term_hits(t)).collect();
-        Some((0..self.twins.len()).map(|i| query.combine(|n| hits[n][i])).collect())
+        Some(
+            (0..self.twins.len())
+                .map(|i| query.combine(|n| hits[n][i] > 0))
+                .collect(),
+        )
     }
 
-    /// Which instances have a field that `term` matches. The term's literal core is found
-    /// in the one text buffer (one find per matching instance: after a hit, the search goes
-    /// on from the next instance); a wildcard term is then tried on the fields of those
-    /// instances alone.
-    fn term_hits(&self, term: &Term) -> Vec<bool> {
+    /// Where `term` matches each instance (see [`Self::hits`]). The term's literal core is
+    /// found in the one text buffer; an instance's id and name come first in it, so its
+    /// first hit tells whether one is in them, and the search goes on from the next
+    /// instance. A wildcard term is then tried on the fields of those instances alone.
+    fn term_hits(&self, term: &Term) -> Vec<u8> {
         let core = term.literal_core();
-        let mut hit = vec![core.is_empty(); self.twins.len()];
+        let mut hit = vec![u8::from(core.is_empty()); self.twins.len()];
         if !core.is_empty() {
             let finder = memchr::memmem::Finder::new(core.as_bytes());
             let (mut from, mut i) = (0, 0);
@@ -354,7 +377,7 @@ impl SearchIndex {
                 while self.starts.get(i + 1).is_some_and(|&next| next <= pos) {
                     i += 1;
                 }
-                hit[i] = true;
+                hit[i] = if pos < self.key_ends[i] { 2 } else { 1 };
                 match self.starts.get(i + 1) {
                     Some(&next) => from = next,
                     None => break,
@@ -363,31 +386,38 @@ impl SearchIndex {
         }
         if term.wildcard {
             for (i, h) in hit.iter_mut().enumerate() {
-                if *h {
+                if *h > 0 {
                     let end = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
-                    let text = std::str::from_utf8(&self.text[self.starts[i]..end]).unwrap_or_default();
-                    *h = text.split('\n').any(|field| term.find(field).is_some());
+                    let field = |from: usize, to: usize| std::str::from_utf8(&self.text[from..to]).unwrap_or_default();
+                    let found = |text: &str| text.split('\n').any(|f| term.find(f).is_some());
+                    *h = if found(field(self.starts[i], self.key_ends[i])) {
+                        2
+                    } else {
+                        u8::from(found(field(self.key_ends[i], end)))
+                    };
                 }
             }
         }
         hit
     }
 
-    fn display_name(&self, i: usize) -> &str {
-        &self.display[i]
-    }
-
-    /// 0 best: the text equals the id or the name, 1: a term matches in the id or the name,
-    /// 2: elsewhere.
-    fn rank(&self, i: usize, text: &str, query: &TextQuery) -> u8 {
+    /// The order key of instance `i` for `Rank`: 0 best, the text equal to the id or the
+    /// name; 1, a positive term in the id or the name; 2, elsewhere; then the display name.
+    fn rank_key(&self, i: usize, text: &str, query: &TextQuery, hits: &[Vec<u8>]) -> u64 {
         let (id, name) = &self.keys[i];
-        if !text.is_empty() && (id == text || name == text) {
+        let rank: u64 = if !text.is_empty() && (id == text || name == text) {
             0
-        } else if query.positive().any(|t| t.find(id).is_some() || t.find(name).is_some()) {
+        } else if query
+            .terms
+            .iter()
+            .zip(hits)
+            .any(|(t, h)| t.occur != Occur::MustNot && h[i] == 2)
+        {
             1
         } else {
             2
-        }
+        };
+        (rank << 32) | u64::from(self.display_rank[i])
     }
 
     /// Runs `q`; the hits of its page are read from `model`, the model the index was built
@@ -395,7 +425,8 @@ impl SearchIndex {
     pub(crate) fn search(&self, q: &InstanceSearch, model: &Lens<'_>) -> Result<SearchResult, String> {
         let text = q.text.trim().to_lowercase();
         let query = TextQuery::parse(&q.text);
-        let matches = self.matches(&query);
+        let hits = self.hits(&query);
+        let matches = self.matches(&query, &hits);
         let matches = matches.as_deref();
         // The node searched, and which instances are "at" it or under it.
         let mut candidates: Vec<u32> = Vec::new();
@@ -447,29 +478,31 @@ impl SearchIndex {
         if !q.instances {
             candidates.clear();
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        match q.order {
-            InstanceOrder::Rank => candidates.sort_by(|&a, &b| {
-                let (a, b) = (a as usize, b as usize);
-                self.rank(a, &text, &query)
-                    .cmp(&self.rank(b, &text, &query))
-                    .then_with(|| self.display_name(a).cmp(self.display_name(b)))
-            }),
-            InstanceOrder::DisplayName => {
-                candidates.sort_by(|&a, &b| self.display_name(a as usize).cmp(self.display_name(b as usize)))
-            }
+        if !candidates.is_sorted() {
+            candidates.sort_unstable();
         }
+        candidates.dedup();
+        let key = |i: u32| match q.order {
+            InstanceOrder::Rank => self.rank_key(i as usize, &text, &query, &hits),
+            InstanceOrder::DisplayName => u64::from(self.display_rank[i as usize]),
+        };
+        let mut keyed: Vec<(u64, u32)> = candidates.iter().map(|&i| (key(i), i)).collect();
         sort_nodes(&mut nodes, q.node_order);
         if q.expand == Expand::None {
             nodes.clear();
         }
-        let (start, end, continuation) = page(candidates.len(), q.page_size, q.continuation.as_deref())?;
+        let (start, end, continuation) = page(keyed.len(), q.page_size, q.continuation.as_deref())?;
+        // Only the instances up to the page's end need their order: select them, sort those.
+        if end < keyed.len() {
+            keyed.select_nth_unstable(end);
+            keyed.truncate(end);
+        }
+        keyed.sort_unstable();
         let (node_start, node_end, node_continuation) =
             page(nodes.len(), q.node_page_size, q.node_continuation.as_deref())?;
-        let instances = candidates[start..end]
+        let instances = keyed[start..end]
             .iter()
-            .filter_map(|&i| {
+            .filter_map(|&(_, i)| {
                 let instance = model.instance(&self.twins[i as usize])?;
                 Some(InstanceHit {
                     instance: instance.clone(),
