@@ -257,3 +257,48 @@ fn tsi_bodies_use_the_model() {
     assert_eq!(answer["properties"][0]["name"], "Peak");
     assert_eq!(answer["properties"][0]["values"], json!([30.0, 30.0, 30.0, 30.0]));
 }
+
+#[test]
+fn a_body_without_variables_or_projection_returns_the_types_variables() {
+    let (_dir, store) = store();
+    let body = |selector: &str| {
+        format!(
+            r#"{{"aggregateSeries": {{{selector}, "interval": "PT4M",
+                "searchSpan": {{"from": "1970-01-01T00:00:00Z", "to": "1970-01-01T00:04:00Z"}}}}}}"#
+        )
+    };
+    // thermostat-a is a Thermostat: Level avg(20..23) = 21.5, Peak 23.
+    let answer = store
+        .query_json(body(r#""timeSeriesId": ["thermostat-a"]"#).as_bytes())
+        .expect("query");
+    assert_eq!(
+        answer["properties"],
+        json!([
+            { "name": "Level", "type": "Double", "values": [21.5] },
+            { "name": "Peak", "type": "Double", "values": [23.0] }
+        ])
+    );
+    // loose has no instance put: the default type, whose EventCount counts its 4 events.
+    let answer = store
+        .query_json(body(r#""timeSeriesId": ["loose"]"#).as_bytes())
+        .expect("query");
+    assert_eq!(
+        answer["properties"],
+        json!([{ "name": "EventCount", "type": "Long", "values": [4] }])
+    );
+    // getSeries leaves aggregate variables out: thermostat-a's Level and Peak at each event.
+    let answer = store
+        .query_json(
+            br#"{"getSeries": {"timeSeriesId": ["thermostat-a"],
+                "searchSpan": {"from": "1970-01-01T00:00:00Z", "to": "1970-01-01T00:02:00Z"}}}"#,
+        )
+        .expect("query");
+    let names: Vec<&str> = answer["properties"]
+        .as_array()
+        .expect("properties")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Level", "Peak"]);
+    assert_eq!(answer["properties"][0]["values"], json!([20.0, 21.0]));
+}

@@ -696,10 +696,18 @@ impl Store {
             }
             Request::Series(mut q) => {
                 clamp(&mut q.from, &q.to);
+                if q.projected.is_none() && q.variables.is_empty() {
+                    q.projected = Some(self.tsi_default_projection(&q.variables, &[&q.twin], false));
+                }
                 serde_json::Value::Object(tsi::frame_json(&self.get_series(&q)?))
             }
             Request::Aggregate(mut q) => {
                 clamp(&mut q.from, &q.to);
+                if q.projected.is_none() && q.variables.is_empty() {
+                    let twins = self.select(&q.twins)?;
+                    let names: Vec<&str> = twins.iter().map(|t| &*t.name).collect();
+                    q.projected = Some(self.tsi_default_projection(&q.variables, &names, true));
+                }
                 let single = q.merge || matches!(&q.twins, crate::query::TwinSelector::Ids(ids) if ids.len() == 1);
                 tsi::series_json(&self.aggregate_series(&q)?, single)
             }

@@ -133,3 +133,42 @@ impl Store {
         Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
     }
 }
+
+impl Store {
+    /// TSI's projection of a `getSeries` or `aggregateSeries` body without
+    /// `projectedVariables`: "all the variables from inlineVariables and time series type in
+    /// the model". Used for bodies without inline variables (with some, twinstore projects
+    /// those alone: docs/MODEL.md). The type's variables follow the inline ones (an inline
+    /// variable of the same name wins); when the twins are of several types, only the variables every one of
+    /// them has (by name); aggregate variables only for `aggregateSeries` (`aggregated`).
+    pub(super) fn tsi_default_projection(
+        &self,
+        inline: &[(String, Variable)],
+        twins: &[&str],
+        aggregated: bool,
+    ) -> Vec<String> {
+        let mut names: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
+        let types: std::collections::BTreeSet<String> = twins.iter().map(|t| self.type_of(t)).collect();
+        let from_types: Vec<String> = self.with_model(|model| {
+            let types: Vec<_> = types.iter().filter_map(|id| model.type_by_id(id)).collect();
+            let Some((first, others)) = types.split_first() else {
+                return Vec::new();
+            };
+            first
+                .variables
+                .iter()
+                .filter(|(name, v)| {
+                    (aggregated || !matches!(v, Variable::Aggregate { .. }))
+                        && others.iter().all(|t| t.variable(name).is_some())
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        });
+        for name in from_types {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
