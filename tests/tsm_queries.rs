@@ -302,3 +302,64 @@ fn a_body_without_variables_or_projection_returns_the_types_variables() {
     assert_eq!(names, ["Level", "Peak"]);
     assert_eq!(answer["properties"][0]["values"], json!([20.0, 21.0]));
 }
+
+#[test]
+fn a_filter_reads_the_twins_instance_fields() {
+    let (_dir, store) = store();
+    let thermostats = || {
+        TwinSelector::Ids(vec![
+            "thermostat-a".into(),
+            "thermostat-b".into(),
+            "thermostat-c".into(),
+            "loose".into(),
+        ])
+    };
+    let mut q = four_minutes(thermostats()).variable("T", numeric("$event.Temperature.Double", "avg($value)"));
+    q.filter = Some("$instance.Building = 'B1' AND $event.Temperature.Double > 20".into());
+    let frames = store.aggregate_series(&q).expect("per twin");
+    // a (B1): 21, 22, 23 pass: 22; b (B1): none above 20; c is in B2 and loose has no
+    // Building field (null): no events pass.
+    assert_eq!(
+        one_bucket(&frames, "T"),
+        BTreeMap::from([
+            ("thermostat-a".into(), Some(22.0)),
+            ("thermostat-b".into(), None),
+            ("thermostat-c".into(), None),
+            ("loose".into(), None),
+        ])
+    );
+    assert_eq!(
+        frames
+            .iter()
+            .map(|f| f.twin.clone().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["thermostat-a", "thermostat-b", "thermostat-c", "loose"],
+        "frames in the selection's order"
+    );
+
+    // Merged: twins whose fields give one filter merge; others are refused, saying why.
+    q.merge = true;
+    let e = store.aggregate_series(&q).expect_err("B1, B2 and no building");
+    assert!(e.to_string().contains("$instance"), "{e}");
+    q.twins = TwinSelector::Ids(vec!["thermostat-a".into(), "thermostat-b".into()]);
+    let frames = store.aggregate_series(&q).expect("both in B1");
+    assert_eq!(frames[0].frame.doubles("T").expect("T"), [Some(22.0)]);
+
+    // getEvents through TSI's body: c is in B2, so its 4 events pass one filter and none the other.
+    let events = |building: &str| {
+        let body = format!(
+            r#"{{"getEvents": {{"timeSeriesId": ["thermostat-c"],
+                "searchSpan": {{"from": "1970-01-01T00:00:00Z", "to": "1970-01-01T00:04:00Z"}},
+                "filter": {{"tsx": "$instance['Building'] = '{building}'"}}}}}}"#
+        );
+        let answer = store.query_json(body.as_bytes()).expect("getEvents");
+        answer["timestamps"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(events("B2"), 4);
+    assert_eq!(events("B1"), 0);
+    // A malformed reference is refused at its place.
+    let mut bad = four_minutes(thermostats()).variable("T", numeric("$event.Temperature.Double", "avg($value)"));
+    bad.filter = Some("$instance.Building.String = 'B1'".into());
+    let e = store.aggregate_series(&bad).expect_err("one name only");
+    assert!(e.to_string().contains("position 18"), "{e}");
+}

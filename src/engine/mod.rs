@@ -562,7 +562,8 @@ impl Store {
             || format!("{query:?}"),
             || {
                 let entry = self.twin(&query.twin)?;
-                self.read(&entry, |view| query::series::get_events(view, query))
+                let query = self.bind_events_filter(query)?;
+                self.read(&entry, |view| query::series::get_events(view, &query))
             },
         )
     }
@@ -584,7 +585,7 @@ impl Store {
             || format!("{query:?}"),
             || {
                 let entry = self.twin(&query.twin)?;
-                let query = self.resolve_series(query)?;
+                let query = self.bind_series_filter(self.resolve_series(query)?)?;
                 self.read(&entry, |view| query::series::get_series(view, &query))
             },
         )
@@ -600,7 +601,9 @@ impl Store {
                 let twins = self.select(&query.twins)?;
                 self.read_store(|store| {
                     self.aggregate_by_type(&twins, query, |twins, query| {
-                        query::series::aggregate_series(store, twins, query)
+                        self.aggregate_by_instance_filter(twins, query, |twins, query| {
+                            query::series::aggregate_series(store, twins, query)
+                        })
                     })
                 })
             },

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::{Store, Twin};
 use crate::error::{Error, Result};
-use crate::query::{AggregateSeriesQuery, GetSeriesQuery, TwinFrame, Variable};
+use crate::query::tsx::bind_instance_fields;
+use crate::query::{AggregateSeriesQuery, GetEventsQuery, GetSeriesQuery, TwinFrame, Variable};
 
 /// A query's variables.
 type Variables = Vec<(String, Variable)>;
@@ -170,5 +171,84 @@ impl Store {
             }
         }
         names
+    }
+}
+
+impl Store {
+    /// `filter` with `twin`'s instance fields in place of `$instance.<field>` (docs/MODEL.md).
+    pub(super) fn bind_filter<'f>(&self, filter: &'f Option<String>, twin: &str) -> Result<Cow<'f, Option<String>>> {
+        let Some(text) = filter else {
+            return Ok(Cow::Borrowed(filter));
+        };
+        if !text.to_ascii_lowercase().contains("$instance") {
+            return Ok(Cow::Borrowed(filter));
+        }
+        let bound = self.with_model(|model| {
+            let instance = model.instance(twin);
+            bind_instance_fields(text, |name| instance.and_then(|i| i.instance_fields.get(name)))
+        });
+        let bound = bound.map_err(|e| Error::InvalidArgument(format!("filter {text:?}: {e}")))?;
+        Ok(Cow::Owned(Some(bound)))
+    }
+
+    /// `query` with its filter bound to its twin's instance fields.
+    pub(super) fn bind_events_filter<'q>(&self, query: &'q GetEventsQuery) -> Result<Cow<'q, GetEventsQuery>> {
+        Ok(match self.bind_filter(&query.filter, &query.twin)? {
+            Cow::Borrowed(_) => Cow::Borrowed(query),
+            Cow::Owned(filter) => Cow::Owned(GetEventsQuery {
+                filter,
+                ..query.clone()
+            }),
+        })
+    }
+
+    /// `query` with its filter bound to its twin's instance fields.
+    pub(super) fn bind_series_filter(&self, query: Cow<'_, GetSeriesQuery>) -> Result<GetSeriesQuery> {
+        let filter = self.bind_filter(&query.filter, &query.twin)?.into_owned();
+        Ok(GetSeriesQuery {
+            filter,
+            ..query.into_owned()
+        })
+    }
+
+    /// Runs an `aggregateSeries` whose filter reads instance fields: twins whose fields give
+    /// the same filter run together, and the frames come back in the selection's order. A
+    /// merged series needs one filter for all its twins.
+    pub(super) fn aggregate_by_instance_filter(
+        &self,
+        twins: &[Arc<Twin>],
+        query: &AggregateSeriesQuery,
+        run: impl Fn(&[Arc<Twin>], &AggregateSeriesQuery) -> Result<Vec<TwinFrame>>,
+    ) -> Result<Vec<TwinFrame>> {
+        let mut groups: BTreeMap<Option<String>, Vec<Arc<Twin>>> = BTreeMap::new();
+        for t in twins {
+            let filter = self.bind_filter(&query.filter, &t.name)?;
+            if let Cow::Borrowed(_) = filter {
+                return run(twins, query);
+            }
+            groups.entry(filter.into_owned()).or_default().push(t.clone());
+        }
+        if query.merge && groups.len() > 1 {
+            return Err(Error::InvalidArgument(
+                "a merged series whose filter reads $instance fields needs twins whose fields give one filter: \
+                 select them by hierarchy path or type, or leave the series unmerged"
+                    .into(),
+            ));
+        }
+        let mut frames: BTreeMap<String, TwinFrame> = BTreeMap::new();
+        let single = groups.len() == 1;
+        for (filter, members) in groups {
+            let q = AggregateSeriesQuery {
+                filter,
+                ..query.clone()
+            };
+            if single {
+                return run(twins, &q);
+            }
+            for frame in run(&members, &q)? {
+                frames.insert(frame.twin.clone().unwrap_or_default(), frame);
+            }
+        }
+        Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
     }
 }

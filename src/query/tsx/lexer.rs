@@ -32,6 +32,9 @@ pub(super) enum Tok {
     Property(Vec<Segment>),
     /// `$event.$ts`.
     EventTs,
+    /// `$instance.Name` or `$instance['Name']`: an instance field of the twin queried,
+    /// replaced by its value before the text is parsed (see `bind_instance_fields`).
+    Instance(String),
     /// `$value`.
     Value,
     LParen,
@@ -287,10 +290,13 @@ impl Lexer {
         if word.eq_ignore_ascii_case("value") {
             return Ok(Tok::Value);
         }
+        if word.eq_ignore_ascii_case("instance") {
+            return self.instance_field();
+        }
         if !word.eq_ignore_ascii_case("event") {
             return Err(TsxError::new(
                 pos,
-                format!("unknown name '${word}': expected $event or $value"),
+                format!("unknown name '${word}': expected $event, $value or $instance"),
             ));
         }
         let mut segments = Vec::new();
@@ -345,6 +351,45 @@ impl Lexer {
     }
 
     /// `['name']` or `[name]` at the cursor.
+    /// The field name after `$instance`: `.Name` or `['Name']`, one segment.
+    fn instance_field(&mut self) -> Result<Tok, TsxError> {
+        let segment = match self.peek() {
+            Some('[') => self.bracketed()?,
+            Some('.') => {
+                self.i += 1;
+                match self.peek() {
+                    Some('[') => self.bracketed()?,
+                    Some(c) if is_ident_start(c) => Segment {
+                        text: self.ident(),
+                        quoted: false,
+                    },
+                    _ => {
+                        return Err(TsxError::new(
+                            self.i,
+                            format!(
+                                "expected an instance field name after '$instance.' but found {}",
+                                self.found()
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(TsxError::new(
+                    self.i,
+                    format!("expected '.' or '[' after $instance but found {}", self.found()),
+                ));
+            }
+        };
+        if matches!(self.peek(), Some('.' | '[')) {
+            return Err(TsxError::new(
+                self.i,
+                "an instance field is one name: $instance.Building or $instance['Floor name']",
+            ));
+        }
+        Ok(Tok::Instance(segment.text))
+    }
+
     fn bracketed(&mut self) -> Result<Segment, TsxError> {
         let open = self.i;
         self.i += 1;

@@ -78,6 +78,7 @@
 mod check;
 mod eval;
 mod func;
+mod instance;
 mod lexer;
 mod parser;
 #[cfg(test)]
@@ -92,6 +93,7 @@ use std::sync::Arc;
 use crate::model::{Timestamp, Value, ValueType};
 
 pub use func::Func;
+pub use instance::bind_instance_fields;
 
 /// The longest expression text accepted, in bytes.
 pub(crate) const MAX_INPUT_BYTES: usize = 64 * 1024;

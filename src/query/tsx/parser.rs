@@ -308,6 +308,13 @@ impl Parser {
                 self.advance()?;
                 leaf(Expr::Value { pos })
             }
+            Tok::Instance(name) => Err(TsxError::new(
+                pos,
+                format!(
+                    "$instance.{name}: instance fields are read in a query's filter only (a type's \
+                     variables cannot use them)"
+                ),
+            )),
             Tok::LParen => {
                 self.advance()?;
                 self.enter(pos)?;
