@@ -33,6 +33,14 @@ fn model(c: &mut Criterion) {
         };
         b.iter(|| black_box(store.search_instances(&q).expect("search")));
     });
+    group.bench_function("search_text_both_required", |b| {
+        let q = InstanceSearch {
+            text: "sensor AND 4242".into(),
+            recursive: true,
+            ..InstanceSearch::default()
+        };
+        b.iter(|| black_box(store.search_instances(&q).expect("search")));
+    });
     group.bench_function("expand_node_level_5", |b| {
         let q = InstanceSearch {
             path: deep.clone(),

@@ -176,6 +176,8 @@ mod ingest;
 mod model;
 mod query;
 mod read;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod tsm;
 pub mod vfs;
 mod wal;

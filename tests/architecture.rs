@@ -16,6 +16,7 @@ const STAGES: &[&[&str]] = &[
     &["tsm"],
     &["engine"],
     &["export"],
+    &["server"],
 ];
 
 /// Modules that stand outside the flow: the crate root wires everything together.

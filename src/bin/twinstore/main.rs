@@ -9,6 +9,7 @@ mod inspect;
 mod maintain;
 mod model;
 mod query;
+mod serve;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use inspect::{CheckArgs, EventsArgs, LatestArgs, StatsArgs, check, events, lates
 use maintain::{BackupArgs, CompactArgs, DeleteArgs, FlushArgs, backup, compact, delete, flush};
 use model::{ModelArgs, SearchArgs, model, search};
 use query::{QueryArgs, query};
+use serve::{ServeArgs, serve};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -66,6 +68,8 @@ enum Command {
     Plot(PlotArgs),
     Model(ModelArgs),
     Search(SearchArgs),
+    /// Serve TSI's REST API over HTTP (docs/SERVER.md).
+    Serve(ServeArgs),
 }
 
 /// The database directory.
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot(args),
         Command::Model(args) => model(args),
         Command::Search(args) => search(args),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,195 @@
+//! `twinstore serve`: TSI's REST API over HTTP, on axum and tokio (feature `server`).
+//!
+//! [`router`] builds the routes over a [`Store`], for a Rust service to mount in its own
+//! server; [`serve`] binds, serves until a shutdown signal, then flushes and syncs the store.
+//! Every route answers JSON, errors in TSI's shape `{"error": {"code", "message",
+//! "innerError"?}}` (tsiclient, the JavaScript library TSI's explorer was built on, hangs on
+//! an error body that is not JSON). The store's calls are synchronous and CPU-bound: each
+//! request runs one on tokio's blocking pool, with at most
+//! [`ServerOptions::max_concurrent_requests`] at once (more are answered 503 at once, so a
+//! flood queues no memory) and [`ServerOptions::request_timeout`] to answer.
+
+mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method};
+use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::engine::Store;
+use crate::error::{Error, Result};
+
+pub use error::ApiError;
+
+/// The API version TSI's 2020-07-31 REST API is called with, the one twinstore answers.
+pub const API_VERSION: &str = "2020-07-31";
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Where to listen (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The bearer token every request must carry (`Authorization: Bearer <token>`); `None`:
+    /// no authentication, allowed on a loopback address only unless `allow_no_auth`.
+    pub token: Option<String>,
+    /// Serve without a token on a non-loopback address (`--no-auth`).
+    pub allow_no_auth: bool,
+    /// Origins allowed to call the API from a browser (`Access-Control-Allow-Origin`);
+    /// empty: cross-origin calls are refused by the browser.
+    pub cors_origins: Vec<String>,
+    /// Largest request body, in bytes (default 16 MiB; a `$batch` holds at most 8 MB).
+    pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered 408 (default 30 s, TSI's).
+    pub request_timeout: Duration,
+    /// Requests served at once; more are answered 503 `TooManyRequests` (default 64).
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
+            allow_no_auth: false,
+            cors_origins: Vec::new(),
+            max_body_bytes: 16 << 20,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 64,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Refuses what would expose the store: a non-loopback address without a token (unless
+    /// `allow_no_auth`), an empty token, an origin that is not a valid header value.
+    pub fn check(&self) -> Result<()> {
+        if self.token.as_deref().is_some_and(str::is_empty) {
+            return Err(Error::InvalidArgument("the token is empty".into()));
+        }
+        if !self.listen.ip().is_loopback() && self.token.is_none() && !self.allow_no_auth {
+            return Err(Error::InvalidArgument(format!(
+                "listening on {} (not a loopback address) needs a token (--token), or --no-auth to serve \
+                 without one",
+                self.listen
+            )));
+        }
+        for origin in &self.cors_origins {
+            HeaderValue::from_str(origin)
+                .map_err(|_| Error::InvalidArgument(format!("CORS origin {origin:?} is not a valid header value")))?;
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(Error::InvalidArgument(
+                "max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) token: Option<Arc<str>>,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) timeout: Duration,
+}
+
+/// The routes of TSI's REST API over `store` (see docs/SERVER.md), with `options`' token,
+/// limits and CORS origins: mount them in an axum server of your own, or run [`serve`].
+pub fn router(store: Store, options: &ServerOptions) -> Result<Router> {
+    options.check()?;
+    let state = AppState {
+        store,
+        token: options.token.as_deref().map(Arc::from),
+        permits: Arc::new(Semaphore::new(options.max_concurrent_requests)),
+        max_body_bytes: options.max_body_bytes,
+        timeout: options.request_timeout,
+    };
+    let mut app = routes::routes(state);
+    if !options.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = options
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        let headers = [
+            "authorization",
+            "content-type",
+            "x-ms-client-request-id",
+            "x-ms-client-session-id",
+            "x-ms-continuation",
+        ]
+        .map(HeaderName::from_static);
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::PATCH])
+                .allow_headers(headers)
+                .expose_headers([
+                    HeaderName::from_static("x-ms-continuation"),
+                    HeaderName::from_static("x-ms-request-id"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    Ok(app)
+}
+
+/// Serves `store` on `options.listen` until `shutdown` completes (for the command line:
+/// SIGINT or SIGTERM, see [`shutdown_signal`]), then lets open requests finish, flushes the
+/// warm tier and syncs. `on_listening` is told the bound address (port 0 picks one).
+pub async fn serve(
+    store: Store,
+    options: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let app = router(store.clone(), &options)?;
+    let where_ = format!("listening socket {}", options.listen);
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| Error::io(&where_, e))?;
+    on_listening(listener.local_addr().map_err(|e| Error::io(&where_, e))?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::io(&where_, e))?;
+    tokio::task::spawn_blocking(move || {
+        store.flush()?;
+        store.sync()
+    })
+    .await
+    .map_err(|e| Error::InvalidArgument(format!("the final flush did not run: {e}")))?
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        // An error here means no handler could be installed: then only SIGTERM stops us.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,377 @@
+//! `twinstore::server` over real HTTP on loopback: TSI's paths, api-version, the token,
+//! continuation headers, TSI's error shape and the body limit. Expected values are worked
+//! out by hand from the records written.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use twinstore::server::{ServerOptions, serve};
+use twinstore::{Options, Record, Store, Timestamp};
+
+const MINUTE: i64 = 60_000_000_000;
+const V: &str = "api-version=2020-07-31";
+
+/// A server over a store in which thermostat67 reports Temperature 20, 21, 22, 23 at
+/// minutes 0-3 of 2026-01-01 and thermostat68 reports 10 at minute 0. Dropping it stops
+/// the server (and its runtime thread). Twin "bulk" has Level 0, 1, ..., 149,999, one a
+/// millisecond from midnight.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn start(options: ServerOptions) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Options::default().background_maintenance(false)).expect("open");
+    let day = Timestamp::parse("2026-01-01T00:00:00Z").expect("day").as_nanos();
+    let mut records: Vec<Record> = (0..4)
+        .map(|m| {
+            Record::new("thermostat67", Timestamp::from_nanos(day + m * MINUTE)).with("Temperature", 20.0 + m as f64)
+        })
+        .collect();
+    records.push(Record::new("thermostat68", Timestamp::from_nanos(day)).with("Temperature", 10.0));
+    records.extend(
+        (0..150_000).map(|i| Record::new("bulk", Timestamp::from_nanos(day + i * 1_000_000)).with("Level", i as f64)),
+    );
+    store.write(&records).expect("write");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound, addr) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = runtime.block_on(serve(
+            store,
+            ServerOptions {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                ..options
+            },
+            async {
+                let _ = stopped.await;
+            },
+            move |addr| {
+                let _ = bound.send(addr);
+            },
+        ));
+        result.expect("served and flushed");
+    });
+    let addr = addr.recv_timeout(Duration::from_secs(10)).expect("listening");
+    Server {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+        _dir: dir,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+/// An answer: status, JSON body and the x-ms-continuation header.
+struct Answer {
+    status: u16,
+    json: Json,
+    continuation: Option<String>,
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>) -> Answer {
+    let status = response.status().as_u16();
+    let continuation = response
+        .headers()
+        .get("x-ms-continuation")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = response.body_mut().read_to_string().expect("body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    Answer {
+        status,
+        json,
+        continuation,
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = agent().get(self.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        read(request.call().expect("GET"))
+    }
+
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        let mut request = agent().post(self.url(path)).header("content-type", "application/json");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        read(request.send(body).expect("POST"))
+    }
+}
+
+fn body(json: Json) -> Vec<u8> {
+    serde_json::to_vec(&json).expect("body")
+}
+
+#[test]
+fn tsi_query_paths_answer_as_the_library_does() {
+    let server = start(ServerOptions::default());
+    // Two 2-minute buckets of thermostat67: avg(20, 21) = 20.5, avg(22, 23) = 22.5.
+    let aggregate = json!({ "aggregateSeries": {
+        "timeSeriesId": ["thermostat67"],
+        "searchSpan": { "from": "2026-01-01T00:00:00.000Z", "to": "2026-01-01T00:04:00.000Z" },
+        "interval": "PT2M",
+        "inlineVariables": { "Avg": { "kind": "numeric", "value": { "tsx": "$event.Temperature.Double" },
+            "filter": null, "aggregation": { "tsx": "avg($value)" } } },
+        "projectedVariables": ["Avg"] } });
+    let a = server.post(&format!("/timeseries/query?{V}"), &[], &body(aggregate));
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(
+        a.json["timestamps"],
+        json!(["2026-01-01T00:00:00Z", "2026-01-01T00:02:00Z"])
+    );
+    assert_eq!(
+        a.json["properties"],
+        json!([{ "name": "Avg", "type": "Double", "values": [20.5, 22.5] }])
+    );
+
+    // take ends an answer (no continuation): the first two events.
+    let events = |twin: &str, take: usize| {
+        body(json!({ "getEvents": {
+            "timeSeriesId": [twin], "take": take,
+            "searchSpan": { "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z" } } }))
+    };
+    let a = server.post(&format!("/timeseries/query?{V}"), &[], &events("thermostat67", 2));
+    assert_eq!(a.json["properties"][0]["values"], json!([20.0, 21.0]), "{}", a.json);
+    assert_eq!(a.continuation, None);
+
+    // 150,000 events (values 0..150,000) come in pages of 100,000 values: the token comes
+    // back in the body and the x-ms-continuation header, and goes in the header, as tsiclient
+    // sends it.
+    let (mut pages, mut count, mut sum) = (0, 0u64, 0f64);
+    let mut token: Option<String> = None;
+    loop {
+        let headers: Vec<(&str, &str)> = token.iter().map(|t| ("x-ms-continuation", t.as_str())).collect();
+        let page = server.post(&format!("/timeseries/query?{V}"), &headers, &events("bulk", 150_000));
+        assert_eq!(page.status, 200, "{}", page.json);
+        let values = page.json["properties"][0]["values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        count += values.len() as u64;
+        sum += values.iter().filter_map(Json::as_f64).sum::<f64>();
+        pages += 1;
+        assert_eq!(
+            page.continuation.as_deref(),
+            page.json["continuationToken"].as_str(),
+            "header and body agree"
+        );
+        token = page.continuation;
+        if token.is_none() || pages > 5 {
+            break;
+        }
+    }
+    assert_eq!((pages, count), (2, 150_000));
+    assert_eq!(sum, 149_999.0 * 150_000.0 / 2.0);
+
+    // Availability over the store: 150,005 events; the event schema names both properties.
+    let a = server.get(&format!("/availability?{V}"), &[]);
+    assert_eq!(a.status, 200, "{}", a.json);
+    let counts: u64 = a.json["availability"]["distribution"]
+        .as_object()
+        .expect("distribution")
+        .values()
+        .filter_map(Json::as_u64)
+        .sum();
+    assert_eq!(counts, 150_005);
+    let a = server.post(
+        &format!("/eventSchema?{V}"),
+        &[],
+        &body(json!({ "searchSpan": { "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z" } })),
+    );
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(
+        a.json["properties"],
+        json!([{ "name": "Level", "type": "Double" }, { "name": "Temperature", "type": "Double" }])
+    );
+}
+
+#[test]
+fn model_paths_with_and_without_the_trailing_slash() {
+    let server = start(ServerOptions::default());
+    for path in ["/timeseries/types", "/timeseries/types/"] {
+        let a = server.get(&format!("{path}?{V}"), &[]);
+        assert_eq!(a.status, 200, "{path}: {}", a.json);
+        assert_eq!(a.json["types"][0]["name"], "DefaultType");
+    }
+    let a = server.get(&format!("/timeseries/modelSettings/?{V}"), &[]);
+    assert_eq!(
+        a.json["modelSettings"]["timeSeriesIdProperties"],
+        json!([{ "name": "$dtId", "type": "String" }])
+    );
+    let put = body(
+        json!({ "put": [{ "timeSeriesId": ["thermostat67"], "typeId": "1be09af9-f089-4d6b-9f0b-48018b5f7393",
+        "name": "Room 67 thermostat" }] }),
+    );
+    let a = server.post(&format!("/timeseries/instances/$batch?{V}"), &[], &put);
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["put"][0]["error"], Json::Null);
+    // Per-item errors in a 200, as TSI.
+    let get = body(json!({ "get": { "timeSeriesIds": [["thermostat67"], ["nobody"]] } }));
+    let a = server.post(&format!("/timeseries/instances/$batch?{V}"), &[], &get);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json["get"][0]["instance"]["name"], "Room 67 thermostat");
+    assert_eq!(a.json["get"][1]["error"]["innerError"]["code"], "InstanceNotFound");
+    let a = server.get(&format!("/timeseries/instances/?{V}"), &[]);
+    assert_eq!(
+        a.json["instances"].as_array().map(Vec::len),
+        Some(3),
+        "bulk and the two thermostats"
+    );
+
+    // Search pages: one hit a page, the token in the header each way.
+    let search = body(json!({ "searchString": "thermostat", "instances": { "pageSize": 1, "recursive": true } }));
+    let first = server.post(&format!("/timeseries/instances/search?{V}"), &[], &search);
+    assert_eq!(first.status, 200, "{}", first.json);
+    assert_eq!(first.json["instances"]["hitCount"], 2);
+    let token = first.json["instances"]["continuationToken"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = server.post(
+        &format!("/timeseries/instances/search?{V}"),
+        &[("x-ms-continuation", &token)],
+        &search,
+    );
+    let ids = |a: &Answer| a.json["instances"]["hits"][0]["timeSeriesId"].clone();
+    assert_ne!(ids(&first), ids(&second));
+    let a = server.post(
+        &format!("/timeseries/instances/suggest?{V}"),
+        &[],
+        &body(json!({ "searchString": "room", "take": 5 })),
+    );
+    assert_eq!(a.json["suggestions"][0]["searchString"], "Room 67 thermostat");
+}
+
+#[test]
+fn errors_are_tsis_json_with_the_right_status() {
+    let server = start(ServerOptions {
+        max_body_bytes: 1000,
+        ..ServerOptions::default()
+    });
+    let a = server.get("/timeseries/types", &[]);
+    assert_eq!(
+        (a.status, a.json["error"]["code"].as_str()),
+        (400, Some("InvalidApiVersion"))
+    );
+    let a = server.get("/timeseries/types?api-version=2016-12-12", &[]);
+    assert_eq!(
+        (a.status, a.json["error"]["code"].as_str()),
+        (400, Some("InvalidApiVersion"))
+    );
+    assert!(
+        a.json["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2016-12-12")
+    );
+    let a = server.get(&format!("/timeseries/nothing?{V}"), &[]);
+    assert_eq!((a.status, a.json["error"]["code"].as_str()), (404, Some("InvalidUrl")));
+    let a = server.post(&format!("/timeseries/query?{V}"), &[], b"{not json");
+    assert_eq!(
+        (a.status, a.json["error"]["code"].as_str()),
+        (400, Some("InvalidInput"))
+    );
+    let a = server.post(&format!("/timeseries/query?{V}"), &[], &vec![b' '; 1001]);
+    assert_eq!(a.status, 413, "{}", a.json);
+    let a = server.post(
+        &format!("/timeseries/query?{V}"),
+        &[],
+        &body(json!({ "getEvents": { "timeSeriesId": ["nobody"],
+            "searchSpan": { "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z" } } })),
+    );
+    assert_eq!(
+        (a.status, a.json["error"]["code"].as_str()),
+        (404, Some("ResourceNotFound"))
+    );
+    let a = server.post(
+        &format!("/timeseries/types/$batch?{V}"),
+        &[],
+        &body(json!({ "delete": { "typeIds": ["1be09af9-f089-4d6b-9f0b-48018b5f7393"] } })),
+    );
+    assert_eq!(
+        a.json["delete"][0]["innerError"]["code"], "CannotDeleteType",
+        "{}",
+        a.json
+    );
+}
+
+#[test]
+fn a_token_is_required_when_set() {
+    let server = start(ServerOptions {
+        token: Some("s3cret".into()),
+        ..ServerOptions::default()
+    });
+    let path = format!("/timeseries/modelSettings?{V}");
+    assert_eq!(server.get(&path, &[]).status, 401);
+    let a = server.get(&path, &[("authorization", "Bearer wrong!")]);
+    assert_eq!(
+        (a.status, a.json["error"]["code"].as_str()),
+        (401, Some("AuthenticationFailed"))
+    );
+    assert_eq!(server.get(&path, &[("authorization", "Bearer s3cret")]).status, 200);
+}
+
+#[test]
+fn exposing_the_store_needs_a_token_or_an_explicit_no_auth() {
+    let open = ServerOptions {
+        listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        ..ServerOptions::default()
+    };
+    assert!(open.check().is_err());
+    assert!(
+        ServerOptions {
+            token: Some("t".into()),
+            ..open.clone()
+        }
+        .check()
+        .is_ok()
+    );
+    assert!(
+        ServerOptions {
+            allow_no_auth: true,
+            ..open.clone()
+        }
+        .check()
+        .is_ok()
+    );
+    assert!(ServerOptions::default().check().is_ok(), "loopback needs no token");
+    assert!(
+        ServerOptions {
+            token: Some(String::new()),
+            ..ServerOptions::default()
+        }
+        .check()
+        .is_err()
+    );
+}
