@@ -375,3 +375,182 @@ fn exposing_the_store_needs_a_token_or_an_explicit_no_auth() {
         .is_err()
     );
 }
+
+fn update(id: &str, twin: &str, time: &str, value: f64, event_grid: bool) -> Json {
+    let data = json!({ "modelId": "dtmi:contosocom:DigitalTwins:Thermostat;1",
+        "patch": [{ "value": value, "path": "/Temperature", "op": "replace" }] });
+    if event_grid {
+        json!({ "id": id, "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.DigitalTwins/digitalTwinsInstances/z",
+            "subject": twin, "eventType": "Microsoft.DigitalTwins.Twin.Update", "eventTime": time,
+            "data": data, "dataVersion": "1.0", "metadataVersion": "1" })
+    } else {
+        json!({ "specversion": "1.0", "id": id, "source": "contoso.api.wus2.digitaltwins.azure.net",
+            "type": "Microsoft.DigitalTwins.Twin.Update", "subject": twin, "time": time,
+            "datacontenttype": "application/json", "data": data })
+    }
+}
+
+/// thermostat99's Temperature values, in time order.
+fn temperatures(server: &Server, twin: &str) -> Vec<Json> {
+    let a = server.post(
+        &format!("/timeseries/query?{V}"),
+        &[],
+        &body(json!({ "getEvents": { "timeSeriesId": [twin],
+            "searchSpan": { "from": "2026-02-01T00:00:00Z", "to": "2026-02-02T00:00:00Z" } } })),
+    );
+    assert_eq!(a.status, 200, "{}", a.json);
+    a.json["properties"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "Temperature"))
+        .map(|p| p["values"].as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+#[test]
+fn event_grid_deliveries_validate_store_and_dedupe() {
+    let server = start(ServerOptions::default());
+    // The subscription validation handshake.
+    let a = server.post(
+        "/ingest/adt",
+        &[("aeg-event-type", "SubscriptionValidation")],
+        &body(
+            json!([{ "id": "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66", "topic": "/subscriptions/x",
+            "subject": "", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "eventTime": "2026-02-01T00:00:00Z", "metadataVersion": "1", "dataVersion": "1",
+            "data": { "validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
+                      "validationUrl": "https://rp-eastus2.eventgrid.azure.net/x" } }]),
+        ),
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.json,
+        json!({ "validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" })
+    );
+
+    let delivery = body(json!([
+        update("e1", "thermostat99", "2026-02-01T08:00:00Z", 20.5, true),
+        update("e2", "thermostat99", "2026-02-01T08:01:00Z", 21.0, true),
+        { "id": "e3", "subject": "", "eventType": "Microsoft.DigitalTwins.Twin.Update",
+          "eventTime": "2026-02-01T08:02:00Z",
+          "data": { "patch": [{ "value": 1.0, "path": "/Temperature", "op": "replace" }] } }
+    ]));
+    let a = server.post("/ingest/adt", &[("aeg-event-type", "Notification")], &delivery);
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(
+        (a.json["records"].as_u64(), a.json["duplicates"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let rejected = a.json["rejected"].as_array().expect("rejected");
+    assert_eq!(rejected.len(), 1, "{}", a.json);
+    assert_eq!(rejected[0]["item"], 3, "the third event of the delivery");
+    // Event Grid retries: the same delivery stores nothing twice.
+    let a = server.post("/ingest/adt", &[("aeg-event-type", "Notification")], &delivery);
+    assert_eq!(
+        (a.json["records"].as_u64(), a.json["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(
+        a.json["rejected"][0]["item"], 3,
+        "a rejected event is rejected again: {}",
+        a.json
+    );
+    assert_eq!(temperatures(&server, "thermostat99"), [json!(20.5), json!(21.0)]);
+}
+
+#[test]
+fn cloudevents_in_every_mode() {
+    let server = start(ServerOptions::default());
+    // The abuse-protection handshake.
+    let mut request = agent()
+        .options(server.url("/ingest/adt"))
+        .header("WebHook-Request-Origin", "eventgrid.azure.net");
+    request = request.header("WebHook-Request-Rate", "120");
+    let response = request.call().expect("OPTIONS");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("webhook-allowed-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("eventgrid.azure.net")
+    );
+    assert!(response.headers().contains_key("webhook-allowed-rate"));
+
+    // Structured: one event.
+    let one = body(update("c1", "thermostat7", "2026-02-01T08:00:00Z", 19.0, false));
+    let mut request = agent()
+        .post(server.url("/ingest/adt"))
+        .header("content-type", "application/cloudevents+json; charset=utf-8");
+    request = request.header("x-other", "1");
+    let a = read(request.send(&one[..]).expect("structured"));
+    assert_eq!(a.json["records"], 1, "{}", a.json);
+    // Batched: two events, one of them the event above again.
+    let batch = body(json!([
+        update("c1", "thermostat7", "2026-02-01T08:00:00Z", 19.0, false),
+        update("c2", "thermostat7", "2026-02-01T08:01:00Z", 19.5, false)
+    ]));
+    let a = read(
+        agent()
+            .post(server.url("/ingest/adt"))
+            .header("content-type", "application/cloudevents-batch+json")
+            .send(&batch[..])
+            .expect("batched"),
+    );
+    assert_eq!(
+        (a.json["records"].as_u64(), a.json["duplicates"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // Binary: the attributes in ce-* headers, the body the data.
+    let data = body(json!({ "modelId": "dtmi:contosocom:DigitalTwins:Thermostat;1",
+        "patch": [{ "value": 18.0, "path": "/Temperature", "op": "replace" }] }));
+    let send_binary = || {
+        read(
+            agent()
+                .post(server.url("/ingest/adt"))
+                .header("content-type", "application/json")
+                .header("ce-specversion", "1.0")
+                .header("ce-id", "c3")
+                .header("ce-source", "contoso.api.wus2.digitaltwins.azure.net")
+                .header("ce-type", "Microsoft.DigitalTwins.Twin.Update")
+                .header("ce-subject", "thermostat7")
+                .header("ce-time", "2026-02-01T08:02:00Z")
+                .send(&data[..])
+                .expect("binary"),
+        )
+    };
+    let a = send_binary();
+    assert_eq!(a.json["records"], 1, "{}", a.json);
+    assert_eq!(send_binary().json["duplicates"], 1);
+    assert_eq!(
+        temperatures(&server, "thermostat7"),
+        [json!(19.0), json!(19.5), json!(18.0)]
+    );
+
+    // Flattened records.
+    let a = server.post(
+        "/ingest/ndjson",
+        &[],
+        b"{\"$dtId\": \"pump1\", \"$ts\": \"2026-02-01T09:00:00Z\", \"Temperature\": 40.5}\n{\"$ts\": 1}\n",
+    );
+    assert_eq!(a.json["records"], 1, "{}", a.json);
+    assert_eq!(a.json["rejected"][0]["item"], 2);
+    assert_eq!(temperatures(&server, "pump1"), [json!(40.5)]);
+}
+
+#[test]
+fn deliveries_need_the_token_but_the_handshake_does_not() {
+    let server = start(ServerOptions {
+        token: Some("s3cret".into()),
+        ..ServerOptions::default()
+    });
+    let one = body(update("t1", "thermostat1", "2026-02-01T08:00:00Z", 19.0, false));
+    assert_eq!(server.post("/ingest/adt", &[], &one).status, 401);
+    let a = server.post("/ingest/adt", &[("authorization", "Bearer s3cret")], &one);
+    assert_eq!(a.json["records"], 1);
+    let response = agent()
+        .options(server.url("/ingest/adt"))
+        .header("WebHook-Request-Origin", "eventgrid.azure.net")
+        .call()
+        .expect("OPTIONS");
+    assert_eq!(response.status().as_u16(), 200);
+}

@@ -10,6 +10,7 @@
 //! flood queues no memory) and [`ServerOptions::request_timeout`] to answer.
 
 mod error;
+mod ingest;
 mod routes;
 
 use std::net::SocketAddr;
@@ -48,6 +49,12 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// Requests served at once; more are answered 503 `TooManyRequests` (default 64).
     pub max_concurrent_requests: usize,
+    /// How long a delivered event id is remembered, so that a retried delivery is not
+    /// stored twice (default 10 minutes).
+    pub dedupe_window: Duration,
+    /// At most this many event ids are remembered (the oldest forgotten first; default
+    /// 1,000,000).
+    pub dedupe_ids: usize,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +67,8 @@ impl Default for ServerOptions {
             max_body_bytes: 16 << 20,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 64,
+            dedupe_window: Duration::from_secs(600),
+            dedupe_ids: 1_000_000,
         }
     }
 }
@@ -99,6 +108,7 @@ pub(crate) struct AppState {
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) max_body_bytes: usize,
     pub(crate) timeout: Duration,
+    pub(crate) recent: Arc<parking_lot::Mutex<ingest::RecentIds>>,
 }
 
 /// The routes of TSI's REST API over `store` (see docs/SERVER.md), with `options`' token,
@@ -111,6 +121,10 @@ pub fn router(store: Store, options: &ServerOptions) -> Result<Router> {
         permits: Arc::new(Semaphore::new(options.max_concurrent_requests)),
         max_body_bytes: options.max_body_bytes,
         timeout: options.request_timeout,
+        recent: Arc::new(parking_lot::Mutex::new(ingest::RecentIds::new(
+            options.dedupe_window,
+            options.dedupe_ids,
+        ))),
     };
     let mut app = routes::routes(state);
     if !options.cors_origins.is_empty() {

@@ -15,6 +15,7 @@ use serde_json::{Value as Json, json};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::ingest;
 use super::{API_VERSION, AppState};
 use crate::engine::Store;
 
@@ -45,15 +46,23 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/timeseries/instances/$batch", post(instances_batch))
         .route("/timeseries/instances/search", post(search))
         .route("/timeseries/instances/suggest", post(suggest))
+        .route("/ingest/adt", post(ingest::adt).options(ingest::adt_handshake))
+        .route("/ingest/ndjson", post(ingest::ndjson))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
 }
 
-/// Refuses a request without the token (compared in constant time), and one without TSI's
-/// `api-version`.
+/// Refuses a request without the token (compared in constant time), and one of TSI's API
+/// without its `api-version`. CloudEvents' OPTIONS handshake needs no token (it changes
+/// nothing, and senders may not put headers on it).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let ingest = path.starts_with("/ingest/");
+    if ingest && request.method() == axum::http::Method::OPTIONS {
+        return next.run(request).await;
+    }
     if let Some(token) = &state.token {
         let given = request
             .headers()
@@ -69,6 +78,9 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             )
             .into_response();
         }
+    }
+    if ingest {
+        return next.run(request).await;
     }
     let version = request
         .uri()
@@ -111,7 +123,7 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// Runs `call` on the blocking pool, holding one of the permits (none free: 503 at once)
 /// and answering 408 when it takes longer than the timeout.
-async fn run<F>(state: &AppState, call: F) -> Result<Json, ApiError>
+pub(super) async fn run<F>(state: &AppState, call: F) -> Result<Json, ApiError>
 where
     F: FnOnce(&Store) -> crate::Result<Json> + Send + 'static,
 {
@@ -144,7 +156,7 @@ where
 }
 
 /// The body, at most the server's limit (413 past it).
-async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -216,7 +228,7 @@ async fn query(State(state): State<AppState>, Query(params): Params, headers: He
     respond(&headers, result)
 }
 
-fn respond(headers: &HeaderMap, result: Result<Json, ApiError>) -> Response {
+pub(super) fn respond(headers: &HeaderMap, result: Result<Json, ApiError>) -> Response {
     match result {
         Ok(json) => answer(headers, json),
         Err(e) => e.into_response(),

@@ -48,6 +48,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.timeout),
         max_concurrent_requests: args.max_concurrent,
+        ..ServerOptions::default()
     };
     options.check()?;
     let store = open(&args.db.db, Options::default())?;

@@ -1,0 +1,272 @@
+//! Event delivery over HTTP: `POST /ingest/adt` takes what an Azure Digital Twins event
+//! route delivers through Event Grid (the Event Grid schema, with its subscription
+//! validation handshake, and CloudEvents 1.0 in structured, batched and binary mode, with
+//! the webhook abuse-protection `OPTIONS` handshake); `POST /ingest/ndjson` takes flattened
+//! records. Deliveries are at least once: an event id seen within the dedupe window is
+//! counted as a duplicate and not stored again.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
+use serde_json::{Value as Json, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::routes::{read_body, respond, run};
+use crate::engine::{IngestReport, Store};
+
+/// Event ids delivered in the last `window`, at most `capacity` of them (the oldest
+/// forgotten first).
+pub(crate) struct RecentIds {
+    seen: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+    window: Duration,
+    capacity: usize,
+}
+
+impl RecentIds {
+    pub(crate) fn new(window: Duration, capacity: usize) -> Self {
+        RecentIds {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            window,
+            capacity,
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            if now.duration_since(*at) <= self.window && self.order.len() <= self.capacity {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.seen.remove(&id);
+            }
+        }
+    }
+
+    fn contains(&mut self, id: &str) -> bool {
+        self.expire(Instant::now());
+        self.seen.contains(id)
+    }
+
+    fn insert(&mut self, id: String) {
+        if self.seen.insert(id.clone()) {
+            self.order.push_back((Instant::now(), id));
+        }
+        self.expire(Instant::now());
+    }
+}
+
+/// The answer to a delivery: what was stored, what was a repeat, and each rejected item
+/// with its place (1-based, in delivery order) and reason.
+fn report_json(report: &IngestReport, duplicates: usize) -> Json {
+    json!({
+        "records": report.records,
+        "points": report.points,
+        "modelEvents": report.model_events,
+        "skipped": report.skipped,
+        "duplicates": duplicates,
+        "rejected": report.rejected.iter().map(|r| json!({
+            "item": r.line,
+            "twin": r.twin,
+            "field": r.field,
+            "reason": r.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The events of a delivery and its ids, or the validation handshake's answer.
+enum Delivery {
+    /// `{"validationResponse": code}` to Event Grid's subscription validation.
+    Validation(String),
+    /// Events, each one NDJSON line for ADT ingest, with their ids (when they have one).
+    Events(Vec<(Option<String>, Vec<u8>)>),
+}
+
+fn parse_delivery(body: &[u8], content_type: &str) -> Result<Delivery, ApiError> {
+    let json: Json = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the delivery is not JSON ({content_type}): {e}")))?;
+    let events = match json {
+        Json::Array(events) => events,
+        event @ Json::Object(_) => vec![event],
+        _ => {
+            return Err(ApiError::invalid("a delivery is an event object or an array of events"));
+        }
+    };
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        let kind = event
+            .get("eventType")
+            .or_else(|| event.get("type"))
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        if kind == "Microsoft.EventGrid.SubscriptionValidationEvent" {
+            let code = event["data"]["validationCode"]
+                .as_str()
+                .ok_or_else(|| ApiError::invalid("a SubscriptionValidationEvent without data.validationCode"))?;
+            return Ok(Delivery::Validation(code.to_string()));
+        }
+        let id = event.get("id").and_then(Json::as_str).map(str::to_string);
+        let line = serde_json::to_vec(&event).map_err(|e| ApiError::invalid(e.to_string()))?;
+        out.push((id, line));
+    }
+    Ok(Delivery::Events(out))
+}
+
+/// Binary-mode CloudEvents: the attributes in `ce-*` headers, the body the event's data.
+fn binary_properties(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let attribute = name.as_str().strip_prefix("ce-")?;
+            Some((format!("cloudEvents:{attribute}"), value.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+/// `POST /ingest/adt`.
+pub(super) async fn adt(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(&state, body).await?;
+        let kind = content_type(&headers);
+        if headers.contains_key("ce-id") && headers.contains_key("ce-type") {
+            // Binary mode: one event.
+            let id = headers
+                .get("ce-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if state.recent.lock().contains(&id) {
+                return Ok(report_json(&IngestReport::default(), 1));
+            }
+            let properties = binary_properties(&headers);
+            let recent = state.recent.clone();
+            return run(&state, move |store| {
+                let pairs: Vec<(&str, &str)> = properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let report = store.ingest_adt_message(&body, &pairs, None)?;
+                recent.lock().insert(id);
+                Ok(report_json(&report, 0))
+            })
+            .await;
+        }
+        let events = match parse_delivery(&body, &kind)? {
+            Delivery::Validation(code) => return Ok(json!({ "validationResponse": code })),
+            Delivery::Events(events) => events,
+        };
+        let recent = state.recent.clone();
+        run(&state, move |store| ingest_events(store, events, &recent)).await
+    }
+    .await;
+    respond(&headers, result)
+}
+
+/// Stores the events not seen before, as one batch, then remembers the ids of those stored
+/// (a rejected event delivered again is rejected again, not called a duplicate).
+fn ingest_events(
+    store: &Store,
+    events: Vec<(Option<String>, Vec<u8>)>,
+    recent: &Mutex<RecentIds>,
+) -> crate::Result<Json> {
+    let mut duplicates = 0;
+    let mut lines = Vec::new();
+    // Per line sent: its place in the delivery (1-based) and its event id.
+    let mut kept: Vec<(u64, Option<String>)> = Vec::new();
+    {
+        let mut seen = recent.lock();
+        let mut in_delivery = HashSet::new();
+        for (n, (id, line)) in events.into_iter().enumerate() {
+            if let Some(id) = &id
+                && (seen.contains(id) || !in_delivery.insert(id.clone()))
+            {
+                duplicates += 1;
+                continue;
+            }
+            lines.extend_from_slice(&line);
+            lines.push(b'\n');
+            kept.push((n as u64 + 1, id));
+        }
+    }
+    let mut report = store.ingest_adt(&lines)?;
+    let mut rejected = vec![false; kept.len()];
+    // Rejected lines are numbered among the lines sent: name them by their place in the
+    // delivery.
+    for r in &mut report.rejected {
+        let index = usize::try_from(r.line).unwrap_or(0).wrapping_sub(1);
+        if let Some((place, _)) = kept.get(index) {
+            r.line = *place;
+            rejected[index] = true;
+        }
+    }
+    let mut seen = recent.lock();
+    for ((_, id), rejected) in kept.into_iter().zip(rejected) {
+        if let (Some(id), false) = (id, rejected) {
+            seen.insert(id);
+        }
+    }
+    Ok(report_json(&report, duplicates))
+}
+
+/// `OPTIONS /ingest/adt`: CloudEvents' webhook abuse protection. The sender names itself in
+/// `WebHook-Request-Origin`; the answer allows it, at any rate.
+pub(super) async fn adt_handshake(headers: HeaderMap) -> Response {
+    let Some(origin) = headers.get("webhook-request-origin").cloned() else {
+        return ApiError::invalid(
+            "an OPTIONS request here is CloudEvents' handshake: WebHook-Request-Origin is missing",
+        )
+        .into_response();
+    };
+    let mut response = StatusCode::OK.into_response();
+    response.headers_mut().insert("webhook-allowed-origin", origin);
+    response
+        .headers_mut()
+        .insert("webhook-allowed-rate", HeaderValue::from_static("*"));
+    response
+}
+
+/// `POST /ingest/ndjson`: flattened records, one JSON object a line.
+pub(super) async fn ndjson(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let body = read_body(&state, body).await?;
+        run(&state, move |store| Ok(report_json(&store.ingest_ndjson(&body)?, 0))).await
+    }
+    .await;
+    respond(&headers, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_forget_past_their_capacity() {
+        let mut ids = RecentIds::new(Duration::from_secs(600), 2);
+        ids.insert("a".into());
+        ids.insert("b".into());
+        assert!(ids.contains("a") && ids.contains("b"));
+        ids.insert("c".into());
+        assert!(!ids.contains("a"), "the oldest goes first");
+        assert!(ids.contains("b") && ids.contains("c"));
+        let mut short = RecentIds::new(Duration::ZERO, 10);
+        short.insert("a".into());
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(!short.contains("a"), "past the window");
+    }
+}
