@@ -184,7 +184,7 @@ fn ingest_events(
     store: &Store,
     events: Vec<(Option<String>, Vec<u8>)>,
     recent: &Mutex<RecentIds>,
-) -> crate::Result<Json> {
+) -> crate::error::Result<Json> {
     let mut duplicates = 0;
     let mut lines = Vec::new();
     // Per line sent: its place in the delivery (1-based) and its event id.

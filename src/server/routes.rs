@@ -125,7 +125,7 @@ async fn method_not_allowed(request: Request) -> ApiError {
 /// and answering 408 when it takes longer than the timeout.
 pub(super) async fn run<F>(state: &AppState, call: F) -> Result<Json, ApiError>
 where
-    F: FnOnce(&Store) -> crate::Result<Json> + Send + 'static,
+    F: FnOnce(&Store) -> crate::error::Result<Json> + Send + 'static,
 {
     let permit = state.permits.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
@@ -262,7 +262,7 @@ async fn with_body(
     state: AppState,
     headers: HeaderMap,
     body: Body,
-    call: fn(&Store, &[u8]) -> crate::Result<Json>,
+    call: fn(&Store, &[u8]) -> crate::error::Result<Json>,
 ) -> Response {
     let result = async {
         let bytes = read_body(&state, body).await?;
@@ -293,7 +293,7 @@ async fn suggest(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 }
 
 /// A list page; the token comes in the `x-ms-continuation` header, as tsiclient sends it.
-async fn list(state: AppState, headers: HeaderMap, call: fn(&Store, Option<&str>) -> crate::Result<Json>) -> Response {
+async fn list(state: AppState, headers: HeaderMap, call: fn(&Store, Option<&str>) -> crate::error::Result<Json>) -> Response {
     let token = continuation(&headers);
     let result = run(&state, move |store| call(store, token.as_deref())).await;
     respond(&headers, result)
