@@ -554,3 +554,35 @@ fn deliveries_need_the_token_but_the_handshake_does_not() {
         .expect("OPTIONS");
     assert_eq!(response.status().as_u16(), 200);
 }
+
+/// HTTPS with a user's certificate: a client that trusts it gets TSI's answers; one that
+/// does not is refused the connection.
+#[cfg(feature = "tls")]
+#[test]
+fn https_with_a_users_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, issued.cert.pem()).expect("cert");
+    std::fs::write(&key, issued.signing_key.serialize_pem()).expect("key");
+    let server = start(ServerOptions {
+        tls: Some(twinstore::server::TlsFiles { cert, key }),
+        ..ServerOptions::default()
+    });
+    let url = format!("https://localhost:{}/timeseries/modelSettings?{V}", server.addr.port());
+    let trusted = ureq::tls::Certificate::from_pem(issued.cert.pem().as_bytes()).expect("pem");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[trusted]))
+                .build(),
+        )
+        .build()
+        .into();
+    let a = read(agent.get(&url).call().expect("HTTPS"));
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json["modelSettings"]["name"], "DefaultModel");
+    // The public roots do not vouch for a self-signed certificate.
+    assert!(ureq::get(&url).call().is_err());
+}

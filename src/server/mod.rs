@@ -55,6 +55,19 @@ pub struct ServerOptions {
     /// At most this many event ids are remembered (the oldest forgotten first; default
     /// 1,000,000).
     pub dedupe_ids: usize,
+    /// Serve HTTPS with this certificate chain and private key (PEM files); `None`: HTTP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM files (PKCS#8, PKCS#1 or SEC1 keys).
+#[cfg(feature = "tls")]
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: std::path::PathBuf,
+    /// The private key.
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServerOptions {
@@ -69,6 +82,8 @@ impl Default for ServerOptions {
             max_concurrent_requests: 64,
             dedupe_window: Duration::from_secs(600),
             dedupe_ids: 1_000_000,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -166,6 +181,11 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     let app = router(store.clone(), &options)?;
+    #[cfg(feature = "tls")]
+    if let Some(files) = &options.tls {
+        serve_tls(app, &options, files, shutdown, on_listening).await?;
+        return flush(store).await;
+    }
     let where_ = format!("listening socket {}", options.listen);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -175,12 +195,72 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::io(&where_, e))?;
+    flush(store).await
+}
+
+/// The last step of a shutdown: the warm tier flushed, everything synced.
+async fn flush(store: Store) -> Result<()> {
     tokio::task::spawn_blocking(move || {
         store.flush()?;
         store.sync()
     })
     .await
     .map_err(|e| Error::InvalidArgument(format!("the final flush did not run: {e}")))?
+}
+
+/// Serves `app` over HTTPS with `files` until `shutdown`, then waits up to 30 s for open
+/// requests.
+#[cfg(feature = "tls")]
+async fn serve_tls(
+    app: Router,
+    options: &ServerOptions,
+    files: &TlsFiles,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    // One crypto provider for the process, ring: rustls needs it named when features of
+    // several could be on. rustls marks ring's provider deprecated (it has no post-quantum
+    // key exchange); aws-lc-rs, which has, needs a C toolchain and cmake to build, which a
+    // user's machine may lack: ring until that changes.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .map_err(|e| {
+            Error::InvalidArgument(format!(
+                "TLS certificate {} or key {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            ))
+        })?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let where_ = format!("listening socket {}", options.listen);
+    let server = axum_server::bind_rustls(options.listen, config)
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    let server = tokio::spawn(server);
+    match handle.listening().await {
+        Some(addr) => on_listening(addr),
+        None => {
+            let result = server
+                .await
+                .map_err(|e| Error::InvalidArgument(format!("the server did not start: {e}")))?;
+            result.map_err(|e| Error::io(&where_, e))?;
+            return Err(Error::InvalidArgument(format!(
+                "could not listen on {}",
+                options.listen
+            )));
+        }
+    }
+    server
+        .await
+        .map_err(|e| Error::InvalidArgument(format!("the server stopped: {e}")))?
+        .map_err(|e| Error::io(&where_, e))
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

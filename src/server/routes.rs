@@ -293,7 +293,11 @@ async fn suggest(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 }
 
 /// A list page; the token comes in the `x-ms-continuation` header, as tsiclient sends it.
-async fn list(state: AppState, headers: HeaderMap, call: fn(&Store, Option<&str>) -> crate::error::Result<Json>) -> Response {
+async fn list(
+    state: AppState,
+    headers: HeaderMap,
+    call: fn(&Store, Option<&str>) -> crate::error::Result<Json>,
+) -> Response {
     let token = continuation(&headers);
     let result = run(&state, move |store| call(store, token.as_deref())).await;
     respond(&headers, result)

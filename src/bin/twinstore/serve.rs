@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use twinstore::Options;
-use twinstore::server::{ServerOptions, serve as serve_store, shutdown_signal};
+use twinstore::server::{ServerOptions, TlsFiles, serve as serve_store, shutdown_signal};
 
 use super::{CliError, Db, open};
 
@@ -37,6 +37,12 @@ pub(super) struct ServeArgs {
     /// Requests served at once; more are answered 503.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_concurrent: usize,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -48,8 +54,13 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.timeout),
         max_concurrent_requests: args.max_concurrent,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         ..ServerOptions::default()
     };
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
     options.check()?;
     let store = open(&args.db.db, Options::default())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +68,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::Message(format!("cannot start the server's runtime: {e}")))?;
     runtime.block_on(serve_store(store, options, shutdown_signal(), |addr| {
-        eprintln!("twinstore: serving TSI's API on http://{addr} (Ctrl-C stops, after a flush)");
+        eprintln!("twinstore: serving TSI's API on {scheme}://{addr} (Ctrl-C stops, after a flush)");
     }))?;
     eprintln!("twinstore: stopped; the store is flushed and synced");
     Ok(ExitCode::SUCCESS)
