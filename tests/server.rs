@@ -586,3 +586,82 @@ fn https_with_a_users_certificate() {
     // The public roots do not vouch for a self-signed certificate.
     assert!(ureq::get(&url).call().is_err());
 }
+
+/// A bounded load (loopback, counted, not timed): 4 keep-alive clients send 50 queries
+/// each while 2 senders deliver 10 arrays of 100 events each; every query answers the same
+/// hand-computed values and every event is stored once.
+#[test]
+fn bounded_load_answers_every_request() {
+    let server = start(ServerOptions::default());
+    let addr = server.addr;
+    let query = body(json!({ "aggregateSeries": {
+        "timeSeriesId": ["thermostat67"],
+        "searchSpan": { "from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:04:00Z" },
+        "interval": "PT4M",
+        "inlineVariables": { "Avg": { "kind": "numeric", "value": { "tsx": "$event.Temperature.Double" },
+            "aggregation": { "tsx": "avg($value)" } } },
+        "projectedVariables": ["Avg"] } }));
+    let queries: Vec<_> = (0..4)
+        .map(|_| {
+            let query = query.clone();
+            std::thread::spawn(move || {
+                let agent = agent();
+                (0..50)
+                    .map(|_| {
+                        let url = format!("http://{addr}/timeseries/query?{V}");
+                        let a = read(
+                            agent
+                                .post(&url)
+                                .header("content-type", "application/json")
+                                .send(&query[..])
+                                .expect("POST"),
+                        );
+                        (a.status, a.json["properties"][0]["values"].clone())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let senders: Vec<_> = (0..2)
+        .map(|s| {
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut stored = 0;
+                for b in 0..10 {
+                    let events: Vec<Json> = (0..100)
+                        .map(|e| {
+                            let second = b * 100 + e;
+                            update(
+                                &format!("{s}-{second}"),
+                                &format!("load{s}"),
+                                &format!("2026-02-01T00:{:02}:{:02}Z", second / 60, second % 60),
+                                second as f64,
+                                true,
+                            )
+                        })
+                        .collect();
+                    let url = format!("http://{addr}/ingest/adt");
+                    let a = read(
+                        agent
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .send(&body(json!(events))[..])
+                            .expect("POST"),
+                    );
+                    stored += a.json["records"].as_u64().unwrap_or(0);
+                }
+                stored
+            })
+        })
+        .collect();
+    for handle in queries {
+        for (status, values) in handle.join().expect("client") {
+            // avg(20, 21, 22, 23) = 21.5.
+            assert_eq!((status, values), (200, json!([21.5])));
+        }
+    }
+    for handle in senders {
+        assert_eq!(handle.join().expect("sender"), 1000);
+    }
+    assert_eq!(temperatures(&server, "load0").len(), 1000);
+}
