@@ -302,6 +302,20 @@ fn errors_are_tsis_json_with_the_right_status() {
         (a.status, a.json["error"]["code"].as_str()),
         (400, Some("InvalidInput"))
     );
+    // A body a browser could send from another site without a preflight is refused.
+    for simple in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = agent()
+            .post(server.url("/ingest/ndjson"))
+            .header("content-type", simple)
+            .send(&b"{\"$dtId\": \"x\", \"$ts\": 1, \"T\": 1}"[..])
+            .expect("POST");
+        let a = read(response);
+        assert_eq!(
+            (a.status, a.json["error"]["code"].as_str()),
+            (415, Some("InvalidInput")),
+            "{simple}"
+        );
+    }
     let a = server.post(&format!("/timeseries/query?{V}"), &[], &vec![b' '; 1001]);
     assert_eq!(a.status, 413, "{}", a.json);
     let a = server.post(

@@ -63,6 +63,9 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     if ingest && request.method() == axum::http::Method::OPTIONS {
         return next.run(request).await;
     }
+    if let Some(refusal) = simple_request_body(&request) {
+        return refusal.into_response();
+    }
     if let Some(token) = &state.token {
         let given = request
             .headers()
@@ -103,6 +106,42 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         )
         .into_response(),
     }
+}
+
+/// A body a browser may send to another site without asking (no content type, or
+/// `text/plain`, a form, multipart): refused 415, so that a page on another site cannot
+/// make a browser post to a server it can reach (loopback included) without the
+/// preflight that CORS answers. TSI's clients send `application/json`; Event Grid and
+/// CloudEvents send JSON types.
+fn simple_request_body(request: &Request) -> Option<ApiError> {
+    use axum::http::Method;
+    if !matches!(*request.method(), Method::POST | Method::PATCH | Method::PUT) {
+        return None;
+    }
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let simple = matches!(
+        content_type.as_str(),
+        "" | "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
+    );
+    simple.then(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "InvalidInput",
+            format!(
+                "a request body needs a JSON content type (application/json, application/x-ndjson, \
+                 application/cloudevents+json, ...), not {content_type:?}"
+            ),
+        )
+    })
 }
 
 async fn not_found(request: Request) -> ApiError {
