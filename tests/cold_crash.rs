@@ -296,11 +296,19 @@ fn kill_rounds(mode: &str, rounds: u32) {
         if round >= rounds && (all_hit(&kills_in) || round >= rounds + MAX_EXTRA_ROUNDS) {
             break;
         }
-        // 20-400 ms, spread over the range round by round (ten positions, repeated on a long
-        // run), jittered.
+        // 20-400 ms after the first acknowledgement, spread over the range round by round
+        // (ten positions, repeated on a long run), jittered; every tenth round (and every
+        // round past the requested ones while no kill has landed in a write) 0-10 ms: on a
+        // fast machine the child's writes are all acknowledged within 20 ms, and only an
+        // early kill lands in one.
         let positions = rounds.clamp(1, 10);
         let span = 380 / u64::from(positions);
-        let delay = Duration::from_millis(20 + span * u64::from(round % positions) + rng.next() % span.max(1));
+        let early = round % positions == 0 || (round >= rounds && !kills_in.contains_key("write"));
+        let delay = if early {
+            Duration::from_millis(rng.next() % 11)
+        } else {
+            Duration::from_millis(20 + span * u64::from(round % positions) + rng.next() % span.max(1))
+        };
         let log = crash_child(dir.path(), mode, next, delay);
         let context = format!("{mode} round {round} (killed after {delay:?}, {ENV_SEED}={seed})");
         // The child acknowledged consecutive batches from where it started.

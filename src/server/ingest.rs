@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::{read_body, respond, run};
+use super::routes::{content_type, read_body, respond, run};
 use crate::engine::{IngestReport, Store};
 
 /// Event ids delivered in the last `window`, at most `capacity` of them (the oldest
@@ -79,18 +79,6 @@ fn report_json(report: &IngestReport, duplicates: usize) -> Json {
             "reason": r.reason,
         })).collect::<Vec<_>>(),
     })
-}
-
-fn content_type(headers: &HeaderMap) -> String {
-    headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// The events of a delivery and its ids, or the validation handshake's answer.

@@ -118,16 +118,7 @@ fn simple_request_body(request: &Request) -> Option<ApiError> {
     if !matches!(*request.method(), Method::POST | Method::PATCH | Method::PUT) {
         return None;
     }
-    let content_type = request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = content_type(request.headers());
     let simple = matches!(
         content_type.as_str(),
         "" | "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
@@ -142,6 +133,19 @@ fn simple_request_body(request: &Request) -> Option<ApiError> {
             ),
         )
     })
+}
+
+/// A request's media type, lower-cased, without parameters (`""` when it has none).
+pub(super) fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 async fn not_found(request: Request) -> ApiError {
