@@ -121,8 +121,13 @@ impl Staging {
     /// Stages a call's rows; returns the records now staged.
     pub(super) fn stage(&self, call: StagedCall) -> usize {
         let records = call.records();
-        self.queue.lock().calls.push(call);
-        self.records.fetch_add(records, Ordering::AcqRel) + records
+        // Counted before the call is queued, under the queue's lock: a fold takes the call
+        // (and subtracts its records) only after, so the count never goes below zero. (It
+        // did when the count came after the push: a fold in between wrapped it around.)
+        let mut queue = self.queue.lock();
+        let staged = self.records.fetch_add(records, Ordering::AcqRel) + records;
+        queue.calls.push(call);
+        staged
     }
 
     /// Records staged and not yet in the tables.
