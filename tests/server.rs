@@ -469,6 +469,24 @@ fn event_grid_deliveries_validate_store_and_dedupe() {
         a.json
     );
     assert_eq!(temperatures(&server, "thermostat99"), [json!(20.5), json!(21.0)]);
+
+    // As ADT sends it in the Event Grid schema: the body wrapped in data.data; the same id
+    // from another topic is another event.
+    let mut wrapped = update("e1", "thermostat99", "2026-02-01T08:03:00Z", 22.5, true);
+    wrapped["topic"] = json!("/subscriptions/x/other-topic");
+    wrapped["data"] = json!({ "data": wrapped["data"].clone(), "contenttype": "application/json",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    let a = server.post("/ingest/adt", &[], &body(json!([wrapped])));
+    assert_eq!(
+        (a.json["records"].as_u64(), a.json["duplicates"].as_u64()),
+        (Some(1), Some(0)),
+        "{}",
+        a.json
+    );
+    assert_eq!(
+        temperatures(&server, "thermostat99"),
+        [json!(20.5), json!(21.0), json!(22.5)]
+    );
 }
 
 #[test]

@@ -48,42 +48,72 @@ fn is_graph_event(kind: &str) -> bool {
 
 /// The graph event of a lifecycle or relationship event of type `kind` about `subject`, from
 /// its `data`; the error names the field.
-fn graph_event(kind: &str, subject: &str, data: Option<&J>) -> Result<GraphEvent, (String, String)> {
+fn graph_event(kind: &str, subject: &str, data: Option<&J>) -> Result<Option<GraphEvent>, (String, String)> {
+    // A relationship event's subject is `<source twin>/relationships/<relationship id>`;
+    // ADT's documented examples leave `$sourceId` out of the body, so the subject gives
+    // what the body does not.
+    let from_subject = subject.split_once("/relationships/");
     let text = |key: &str| -> Result<String, (String, String)> {
         match data.and_then(|d| d.get(key)) {
             Some(J::String(s)) if !s.is_empty() => Ok(s.clone()),
-            _ => Err((format!("data.{key}"), format!("a {kind} event needs a string {key}"))),
+            _ => match (key, from_subject) {
+                ("$sourceId", Some((source, _))) if !source.is_empty() => Ok(source.to_string()),
+                ("$relationshipId", Some((_, id))) if !id.is_empty() => Ok(id.to_string()),
+                _ => Err((format!("data.{key}"), format!("a {kind} event needs a string {key}"))),
+            },
         }
     };
-    match kind {
-        TWIN_CREATE_TYPE => Ok(GraphEvent::TwinCreated {
+    // Relationship.Update carries a JSON Patch of the relationship's properties: its
+    // endpoints cannot change, so it changes nothing in the graph.
+    if kind == RELATIONSHIP_UPDATE_TYPE && data.is_some_and(|d| d.get("$targetId").is_none()) {
+        return Ok(None);
+    }
+    Ok(Some(match kind {
+        TWIN_CREATE_TYPE => GraphEvent::TwinCreated {
             twin: subject.to_string(),
             model: data
                 .and_then(|d| d.get("$metadata"))
                 .and_then(|m| m.get("$model"))
                 .and_then(J::as_str)
                 .map(str::to_string),
-        }),
-        TWIN_DELETE_TYPE => Ok(GraphEvent::TwinDeleted {
+        },
+        TWIN_DELETE_TYPE => GraphEvent::TwinDeleted {
             twin: subject.to_string(),
-        }),
-        RELATIONSHIP_DELETE_TYPE => Ok(GraphEvent::Unrelated {
+        },
+        RELATIONSHIP_DELETE_TYPE => GraphEvent::Unrelated {
             id: text("$relationshipId")?,
             source: text("$sourceId")?,
-        }),
-        _ => Ok(GraphEvent::Related {
+        },
+        _ => GraphEvent::Related {
             id: text("$relationshipId")?,
             source: text("$sourceId")?,
             target: text("$targetId")?,
             name: text("$relationshipName")?,
-        }),
+        },
+    }))
+}
+
+/// The notification body of an event's `data`. In the Event Grid schema ADT wraps it:
+/// `data` is `{"data": <body>, "contenttype": "application/json", "traceparent": ...}`;
+/// in CloudEvents `data` is the body itself.
+fn payload(data: &J) -> &J {
+    match data.get("data") {
+        Some(inner @ J::Object(_))
+            if ["patch", "modelId", "$relationshipId", "$dtId", "$metadata"]
+                .iter()
+                .all(|k| data.get(k).is_none()) =>
+        {
+            inner
+        }
+        _ => data,
     }
 }
 
 /// Records a graph event, or the error naming its field.
 fn push_graph(line: u64, kind: &str, subject: &str, data: Option<&J>, batch: &mut ParsedBatch<'_>) {
-    match graph_event(kind, subject, data) {
-        Ok(event) => batch.graph.push(event),
+    match graph_event(kind, subject, data.map(payload)) {
+        Ok(Some(event)) => batch.graph.push(event),
+        Ok(None) => batch.skipped += 1,
         Err((field, reason)) => batch.errors.push(RecordError {
             line,
             twin: Some(subject.to_string()),
@@ -252,7 +282,7 @@ fn parse_envelope(line_no: u64, event: &J, settings: &AdtSettings<'_>, batch: &m
         None => None,
     };
     match obj.get("data") {
-        Some(data) => push_update(line_no, subject, time, data, settings, batch),
+        Some(data) => push_update(line_no, subject, time, payload(data), settings, batch),
         None => reject(batch, Some(subject), Some("data"), "event has no data".into()),
     }
 }
@@ -393,6 +423,57 @@ fn pointer_to_name(path: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_grid_wraps_the_body_and_relationships_name_their_source_in_the_subject() {
+        // As ADT's docs show an Event Grid-schema Twin.Update and Relationship.Create.
+        let body = json_body(
+            r#"{"data": {"modelId": "dtmi:m;1", "patch": []}, "contenttype": "application/json",
+            "traceparent": "00-0af7-b7ad-01"}"#,
+        );
+        assert_eq!(payload(&body)["modelId"], "dtmi:m;1");
+        let plain = json_body(r#"{"modelId": "dtmi:m;1", "patch": [], "data": {"x": 1}}"#);
+        assert_eq!(
+            payload(&plain)["modelId"],
+            "dtmi:m;1",
+            "a body with its own data field stays"
+        );
+        let created = json_body(r#"{"$relationshipId": "r1", "$targetId": "room1", "$relationshipName": "contains"}"#);
+        assert_eq!(
+            graph_event(RELATIONSHIP_CREATE_TYPE, "floor1/relationships/r1", Some(&created)),
+            Ok(Some(GraphEvent::Related {
+                id: "r1".into(),
+                source: "floor1".into(),
+                target: "room1".into(),
+                name: "contains".into(),
+            }))
+        );
+        assert_eq!(
+            graph_event(
+                RELATIONSHIP_DELETE_TYPE,
+                "floor1/relationships/r1",
+                Some(&json_body("{}"))
+            ),
+            Ok(Some(GraphEvent::Unrelated {
+                id: "r1".into(),
+                source: "floor1".into(),
+            }))
+        );
+        let update =
+            json_body(r#"{"modelId": "dtmi:m;1", "patch": [{"op": "replace", "path": "/since", "value": 1}]}"#);
+        assert_eq!(
+            graph_event(RELATIONSHIP_UPDATE_TYPE, "floor1/relationships/r1", Some(&update)),
+            Ok(None)
+        );
+        assert!(
+            graph_event(RELATIONSHIP_CREATE_TYPE, "floor1", Some(&created)).is_err(),
+            "no source anywhere"
+        );
+    }
+
+    fn json_body(text: &str) -> J {
+        serde_json::from_str(text).expect("JSON")
+    }
 
     #[test]
     fn pointers_become_dotted_names() {

@@ -2,8 +2,8 @@
 //! route delivers through Event Grid (the Event Grid schema, with its subscription
 //! validation handshake, and CloudEvents 1.0 in structured, batched and binary mode, with
 //! the webhook abuse-protection `OPTIONS` handshake); `POST /ingest/ndjson` takes flattened
-//! records. Deliveries are at least once: an event id seen within the dedupe window is
-//! counted as a duplicate and not stored again.
+//! records. Deliveries are at least once: an event (source and id) seen within the dedupe
+//! window is counted as a duplicate and not stored again.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -63,6 +63,11 @@ impl RecentIds {
     }
 }
 
+/// What a delivered event is remembered by: its source and its id.
+fn dedupe_key(source: &str, id: &str) -> String {
+    format!("{source}\u{1f}{id}")
+}
+
 /// The answer to a delivery: what was stored, what was a repeat, and each rejected item
 /// with its place (1-based, in delivery order) and reason.
 fn report_json(report: &IngestReport, duplicates: usize) -> Json {
@@ -112,7 +117,13 @@ fn parse_delivery(body: &[u8], content_type: &str) -> Result<Delivery, ApiError>
                 .ok_or_else(|| ApiError::invalid("a SubscriptionValidationEvent without data.validationCode"))?;
             return Ok(Delivery::Validation(code.to_string()));
         }
-        let id = event.get("id").and_then(Json::as_str).map(str::to_string);
+        // Event ids are unique per source (CloudEvents `source`, Event Grid `topic`).
+        let source = event
+            .get("source")
+            .or_else(|| event.get("topic"))
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let id = event.get("id").and_then(Json::as_str).map(|id| dedupe_key(source, id));
         let line = serde_json::to_vec(&event).map_err(|e| ApiError::invalid(e.to_string()))?;
         out.push((id, line));
     }
@@ -137,11 +148,8 @@ pub(super) async fn adt(State(state): State<AppState>, headers: HeaderMap, body:
         let kind = content_type(&headers);
         if headers.contains_key("ce-id") && headers.contains_key("ce-type") {
             // Binary mode: one event.
-            let id = headers
-                .get("ce-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let id = dedupe_key(header("ce-source"), header("ce-id"));
             if state.recent.lock().contains(&id) {
                 return Ok(report_json(&IngestReport::default(), 1));
             }

@@ -49,8 +49,8 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// Requests served at once; more are answered 503 `TooManyRequests` (default 64).
     pub max_concurrent_requests: usize,
-    /// How long a delivered event id is remembered, so that a retried delivery is not
-    /// stored twice (default 10 minutes).
+    /// How long a delivered event (source and id) is remembered, so that a retried
+    /// delivery is not stored twice (default 24 hours, as long as Event Grid retries).
     pub dedupe_window: Duration,
     /// At most this many event ids are remembered (the oldest forgotten first; default
     /// 1,000,000).
@@ -80,7 +80,7 @@ impl Default for ServerOptions {
             max_body_bytes: 16 << 20,
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 64,
-            dedupe_window: Duration::from_secs(600),
+            dedupe_window: Duration::from_secs(24 * 3600),
             dedupe_ids: 1_000_000,
             #[cfg(feature = "tls")]
             tls: None,
