@@ -276,11 +276,16 @@ fn event_grid_envelope_is_accepted() {
     let other = r#"{"id":"eg-2","subject":"boiler-1","eventType":"Microsoft.DigitalTwins.Twin.Telemetry","eventTime":"2026-02-03T05:00:00Z","data":{"Flow":1}}"#;
     let report = store.ingest_adt(other.as_bytes()).expect("ingest");
     assert_eq!((report.records, report.skipped, report.rejected.len()), (0, 1, 0));
-    // A relationship event without its source is rejected, naming the field.
+    // A relationship event without its target is rejected, naming the field (its source
+    // comes from the subject, as ADT's examples leave $sourceId out).
     let broken = r#"{"id":"eg-3","subject":"boiler-1/relationships/r1","eventType":"Microsoft.DigitalTwins.Relationship.Create","eventTime":"2026-02-03T05:00:00Z","data":{"$relationshipId":"r1"}}"#;
     let report = store.ingest_adt(broken.as_bytes()).expect("ingest");
     assert_eq!(report.model_events, 0);
     assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].field.as_deref(), Some("data.$targetId"));
+    // Without a source in the body or the subject, the source is named.
+    let sourceless = broken.replace("boiler-1/relationships/r1", "boiler-1");
+    let report = store.ingest_adt(sourceless.as_bytes()).expect("ingest");
     assert_eq!(report.rejected[0].field.as_deref(), Some("data.$sourceId"));
     assert_eq!(store.events(&EventsQuery::new("boiler-1")).expect("events").len(), 1);
 }
