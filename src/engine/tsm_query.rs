@@ -121,18 +121,31 @@ impl Store {
             };
             return run(twins, &q);
         }
-        let mut frames: BTreeMap<String, TwinFrame> = BTreeMap::new();
-        for (variables, members) in resolved {
+        let groups = resolved.into_iter().map(|(variables, members)| {
             let q = AggregateSeriesQuery {
                 variables,
                 ..query.clone()
             };
-            for frame in run(&members, &q)? {
-                frames.insert(frame.twin.clone().unwrap_or_default(), frame);
-            }
-        }
-        Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
+            (q, members)
+        });
+        run_groups(twins, groups, run)
     }
+}
+
+/// Runs each group of twins with its own query and returns the frames in the order of
+/// `twins`, the selection.
+fn run_groups(
+    twins: &[Arc<Twin>],
+    groups: impl Iterator<Item = (AggregateSeriesQuery, Vec<Arc<Twin>>)>,
+    run: impl Fn(&[Arc<Twin>], &AggregateSeriesQuery) -> Result<Vec<TwinFrame>>,
+) -> Result<Vec<TwinFrame>> {
+    let mut frames: BTreeMap<String, TwinFrame> = BTreeMap::new();
+    for (q, members) in groups {
+        for frame in run(&members, &q)? {
+            frames.insert(frame.twin.clone().unwrap_or_default(), frame);
+        }
+    }
+    Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
 }
 
 impl Store {
@@ -180,7 +193,8 @@ impl Store {
         let Some(text) = filter else {
             return Ok(Cow::Borrowed(filter));
         };
-        if !text.to_ascii_lowercase().contains("$instance") {
+        // Most filters read no instance field: tell without parsing or allocating.
+        if !text.as_bytes().windows(9).any(|w| w.eq_ignore_ascii_case(b"$instance")) {
             return Ok(Cow::Borrowed(filter));
         }
         let bound = self.with_model(|model| {
@@ -235,20 +249,23 @@ impl Store {
                     .into(),
             ));
         }
-        let mut frames: BTreeMap<String, TwinFrame> = BTreeMap::new();
-        let single = groups.len() == 1;
-        for (filter, members) in groups {
+        if groups.len() == 1 {
+            let (filter, _) = groups.into_iter().next().unwrap_or_default();
+            return run(
+                twins,
+                &AggregateSeriesQuery {
+                    filter,
+                    ..query.clone()
+                },
+            );
+        }
+        let groups = groups.into_iter().map(|(filter, members)| {
             let q = AggregateSeriesQuery {
                 filter,
                 ..query.clone()
             };
-            if single {
-                return run(twins, &q);
-            }
-            for frame in run(&members, &q)? {
-                frames.insert(frame.twin.clone().unwrap_or_default(), frame);
-            }
-        }
-        Ok(twins.iter().filter_map(|t| frames.remove(&*t.name)).collect())
+            (q, members)
+        });
+        run_groups(twins, groups, run)
     }
 }
