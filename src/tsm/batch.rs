@@ -125,6 +125,14 @@ pub(crate) fn parse_batch<T>(body: &[u8], kind: &Kind, mut item: impl FnMut(Json
 /// `{"<ids>": [...], "names": [...]}` of get and delete. Instance ids are time series ids
 /// (`["twin"]`); a get of types or hierarchies without either key gets nothing.
 fn ids_and_names(value: Json, kind: &Kind, op: &str) -> Result<(Vec<String>, Vec<String>)> {
+    // tsiclient's getTimeseriesInstances sends instance ids as a bare list,
+    // `{"get": [["twin"], ...]}`: read as the list of `timeSeriesIds`.
+    let value = match value {
+        Json::Array(ids) if kind.update => {
+            Json::Object([(kind.ids.to_string(), Json::Array(ids))].into_iter().collect())
+        }
+        other => other,
+    };
     let Json::Object(mut map) = value else {
         return Err(bad(format!("{op} must be an object with {} and/or names", kind.ids)));
     };
