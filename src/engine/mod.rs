@@ -37,6 +37,7 @@ use crate::error::RecordError;
 use crate::error::{Error, Result};
 use crate::ingest::{InputFormat, ParsedBatch};
 use crate::model::{Record, Timestamp};
+use crate::query::tsi_answer::TsiAnswer;
 use crate::query::{self, Event, EventsQuery, PropertyInfo, TwinInfo, TwinState};
 use crate::wal::{self, Wal};
 
@@ -672,14 +673,20 @@ impl Store {
     /// Answers a TSI Query API request body (`getEvents`, `getSeries`, `aggregateSeries`,
     /// and the extensions `availability` and `eventSchema`) with TSI's response JSON.
     pub fn query_json(&self, body: &[u8]) -> Result<serde_json::Value> {
+        self.query_answer(body).map(TsiAnswer::into_value)
+    }
+
+    /// [`Store::query_json`]'s answer before it becomes a JSON value: the server writes it
+    /// straight into the response's bytes.
+    pub(crate) fn query_answer(&self, body: &[u8]) -> Result<TsiAnswer> {
         self.timed(
             QueryKind::Json,
             || String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned(),
-            || self.answer_json(body),
+            || self.answer(body),
         )
     }
 
-    fn answer_json(&self, body: &[u8]) -> Result<serde_json::Value> {
+    fn answer(&self, body: &[u8]) -> Result<TsiAnswer> {
         use query::tsi::{self, Request};
         let (request, store_type) = tsi::parse(body)?;
         // WarmStore: only what is younger than the warm window.
@@ -695,14 +702,14 @@ impl Store {
         Ok(match request {
             Request::Events(mut q) => {
                 clamp(&mut q.from, &q.to);
-                serde_json::Value::Object(tsi::frame_json(&self.get_events(&q)?))
+                TsiAnswer::Frame(self.get_events(&q)?)
             }
             Request::Series(mut q) => {
                 clamp(&mut q.from, &q.to);
                 if q.projected.is_none() && q.variables.is_empty() {
                     q.projected = Some(self.tsi_default_projection(&q.variables, &[&q.twin], false));
                 }
-                serde_json::Value::Object(tsi::frame_json(&self.get_series(&q)?))
+                TsiAnswer::Frame(self.get_series(&q)?)
             }
             Request::Aggregate(mut q) => {
                 clamp(&mut q.from, &q.to);
@@ -712,12 +719,17 @@ impl Store {
                     q.projected = Some(self.tsi_default_projection(&q.variables, &names, true));
                 }
                 let single = q.merge || matches!(&q.twins, crate::query::TwinSelector::Ids(ids) if ids.len() == 1);
-                tsi::series_json(&self.aggregate_series(&q)?, single)
+                TsiAnswer::Series {
+                    frames: self.aggregate_series(&q)?,
+                    single,
+                }
             }
             Request::Availability { twins, span, interval } => {
-                tsi::availability_json(&self.availability(&twins, span, interval)?)
+                TsiAnswer::Json(tsi::availability_json(&self.availability(&twins, span, interval)?))
             }
-            Request::Schema { twins, from, to } => tsi::schema_json(&self.event_schema(&twins, from, to)?),
+            Request::Schema { twins, from, to } => {
+                TsiAnswer::Json(tsi::schema_json(&self.event_schema(&twins, from, to)?))
+            }
         })
     }
 

@@ -9,5 +9,6 @@ mod value;
 pub(crate) use field::FieldValue;
 pub(crate) use ids::{ColumnId, TwinId};
 pub use record::Record;
+pub(crate) use time::{RFC3339_MAX_LEN, Rfc3339Printer};
 pub use time::{Timestamp, TimestampError};
 pub use value::{Value, ValueType};

@@ -5,6 +5,7 @@ mod aggregate;
 pub(crate) mod interpolate;
 pub(crate) mod series;
 pub(crate) mod tsi;
+pub(crate) mod tsi_answer;
 pub(crate) mod tsx;
 
 pub(crate) use aggregate::aggregate;

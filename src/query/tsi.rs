@@ -22,8 +22,8 @@ use crate::model::{Timestamp, Value, ValueType};
 
 use super::interpolate::Interpolation;
 use super::series::{
-    AggregateSeriesQuery, Availability, Category, DEFAULT_TAKE, Frame, GetEventsQuery, GetSeriesQuery,
-    InterpolationSpec, SchemaProperty, TwinFrame, TwinSelector, Variable,
+    AggregateSeriesQuery, Availability, Category, DEFAULT_TAKE, GetEventsQuery, GetSeriesQuery, InterpolationSpec,
+    SchemaProperty, TwinSelector, Variable,
 };
 
 /// A parsed request.
@@ -631,64 +631,6 @@ fn parse_aggregate_series(mut b: QueryBody) -> Result<(Request, Option<String>)>
         }),
         st,
     ))
-}
-
-/// A value in a TSI response.
-fn value_json(v: &Option<Value>) -> Json {
-    match v {
-        None => Json::Null,
-        Some(v) => v.to_json(),
-    }
-}
-
-/// A frame in TSI's response shape.
-pub(crate) fn frame_json(frame: &Frame) -> serde_json::Map<String, Json> {
-    let mut out = serde_json::Map::new();
-    out.insert(
-        "timestamps".into(),
-        Json::Array(frame.timestamps.iter().map(|t| Json::String(t.to_string())).collect()),
-    );
-    out.insert(
-        "properties".into(),
-        Json::Array(
-            frame
-                .properties
-                .iter()
-                .map(|c| {
-                    json!({
-                        "name": c.name,
-                        "type": c.value_type.name(),
-                        "values": c.values.iter().map(value_json).collect::<Vec<_>>(),
-                    })
-                })
-                .collect(),
-        ),
-    );
-    if let Some(token) = &frame.continuation_token {
-        out.insert("continuationToken".into(), Json::String(token.clone()));
-    }
-    out.insert("progress".into(), json!(100.0));
-    out
-}
-
-/// The answer to an `aggregateSeries` in TSI's shape (one twin or merged), or the
-/// multi-twin extension shape.
-pub(crate) fn series_json(frames: &[TwinFrame], single: bool) -> Json {
-    if single && frames.len() == 1 {
-        return Json::Object(frame_json(&frames[0].frame));
-    }
-    let series: Vec<Json> = frames
-        .iter()
-        .map(|f| {
-            let mut m = serde_json::Map::new();
-            if let Some(t) = &f.twin {
-                m.insert("timeSeriesId".into(), json!([t]));
-            }
-            m.extend(frame_json(&f.frame));
-            Json::Object(m)
-        })
-        .collect();
-    json!({ "series": series, "progress": 100.0 })
 }
 
 pub(crate) fn availability_json(a: &Availability) -> Json {

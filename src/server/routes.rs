@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,7 @@ use super::error::ApiError;
 use super::ingest;
 use super::{API_VERSION, AppState};
 use crate::engine::Store;
+use crate::error::Error;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -166,9 +168,10 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// Runs `call` on the blocking pool, holding one of the permits (none free: 503 at once)
 /// and answering 408 when it takes longer than the timeout.
-pub(super) async fn run<F>(state: &AppState, call: F) -> Result<Json, ApiError>
+pub(super) async fn run<F, T>(state: &AppState, call: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&Store) -> crate::error::Result<Json> + Send + 'static,
+    F: FnOnce(&Store) -> crate::error::Result<T> + Send + 'static,
+    T: Send + 'static,
 {
     let permit = state.permits.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
@@ -240,10 +243,15 @@ fn answer(headers: &HeaderMap, answer: Json) -> Response {
     if let Some(token) = token {
         response.headers_mut().insert("x-ms-continuation", token);
     }
+    echo_request_id(headers, &mut response);
+    response
+}
+
+/// The client's `x-ms-client-request-id` returned as `x-ms-request-id`, for its logs.
+fn echo_request_id(headers: &HeaderMap, response: &mut Response) {
     if let Some(id) = headers.get("x-ms-client-request-id") {
         response.headers_mut().insert("x-ms-request-id", id.clone());
     }
-    response
 }
 
 /// `POST /timeseries/query`: one of getEvents, getSeries, aggregateSeries. The
@@ -265,10 +273,31 @@ async fn query(State(state): State<AppState>, Query(params): Params, headers: He
             }
         }
         let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
-        run(&state, move |store| store.query_json(&bytes)).await
+        // The answer is written into the response's bytes on the blocking thread, without
+        // a JSON value in between.
+        run(&state, move |store| {
+            let answer = store.query_answer(&bytes)?;
+            let token = answer.continuation_token().map(str::to_string);
+            // About 24 bytes a time or value: grown once or not at all.
+            let rows = answer.rows();
+            let mut json = Vec::with_capacity(256 + rows * 24);
+            serde_json::to_writer(&mut json, &answer).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            Ok((json, token))
+        })
+        .await
     }
     .await;
-    respond(&headers, result)
+    match result {
+        Ok((json, token)) => {
+            let mut response = ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+            if let Some(token) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                response.headers_mut().insert("x-ms-continuation", token);
+            }
+            echo_request_id(&headers, &mut response);
+            response
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 pub(super) fn respond(headers: &HeaderMap, result: Result<Json, ApiError>) -> Response {
