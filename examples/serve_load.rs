@@ -5,9 +5,10 @@
 //!
 //! ```sh
 //! cargo run --release --features server --example serve_load -- [--seconds 10] \
-//!     [--query-clients 4] [--ingest-clients 2] [--batch 500]
+//!     [--query-clients 4] [--ingest-clients 2] [--batch 500] [--ingest-rate EVENTS_A_SECOND]
 //! ```
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +27,8 @@ struct Args {
     query_clients: usize,
     ingest_clients: usize,
     batch: usize,
+    /// Events a second over all senders; 0: as fast as they can.
+    ingest_rate: u64,
 }
 
 fn args() -> Args {
@@ -34,6 +37,7 @@ fn args() -> Args {
         query_clients: 4,
         ingest_clients: 2,
         batch: 500,
+        ingest_rate: 0,
     };
     let list: Vec<String> = std::env::args().skip(1).collect();
     for pair in list.chunks(2) {
@@ -43,6 +47,7 @@ fn args() -> Args {
             "--query-clients" => a.query_clients = value as usize,
             "--ingest-clients" => a.ingest_clients = value as usize,
             "--batch" => a.batch = (value as usize).max(1),
+            "--ingest-rate" => a.ingest_rate = value,
             other => eprintln!("ignored: {other}"),
         }
     }
@@ -74,13 +79,23 @@ fn query_clients(addr: SocketAddr, clients: usize, stop: &Arc<AtomicBool>) -> Ve
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let start = Instant::now();
-                    let ok = agent
+                    // A 200 with its whole body read counts (the body streamed, not kept:
+                    // the generator should not take the server's cores); any other answer
+                    // is an error and stops the run.
+                    let answered = agent
                         .post(&url)
                         .header("content-type", "application/json")
                         .send(&body[..])
-                        .and_then(|mut r| r.body_mut().read_to_vec())
-                        .is_ok();
-                    if ok {
+                        .and_then(|mut r| {
+                            let status = r.status().as_u16();
+                            std::io::copy(&mut r.body_mut().as_reader(), &mut std::io::sink())?;
+                            Ok(status)
+                        });
+                    match answered {
+                        Ok(200) => {}
+                        other => panic!("a query was answered {other:?}"),
+                    }
+                    {
                         latencies.push(start.elapsed().as_micros() as u64);
                     }
                 }
@@ -91,11 +106,14 @@ fn query_clients(addr: SocketAddr, clients: usize, stop: &Arc<AtomicBool>) -> Ve
 }
 
 /// Senders posting Event Grid arrays of `batch` Twin.Update events (unique ids, 100 twins
-/// per sender) until `stop`; events accepted are added to `accepted`.
+/// per sender) until `stop`, together `rate` events a second (0: as fast as they can);
+/// events accepted are added to `accepted`.
 fn ingest_clients(
     addr: SocketAddr,
     clients: usize,
     batch: usize,
+    rate: u64,
+    phase: usize,
     stop: &Arc<AtomicBool>,
     accepted: &Arc<AtomicU64>,
 ) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
@@ -106,22 +124,37 @@ fn ingest_clients(
                 let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                 let url = format!("http://{addr}/ingest/adt");
                 let mut n: u64 = 0;
+                let mut body = String::new();
+                let started = Instant::now();
+                // Each sender's share of the rate, in events a second.
+                let share = rate as f64 / clients as f64;
                 while !stop.load(Ordering::Relaxed) {
-                    let events: Vec<serde_json::Value> = (0..batch)
-                        .map(|_| {
-                            n += 1;
-                            json!({ "id": format!("{c}-{n}"), "subject": format!("sender{c}-twin{}", n % 100),
-                                "eventType": "Microsoft.DigitalTwins.Twin.Update",
-                                "eventTime": format!("2026-01-02T00:00:{:02}.{:06}Z", (n / 1_000_000) % 60, n % 1_000_000),
-                                "data": { "modelId": "dtmi:example:Thermostat;1",
-                                    "patch": [{ "op": "replace", "path": "/Temperature", "value": (n % 300) as f64 / 10.0 }] } })
-                        })
-                        .collect();
-                    let body = serde_json::to_vec(&events).unwrap_or_default();
+                    if share > 0.0 {
+                        let due = started + Duration::from_secs_f64(n as f64 / share);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
+                    // Written as text: the generator's own JSON building should not take
+                    // the server's cores.
+                    body.clear();
+                    body.push('[');
+                    for i in 0..batch {
+                        n += 1;
+                        let _ = write!(
+                            body,
+                            r#"{}{{"id":"{phase}-{c}-{n}","subject":"sender{c}-twin{}","eventType":"Microsoft.DigitalTwins.Twin.Update","eventTime":"2026-01-02T00:{phase:02}:{:02}.{:06}Z","data":{{"modelId":"dtmi:example:Thermostat;1","patch":[{{"op":"replace","path":"/Temperature","value":{}.{}}}]}}}}"#,
+                            if i == 0 { "" } else { "," },
+                            n % 100,
+                            (n / 1_000_000) % 60,
+                            n % 1_000_000,
+                            (n % 300) / 10,
+                            (n % 300) % 10,
+                        );
+                    }
+                    body.push(']');
                     if let Ok(mut r) = agent
                         .post(&url)
                         .header("content-type", "application/json")
-                        .send(&body[..])
+                        .send(body.as_bytes())
                     {
                         let answer: serde_json::Value =
                             serde_json::from_slice(&r.body_mut().read_to_vec().unwrap_or_default()).unwrap_or_default();
@@ -142,11 +175,13 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-fn phase(name: &str, addr: SocketAddr, a: &Args, queries: usize, senders: usize) {
+/// Phase `number` (its events' ids and times are its own, so no phase's events repeat
+/// another's).
+fn phase(number: usize, name: &str, addr: SocketAddr, a: &Args, queries: usize, senders: usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicU64::new(0));
     let q = query_clients(addr, queries, &stop);
-    let i = ingest_clients(addr, senders, a.batch, &stop, &accepted);
+    let i = ingest_clients(addr, senders, a.batch, a.ingest_rate, number, &stop, &accepted);
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(a.seconds));
     stop.store(true, Ordering::Relaxed);
@@ -207,12 +242,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = addr.recv_timeout(Duration::from_secs(30))?;
     println!(
         "twinstore serve on {addr}: aggregateSeries of one twin over a day in 1-minute buckets ({} clients), \
-         /ingest/adt arrays of {} events ({} senders), {} s a phase",
-        a.query_clients, a.batch, a.ingest_clients, a.seconds
+         /ingest/adt arrays of {} events ({} senders, {}), {} s a phase",
+        a.query_clients,
+        a.batch,
+        a.ingest_clients,
+        match a.ingest_rate {
+            0 => "as fast as they can".to_string(),
+            r => format!("{r} events/s"),
+        },
+        a.seconds
     );
-    phase("queries alone", addr, &a, a.query_clients, 0);
-    phase("ingest alone", addr, &a, 0, a.ingest_clients);
-    phase("queries with ingest", addr, &a, a.query_clients, a.ingest_clients);
+    phase(1, "queries alone", addr, &a, a.query_clients, 0);
+    phase(2, "ingest alone", addr, &a, 0, a.ingest_clients);
+    phase(3, "queries with ingest", addr, &a, a.query_clients, a.ingest_clients);
     let _ = stop.send(());
     server.join().map_err(|_| "the server thread panicked")??;
     Ok(())

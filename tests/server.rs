@@ -489,6 +489,35 @@ fn event_grid_deliveries_validate_store_and_dedupe() {
     );
 }
 
+/// A pretty-printed delivery (newlines between tokens, and one inside a string) is read
+/// as sent, and an item that is not an event object is rejected by its place while the
+/// rest is stored.
+#[test]
+fn deliveries_as_sent_with_items_that_are_not_events() {
+    let server = start(ServerOptions::default());
+    let mut first = update("p1", "thermostat97", "2026-02-01T09:00:00Z", 18.5, true);
+    first["data"]["note"] = json!("two\nlines");
+    let items = json!([
+        first,
+        5,
+        update("p2", "thermostat97", "2026-02-01T09:01:00Z", 19.0, true)
+    ]);
+    let pretty = serde_json::to_vec_pretty(&items).expect("pretty");
+    assert!(pretty.contains(&b'\n'));
+    let a = server.post("/ingest/adt", &[], &pretty);
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["records"], 2, "{}", a.json);
+    assert_eq!(a.json["rejected"].as_array().map(Vec::len), Some(1), "{}", a.json);
+    assert_eq!(a.json["rejected"][0]["item"], 2, "{}", a.json);
+    assert_eq!(temperatures(&server, "thermostat97"), [json!(18.5), json!(19.0)]);
+    // Not JSON at all, or JSON that is not an event or a list of them: refused whole.
+    for bad in [&b"[{\"id\": 1,"[..], b"42", b"\"text\""] {
+        let a = server.post("/ingest/adt", &[], bad);
+        assert_eq!(a.status, 400, "{}", a.json);
+        assert_eq!(a.json["error"]["code"], "InvalidInput");
+    }
+}
+
 #[test]
 fn cloudevents_in_every_mode() {
     let server = start(ServerOptions::default());

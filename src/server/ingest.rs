@@ -5,6 +5,7 @@
 //! records. Deliveries are at least once: an event (source and id) seen within the dedupe
 //! window is counted as a duplicate and not stored again.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
 use super::AppState;
@@ -95,39 +98,85 @@ enum Delivery {
 }
 
 fn parse_delivery(body: &[u8], content_type: &str) -> Result<Delivery, ApiError> {
-    let json: Json = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("the delivery is not JSON ({content_type}): {e}")))?;
-    let events = match json {
-        Json::Array(events) => events,
-        event @ Json::Object(_) => vec![event],
+    let not_json = |e: serde_json::Error| ApiError::invalid(format!("the delivery is not JSON ({content_type}): {e}"));
+    // Each event is kept as the text it came in (ADT ingest parses it once, there), and
+    // only its envelope is read here.
+    let events: Vec<&RawValue> = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(body).map_err(not_json)?,
+        Some(b'{') => vec![serde_json::from_slice(body).map_err(not_json)?],
         _ => {
+            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
             return Err(ApiError::invalid("a delivery is an event object or an array of events"));
         }
     };
     let mut out = Vec::with_capacity(events.len());
     for event in events {
-        let kind = event
-            .get("eventType")
-            .or_else(|| event.get("type"))
-            .and_then(Json::as_str)
-            .unwrap_or_default();
-        if kind == "Microsoft.EventGrid.SubscriptionValidationEvent" {
-            let code = event["data"]["validationCode"]
-                .as_str()
+        // An item that is not an event object has no envelope: ADT ingest rejects it,
+        // naming its place, and the rest of the delivery is stored.
+        let envelope: Envelope<'_> = serde_json::from_str(event.get()).unwrap_or_default();
+        if envelope.event_type.or(envelope.kind).as_deref() == Some("Microsoft.EventGrid.SubscriptionValidationEvent") {
+            let code = envelope
+                .data
+                .and_then(|data| serde_json::from_str::<ValidationData>(data.get()).ok())
+                .and_then(|data| data.validation_code)
                 .ok_or_else(|| ApiError::invalid("a SubscriptionValidationEvent without data.validationCode"))?;
-            return Ok(Delivery::Validation(code.to_string()));
+            return Ok(Delivery::Validation(code));
         }
         // Event ids are unique per source (CloudEvents `source`, Event Grid `topic`).
-        let source = event
-            .get("source")
-            .or_else(|| event.get("topic"))
-            .and_then(Json::as_str)
-            .unwrap_or_default();
-        let id = event.get("id").and_then(Json::as_str).map(|id| dedupe_key(source, id));
-        let line = serde_json::to_vec(&event).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let source = envelope.source.or(envelope.topic).unwrap_or_default();
+        let id = envelope.id.map(|id| dedupe_key(&source, &id));
+        // One NDJSON line: a newline outside a string is only whitespace (inside one it
+        // is escaped).
+        let line = event
+            .get()
+            .bytes()
+            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+            .collect();
         out.push((id, line));
     }
     Ok(Delivery::Events(out))
+}
+
+/// The fields of an event's envelope the server reads (the rest is ADT ingest's).
+#[derive(serde::Deserialize, Default)]
+struct Envelope<'a> {
+    #[serde(borrow, default, deserialize_with = "string_or_none")]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "eventType", deserialize_with = "string_or_none")]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type", deserialize_with = "string_or_none")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "string_or_none")]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "string_or_none")]
+    topic: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct ValidationData {
+    #[serde(default, rename = "validationCode", deserialize_with = "string_or_none")]
+    validation_code: Option<String>,
+}
+
+/// A string, or nothing for any other JSON value (as the envelope was read before: a
+/// field of another type counts as absent, and ADT ingest says what is wrong with it).
+fn string_or_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: From<Cow<'de, str>>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum StringOrOther<'a> {
+        String(#[serde(borrow)] Cow<'a, str>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match StringOrOther::deserialize(d)? {
+        StringOrOther::String(s) => Some(T::from(s)),
+        StringOrOther::Other(_) => None,
+    })
 }
 
 /// Binary-mode CloudEvents: the attributes in `ce-*` headers, the body the event's data.
