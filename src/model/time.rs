@@ -193,6 +193,21 @@ pub(crate) struct Rfc3339Printer {
 impl Rfc3339Printer {
     /// Writes `t`'s text into `out` and returns it.
     pub(crate) fn print<'b>(&mut self, t: Timestamp, out: &'b mut [u8; RFC3339_MAX_LEN]) -> &'b str {
+        let len = self.write(t, out);
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&out[..len]).unwrap_or_default()
+    }
+
+    /// Appends `t`'s text to `out`.
+    #[cfg(any(feature = "server", test))]
+    pub(crate) fn append(&mut self, t: Timestamp, out: &mut Vec<u8>) {
+        let mut buffer = [0; RFC3339_MAX_LEN];
+        let len = self.write(t, &mut buffer);
+        out.extend_from_slice(&buffer[..len]);
+    }
+
+    /// Writes `t`'s text into `out`; its length.
+    fn write(&mut self, t: Timestamp, out: &mut [u8; RFC3339_MAX_LEN]) -> usize {
         let secs = t.0.div_euclid(1_000_000_000);
         let nanos = t.0.rem_euclid(1_000_000_000) as u32;
         let day = secs.div_euclid(86_400);
@@ -236,8 +251,7 @@ impl Rfc3339Printer {
             len = 20 + digits;
         }
         out[len] = b'Z';
-        // Only ASCII digits and separators were written.
-        std::str::from_utf8(&out[..=len]).unwrap_or_default()
+        len + 1
     }
 }
 

@@ -44,6 +44,31 @@ impl TsiAnswer {
         }
     }
 
+    /// Appends the answer's JSON text to `out`: the bytes `serde_json::to_writer` would
+    /// write, with the times and values, nearly all of it, written directly (no escaping
+    /// pass over text that needs none, no check that it is UTF-8).
+    #[cfg(any(feature = "server", test))]
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            TsiAnswer::Frame(frame) => write_frame(None, frame, out),
+            TsiAnswer::Series { frames, single } if *single && frames.len() == 1 => {
+                write_frame(None, &frames[0].frame, out)
+            }
+            TsiAnswer::Series { frames, .. } => {
+                out.extend_from_slice(b"{\"series\":[");
+                for (i, f) in frames.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_frame(f.twin.as_deref(), &f.frame, out)?;
+                }
+                out.extend_from_slice(b"],\"progress\":100.0}");
+                Ok(())
+            }
+            TsiAnswer::Json(json) => serde_json::to_writer(out, json),
+        }
+    }
+
     /// As a JSON value (the serializer cannot fail on these types: keys are strings).
     pub(crate) fn into_value(self) -> Json {
         match self {
@@ -100,6 +125,58 @@ impl Serialize for FrameFields<'_> {
         map.serialize_entry("progress", &100.0)?;
         map.end()
     }
+}
+
+/// [`FrameFields`] written by hand (see [`TsiAnswer::write_json`]).
+#[cfg(any(feature = "server", test))]
+fn write_frame(twin: Option<&str>, frame: &Frame, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    out.push(b'{');
+    if let Some(twin) = twin {
+        out.extend_from_slice(b"\"timeSeriesId\":[");
+        serde_json::to_writer(&mut *out, twin)?;
+        out.extend_from_slice(b"],");
+    }
+    out.extend_from_slice(b"\"timestamps\":[");
+    let mut printer = Rfc3339Printer::default();
+    for (i, &t) in frame.timestamps.iter().enumerate() {
+        out.extend_from_slice(if i > 0 { b",\"" } else { b"\"" });
+        printer.append(t, out);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"],\"properties\":[");
+    for (i, column) in frame.properties.iter().enumerate() {
+        out.extend_from_slice(if i > 0 { b",{\"name\":" } else { b"{\"name\":" });
+        serde_json::to_writer(&mut *out, &column.name)?;
+        out.extend_from_slice(b",\"type\":");
+        serde_json::to_writer(&mut *out, column.value_type.name())?;
+        out.extend_from_slice(b",\"values\":[");
+        for (j, value) in column.values.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            match value {
+                Some(Value::Double(v)) if v.is_finite() => serde_json::to_writer(&mut *out, v)?,
+                None | Some(Value::Removed | Value::Double(_)) => out.extend_from_slice(b"null"),
+                Some(Value::Long(v)) => serde_json::to_writer(&mut *out, v)?,
+                Some(Value::Bool(v)) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+                Some(Value::String(text)) => serde_json::to_writer(&mut *out, &**text)?,
+                Some(Value::DateTime(t)) => {
+                    out.push(b'"');
+                    printer.append(*t, out);
+                    out.push(b'"');
+                }
+                Some(dynamic @ Value::Dynamic(_)) => serde_json::to_writer(&mut *out, &dynamic.to_json())?,
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.push(b']');
+    if let Some(token) = &frame.continuation_token {
+        out.extend_from_slice(b",\"continuationToken\":");
+        serde_json::to_writer(&mut *out, token)?;
+    }
+    out.extend_from_slice(b",\"progress\":100.0}");
+    Ok(())
 }
 
 /// Times as RFC 3339 text, printed into a stack buffer (no allocation per time).
@@ -223,6 +300,9 @@ mod tests {
         assert_eq!(answer.continuation_token(), Some("next"));
         let bytes = serde_json::to_vec(&answer).expect("bytes");
         assert_eq!(serde_json::from_slice::<Json>(&bytes).expect("JSON"), expected);
+        let mut written = Vec::new();
+        answer.write_json(&mut written).expect("written");
+        assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&bytes));
         assert_eq!(answer.into_value(), expected);
 
         let one = |twin: Option<&str>| TwinFrame {
@@ -250,9 +330,73 @@ mod tests {
             json!({ "timeSeriesId": [id], "timestamps": ["2026-01-01T00:00:00Z"],
                     "properties": [{ "name": "d", "type": "Double", "values": [1.0] }], "progress": 100.0 })
         };
+        let mut written = Vec::new();
+        many.write_json(&mut written).expect("written");
+        assert_eq!(written, serde_json::to_vec(&many).expect("bytes"));
         assert_eq!(
             many.into_value(),
             json!({ "series": [series("a"), series("b")], "progress": 100.0 })
         );
+    }
+
+    /// The hand-written bytes against serde_json's, over random frames: doubles from every
+    /// range of exponents, longs, strings that need escaping, times over the whole range.
+    #[test]
+    fn written_bytes_are_serde_jsons() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let rows = (next() % 40) as usize;
+            let timestamps = (0..rows).map(|_| Timestamp::from_nanos(next() as i64)).collect();
+            let value = |r: u64, bits: u64| match r % 9 {
+                0 => None,
+                1 => Some(Value::Double(f64::from_bits(bits))),
+                2 => Some(Value::Double((bits % 100_000) as f64 / 8.0)),
+                3 => Some(Value::Long(bits as i64)),
+                4 => Some(Value::Bool(bits.is_multiple_of(2))),
+                5 => Some(Value::String(Arc::from(format!("q\"\\\n\u{1}é{}", bits % 7)))),
+                6 => Some(Value::DateTime(Timestamp::from_nanos(bits as i64))),
+                7 => Some(Value::Removed),
+                _ => Some(Value::Dynamic(Arc::from("{\"a\": [1, \"x\"]}"))),
+            };
+            let properties = (0..(next() % 4))
+                .map(|c| FrameColumn {
+                    name: format!("p\"{c}"),
+                    value_type: ValueType::ALL[(next() % 7) as usize],
+                    values: (0..rows).map(|_| value(next(), next())).collect(),
+                })
+                .collect();
+            let frame = Frame {
+                timestamps,
+                properties,
+                continuation_token: next().is_multiple_of(2).then(|| "t\"k".to_string()),
+            };
+            for answer in [
+                TsiAnswer::Frame(frame.clone()),
+                TsiAnswer::Series {
+                    frames: vec![
+                        TwinFrame {
+                            twin: Some("a\\b".into()),
+                            frame: frame.clone(),
+                        },
+                        TwinFrame {
+                            twin: None,
+                            frame: frame.clone(),
+                        },
+                    ],
+                    single: false,
+                },
+            ] {
+                let mut written = Vec::new();
+                answer.write_json(&mut written).expect("written");
+                let expected = serde_json::to_vec(&answer).expect("bytes");
+                assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&expected));
+            }
+        }
     }
 }

@@ -281,7 +281,9 @@ async fn query(State(state): State<AppState>, Query(params): Params, headers: He
             // About 24 bytes a time or value: grown once or not at all.
             let rows = answer.rows();
             let mut json = Vec::with_capacity(256 + rows * 24);
-            serde_json::to_writer(&mut json, &answer).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            answer
+                .write_json(&mut json)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
             Ok((json, token))
         })
         .await
