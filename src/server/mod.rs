@@ -10,6 +10,7 @@
 //! flood queues no memory) and [`ServerOptions::request_timeout`] to answer.
 
 mod error;
+mod explorer;
 mod ingest;
 mod routes;
 

@@ -50,6 +50,7 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/timeseries/instances/suggest", post(suggest))
         .route("/ingest/adt", post(ingest::adt).options(ingest::adt_handshake))
         .route("/ingest/ndjson", post(ingest::ndjson))
+        .merge(super::explorer::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -60,6 +61,11 @@ pub(super) fn routes(state: AppState) -> Router {
 /// without its `api-version`. CloudEvents' OPTIONS handshake needs no token (it changes
 /// nothing, and senders may not put headers on it).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // The explorer's page and files hold no data, and a browser's navigation cannot send
+    // the token.
+    if super::explorer::is_page(&request) {
+        return next.run(request).await;
+    }
     let path = request.uri().path();
     let ingest = path.starts_with("/ingest/");
     if ingest && request.method() == axum::http::Method::OPTIONS {

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use twinstore::Store;
-use twinstore::server::{ServerOptions, TlsFiles, serve};
+#[cfg(feature = "tls")]
+use twinstore::server::TlsFiles;
+use twinstore::server::{ServerOptions, serve};
 
 /// A running server; dropping it stops the server and joins its thread.
 pub struct Server {
@@ -71,6 +73,7 @@ pub fn start(store: Store, options: ServerOptions) -> Server {
 }
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, written into `dir`.
+#[cfg(feature = "tls")]
 pub fn certificate(dir: &Path) -> TlsFiles {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     let issued = rcgen::generate_simple_self_signed(names).expect("certificate");
