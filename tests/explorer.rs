@@ -199,6 +199,7 @@ fn explorer_draws_what_the_store_holds() {
     check_zoom_url_and_csv(&r, &store, &context);
     check_stacked_and_merged(&r, &store, &context);
     check_table_raw_property_and_token(&r, &store, &context);
+    check_time_controls_and_search(&r, &context);
     assert!(screenshot.is_file(), "no screenshot at {}", screenshot.display());
 }
 
@@ -417,6 +418,60 @@ fn check_table_raw_property_and_token(r: &Json, store: &Store, context: &str) {
     assert_eq!(r["promptAfterReload"], 0, "{context}");
     // The calls refused before the token was given (the first view's model and availability).
     assert!(r["refused"].as_array().is_some_and(|r| !r.is_empty()), "{context}");
+}
+
+/// Pan, shift-drag and the availability strip move the range; search finds the streams.
+fn check_time_controls_and_search(r: &Json, context: &str) {
+    let ms = |range: &Json, k: &str| range[k].as_i64().unwrap_or_else(|| panic!("{k} of {range}; {context}"));
+    let at = |text: &str| time(text) / 1_000_000;
+    // The whole history, 08:00 to 08:11; back by half: 07:54:30 to 08:05:30.
+    let before = &r["beforePan"];
+    assert_eq!(
+        (ms(before, "from"), ms(before, "to")),
+        (at("2026-01-01T08:00:00Z"), at("2026-01-01T08:11:00Z"))
+    );
+    let panned = &r["panned"];
+    assert_eq!(
+        (ms(panned, "from"), ms(panned, "to")),
+        (at("2026-01-01T07:54:30Z"), at("2026-01-01T08:05:30Z"))
+    );
+    // Dragging the chart 100 px to the left with shift moves the range later, by 100 px of
+    // time, its length kept (to the millisecond).
+    let dragged = &r["shiftDragged"];
+    let length = ms(panned, "to") - ms(panned, "from");
+    assert!(
+        (ms(dragged, "to") - ms(dragged, "from") - length).abs() <= 1,
+        "{context}"
+    );
+    let moved = ms(dragged, "from") - ms(panned, "from");
+    let width = r["raw"]["plotWidth"].as_f64().unwrap_or(1.0);
+    let expected = 100.0 * length as f64 / width;
+    assert!(
+        (moved as f64 - expected).abs() <= expected * 0.05,
+        "moved {moved} ms, not {expected}; {context}"
+    );
+    // The strip spans 08:00 to 08:11 (10 s buckets): its second quarter, 08:02:45 to 08:05:30,
+    // within a pixel or two.
+    let picked = &r["picked"];
+    let close = |got: i64, expected: &str| (got - at(expected)).abs() <= 2_000;
+    assert!(
+        close(ms(picked, "from"), "2026-01-01T08:02:45Z") && close(ms(picked, "to"), "2026-01-01T08:05:30Z"),
+        "{context}"
+    );
+
+    // "stream" suggests the three stream thermostats and finds them; the tree keeps only
+    // the group they are in.
+    let suggestions = r["suggestions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for i in 0..3 {
+        let name = format!("stream-thermostat-{i}");
+        assert!(
+            suggestions.iter().any(|s| s.as_str() == Some(name.as_str())),
+            "{context}"
+        );
+    }
+    let matches = r["matches"].as_str().unwrap_or_default();
+    assert!(matches.starts_with("3 matching instances"), "{context}");
+    assert_eq!(r["searchTree"], "▸\n(no hierarchy)\n3", "{context}");
 }
 
 /// thermostat67's readings, each alone in a bucket shorter than a minute: (bucket start,

@@ -84,6 +84,35 @@ try {
   out.raw = await view(page);
   await page.screenshot({ path: config.screenshot });
 
+  // Time: the pan button (back by half the range), a shift-drag on the chart (later by
+  // 100 px), a drag on the availability strip (its second quarter).
+  out.beforePan = (await view(page)).state.range;
+  await added(page, () => page.click('#pan-left'));
+  out.panned = (await view(page)).state.range;
+  const width = (await view(page)).plotWidth;
+  await page.keyboard.down('Shift');
+  await added(page, () => drag(page, 64 + width / 2, 64 + width / 2 - 100));
+  await page.keyboard.up('Shift');
+  out.shiftDragged = (await view(page)).state.range;
+  const strip = await page.locator('#availability').boundingBox();
+  await added(page, async () => {
+    await page.mouse.move(strip.x + strip.width / 4, strip.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(strip.x + strip.width / 2, strip.y + 10, { steps: 4 });
+    await page.mouse.up();
+  });
+  out.picked = (await view(page)).state.range;
+
+  // Search: suggestions while typing, then the matches and the tree that follows them.
+  await page.fill('#search', 'stream');
+  await page.locator('#suggestions li').first().waitFor();
+  out.suggestions = await page.locator('#suggestions li').allInnerTexts();
+  await page.press('#search', 'Enter');
+  await page.locator('#matches h2').waitFor();
+  out.matches = await page.locator('#matches').innerText();
+  await page.waitForFunction(() => !document.querySelector("#tree li.node[data-path='[\"ADT\"]']"));
+  out.searchTree = await page.locator('#tree').innerText();
+
   // A server with a token: the page loads, asks for the token, then shows the tree.
   const guarded = await context.newPage();
   watch(guarded, true);
