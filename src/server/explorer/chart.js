@@ -69,6 +69,7 @@ export class Chart {
     this.root.append(svg('rect', { class: 'frame', x: plot.left, y: plot.top, width: plot.right - plot.left, height: plot.bottom - plot.top }));
     this.root.append(this.selection, this.cursor, this.overlay);
     this.renders += 1;
+    this.drawnAt = performance.now();
     Object.assign(this.root.dataset, {
       renders: this.renders, interval: view.intervalIso, from: isoTime(view.from), to: isoTime(view.to),
       plotWidth: plot.right - plot.left,

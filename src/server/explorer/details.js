@@ -14,7 +14,7 @@ export function chartable(variable) {
 
 export class Details {
   /**
-   * `model`: {typeOf(typeId), hierarchies (Map id → hierarchy), fullSpan()}; `onAdd(series)`
+   * `model`: {typeOf(typeId), hierarchies (Map id → hierarchy), async fullSpan()}; `onAdd(series)`
    * with {id} or {path}, and {v, type}.
    */
   constructor(model, onAdd) {
@@ -29,11 +29,12 @@ export class Details {
     const twin = hit.timeSeriesId[0];
     this.panel.hidden = false;
     this.panel.replaceChildren(el('h2', '', hit.name || twin), el('p', 'note', 'Loading…'));
+    const searchSpan = await this.model.fullSpan();
     const [instance, schema] = await Promise.all([
       post('timeseries/instances/$batch', { get: { timeSeriesIds: [hit.timeSeriesId] } })
         .then((a) => (a.get && a.get[0] && a.get[0].instance) || hit)
         .catch(() => hit),
-      post('timeseries/query', { eventSchema: { timeSeriesId: hit.timeSeriesId, searchSpan: this.model.fullSpan() } })
+      post('timeseries/query', { eventSchema: { timeSeriesId: hit.timeSeriesId, searchSpan } })
         .then((a) => a.properties || [])
         .catch((e) => {
           status(`No event schema for ${twin}: ${e.message}`, true);

@@ -25,8 +25,11 @@ const model = {
   typeOf(typeId) {
     return this.types.get(typeId || this.defaultTypeId) || [...this.types.values()].find((t) => t.name === 'DefaultType');
   },
-  /** The whole history as a search span. */
-  fullSpan() {
+  /** Settles when the availability has been read (or failed). */
+  availability: null,
+  /** The whole history as a search span, once the availability is known. */
+  async fullSpan() {
+    await this.availability;
     const [from, to] = timebar.data ? timebar.fullRange() : [0, 1];
     return { from: isoTime(from), to: isoTime(to) };
   },
@@ -47,6 +50,7 @@ async function start() {
     drawnSeries: () => structuredClone(chart.drawn),
     state: () => structuredClone(state),
     renders: () => chart.renders,
+    drawnAt: () => chart.drawnAt,
   };
   for (const b of document.querySelectorAll('[data-axes]')) {
     b.addEventListener('click', () => {
@@ -64,27 +68,35 @@ async function start() {
     Object.assign(state, readState(location.hash));
     refresh();
   });
+  // The availability can take a while over a large store: a view whose URL names its
+  // range is drawn without waiting for it.
+  const availability = get('availability').then((answer) => {
+    if (!timebar.setAvailability(answer)) status('The store holds no events yet.');
+  });
+  model.availability = availability.catch((e) => status(`Could not load the availability: ${e.message}`, true));
   try {
-    const [types, hierarchies, settings, availability] = await Promise.all([
+    const [types, hierarchies, settings] = await Promise.all([
       allPages('timeseries/types', 'types'),
       allPages('timeseries/hierarchies', 'hierarchies'),
       get('timeseries/modelSettings'),
-      get('availability'),
     ]);
     for (const t of types) model.types.set(t.id, t);
     for (const h of hierarchies) model.hierarchies.set(h.id, h);
     model.defaultTypeId = settings.modelSettings && settings.modelSettings.defaultTypeId;
-    if (!timebar.setAvailability(availability)) status('The store holds no events yet.');
   } catch (e) {
     status(`Could not load the model: ${e.message}`, true);
     return;
   }
   Object.assign(state, readState(location.hash));
-  if (!state.range && timebar.data) {
-    const [from, to] = timebar.fullRange();
-    state.range = { from, to };
+  if (!state.range) {
+    await model.availability;
+    if (timebar.data) {
+      const [from, to] = timebar.fullRange();
+      state.range = { from, to };
+    }
   }
-  await Promise.all([tree.load('').catch((e) => status(`Could not load the tree: ${e.message}`, true)), refresh()]);
+  const strip = model.availability.then(() => state.range && timebar.draw(state.range));
+  await Promise.all([tree.load('').catch((e) => status(`Could not load the tree: ${e.message}`, true)), refresh(), strip]);
   document.body.dataset.ready = '1';
 }
 
