@@ -81,7 +81,8 @@ export class Timebar {
     this.strip.setAttribute('viewBox', `0 0 ${width} ${height}`);
     const most = Math.max(1, ...this.data.counts.map(([, n]) => n));
     for (const [t, n] of this.data.counts) {
-      const h = Math.max(1, (n / most) * (height - 12));
+      // A square-root scale, so that a quiet stretch still shows beside a busy one.
+      const h = Math.max(1, Math.sqrt(n / most) * (height - 12));
       const w = Math.max(1, x(t + this.data.interval) - x(t) - 0.5);
       this.strip.append(svg('rect', { class: 'bar', x: x(t), y: height - 12 - h, width: w, height: h }));
     }
