@@ -91,7 +91,7 @@ mod tests {
 
     use super::*;
     use crate::server::{ServerOptions, router};
-    use crate::{Options, Store};
+    use crate::engine::{Options, Store};
 
     fn app(dir: &std::path::Path) -> Router {
         let store = Store::open(dir, Options::default().background_maintenance(false)).expect("open");

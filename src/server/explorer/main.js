@@ -66,6 +66,10 @@ async function start() {
   });
   window.addEventListener('hashchange', () => {
     Object.assign(state, readState(location.hash));
+    if (!state.range && timebar.data) {
+      const [from, to] = timebar.fullRange();
+      state.range = { from, to };
+    }
     refresh();
   });
   // The availability can take a while over a large store: a view whose URL names its
