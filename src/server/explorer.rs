@@ -90,8 +90,8 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::server::{ServerOptions, router};
     use crate::engine::{Options, Store};
+    use crate::server::{ServerOptions, router};
 
     fn app(dir: &std::path::Path) -> Router {
         let store = Store::open(dir, Options::default().background_maintenance(false)).expect("open");
