@@ -2,11 +2,13 @@
 //! continuation headers, TSI's error shape and the body limit. Expected values are worked
 //! out by hand from the records written.
 
+#[path = "browser/harness.rs"]
+mod harness;
+
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use twinstore::server::{ServerOptions, serve};
+use twinstore::server::ServerOptions;
 use twinstore::{Options, Record, Store, Timestamp};
 
 const MINUTE: i64 = 60_000_000_000;
@@ -18,20 +20,9 @@ const V: &str = "api-version=2020-07-31";
 /// millisecond from midnight.
 struct Server {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    // Fields drop in order: the server stops before its directory goes.
+    _running: harness::Server,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 fn start(options: ServerOptions) -> Server {
@@ -48,34 +39,10 @@ fn start(options: ServerOptions) -> Server {
         (0..150_000).map(|i| Record::new("bulk", Timestamp::from_nanos(day + i * 1_000_000)).with("Level", i as f64)),
     );
     store.write(&records).expect("write");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (bound, addr) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let result = runtime.block_on(serve(
-            store,
-            ServerOptions {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                ..options
-            },
-            async {
-                let _ = stopped.await;
-            },
-            move |addr| {
-                let _ = bound.send(addr);
-            },
-        ));
-        result.expect("served and flushed");
-    });
-    let addr = addr.recv_timeout(Duration::from_secs(10)).expect("listening");
+    let running = harness::start(store, options);
     Server {
-        addr,
-        stop: Some(stop),
-        thread: Some(thread),
+        addr: running.addr,
+        _running: running,
         _dir: dir,
     }
 }
@@ -622,16 +589,14 @@ fn deliveries_need_the_token_but_the_handshake_does_not() {
 #[test]
 fn https_with_a_users_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, issued.cert.pem()).expect("cert");
-    std::fs::write(&key, issued.signing_key.serialize_pem()).expect("key");
+    let files = harness::certificate(dir.path());
+    let pem = std::fs::read_to_string(&files.cert).expect("cert");
     let server = start(ServerOptions {
-        tls: Some(twinstore::server::TlsFiles { cert, key }),
+        tls: Some(files),
         ..ServerOptions::default()
     });
     let url = format!("https://localhost:{}/timeseries/modelSettings?{V}", server.addr.port());
-    let trusted = ureq::tls::Certificate::from_pem(issued.cert.pem().as_bytes()).expect("pem");
+    let trusted = ureq::tls::Certificate::from_pem(pem.as_bytes()).expect("pem");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .tls_config(

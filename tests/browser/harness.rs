@@ -1,6 +1,7 @@
-//! What the headless-browser tests share: a twinstore server on a loopback port (HTTP or
-//! HTTPS with a certificate made for the test), and a Node script that drives Debian's
-//! Chromium through playwright-core and prints its findings as JSON.
+//! What the server tests share (tests/server.rs and the headless-browser tests): a
+//! twinstore server on a loopback port (HTTP or HTTPS with a certificate made for the
+//! test), and a Node script that drives Debian's Chromium through playwright-core and
+//! prints its findings as JSON.
 //!
 //! The browser and playwright-core are not Rust dependencies: `.ci/run` installs them
 //! (`apt-get install -y chromium`, `npm ci` in tests/browser). On a machine without them a
