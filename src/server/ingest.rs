@@ -212,12 +212,17 @@ pub(super) async fn adt(State(state): State<AppState>, headers: HeaderMap, body:
             })
             .await;
         }
-        let events = match parse_delivery(&body, &kind)? {
-            Delivery::Validation(code) => return Ok(json!({ "validationResponse": code })),
-            Delivery::Events(events) => events,
-        };
+        // Reading the delivery is CPU work like the ingest (up to the body limit): on the
+        // blocking pool too, not on a thread that serves other connections.
         let recent = state.recent.clone();
-        run(&state, move |store| ingest_events(store, events, &recent)).await
+        run(&state, move |store| {
+            Ok(match parse_delivery(&body, &kind) {
+                Err(refusal) => Err(refusal),
+                Ok(Delivery::Validation(code)) => Ok(json!({ "validationResponse": code })),
+                Ok(Delivery::Events(events)) => ingest_events(store, events, &recent).map_err(ApiError::from),
+            })
+        })
+        .await?
     }
     .await;
     respond(&headers, result)
