@@ -173,8 +173,8 @@ impl Timestamp {
     /// Writes the RFC 3339 text of [`Display`](fmt::Display) into `out` and returns it.
     ///
     /// By hand rather than through a date library's printer: query answers print one time
-    /// per bucket or event (1,440 for a day in minutes), and the printer's generality was a
-    /// quarter of an aggregateSeries answer's cost. Every instant of an `i64` of nanoseconds
+    /// per bucket or event (1,440 for a day in minutes), and printing each into a string of
+    /// its own was a quarter of an aggregateSeries answer's cost. Every instant of an `i64` of nanoseconds
     /// falls in the years 1677-2262, so the four-digit year form always applies.
     pub(crate) fn write_rfc3339(self, out: &mut [u8; RFC3339_MAX_LEN]) -> &str {
         Rfc3339Printer::default().print(self, out)

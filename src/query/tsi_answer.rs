@@ -32,16 +32,19 @@ impl TsiAnswer {
         }
     }
 
-    /// How many values the answer holds (times columns, over every frame), to size its
-    /// buffer.
+    /// The answer's JSON text ([`TsiAnswer::write_json`]) in a buffer sized for it: about
+    /// 24 bytes a time or value, so grown once or not at all.
     #[cfg(feature = "server")]
-    pub(crate) fn rows(&self) -> usize {
+    pub(crate) fn json_bytes(&self) -> serde_json::Result<Vec<u8>> {
         let size = |f: &Frame| f.timestamps.len() * (1 + f.properties.len());
-        match self {
+        let values = match self {
             TsiAnswer::Frame(frame) => size(frame),
             TsiAnswer::Series { frames, .. } => frames.iter().map(|f| size(&f.frame)).sum(),
             TsiAnswer::Json(_) => 0,
-        }
+        };
+        let mut out = Vec::with_capacity(256 + values * 24);
+        self.write_json(&mut out)?;
+        Ok(out)
     }
 
     /// Appends the answer's JSON text to `out`: the bytes `serde_json::to_writer` would

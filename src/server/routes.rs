@@ -244,20 +244,20 @@ fn answer(headers: &HeaderMap, answer: Json) -> Response {
     let token = answer
         .get("continuationToken")
         .and_then(Json::as_str)
-        .and_then(|t| HeaderValue::from_str(t).ok());
-    let mut response = axum::Json(answer).into_response();
-    if let Some(token) = token {
-        response.headers_mut().insert("x-ms-continuation", token);
-    }
-    echo_request_id(headers, &mut response);
-    response
+        .map(str::to_string);
+    with_headers(headers, axum::Json(answer).into_response(), token.as_deref())
 }
 
-/// The client's `x-ms-client-request-id` returned as `x-ms-request-id`, for its logs.
-fn echo_request_id(headers: &HeaderMap, response: &mut Response) {
+/// A 200 answer's headers: its page token as `x-ms-continuation`, and the client's
+/// `x-ms-client-request-id` returned as `x-ms-request-id`, for its logs.
+fn with_headers(headers: &HeaderMap, mut response: Response, token: Option<&str>) -> Response {
+    if let Some(token) = token.and_then(|t| HeaderValue::from_str(t).ok()) {
+        response.headers_mut().insert("x-ms-continuation", token);
+    }
     if let Some(id) = headers.get("x-ms-client-request-id") {
         response.headers_mut().insert("x-ms-request-id", id.clone());
     }
+    response
 }
 
 /// `POST /timeseries/query`: one of getEvents, getSeries, aggregateSeries. The
@@ -284,12 +284,7 @@ async fn query(State(state): State<AppState>, Query(params): Params, headers: He
         run(&state, move |store| {
             let answer = store.query_answer(&bytes)?;
             let token = answer.continuation_token().map(str::to_string);
-            // About 24 bytes a time or value: grown once or not at all.
-            let rows = answer.rows();
-            let mut json = Vec::with_capacity(256 + rows * 24);
-            answer
-                .write_json(&mut json)
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let json = answer.json_bytes().map_err(|e| Error::InvalidArgument(e.to_string()))?;
             Ok((json, token))
         })
         .await
@@ -297,12 +292,8 @@ async fn query(State(state): State<AppState>, Query(params): Params, headers: He
     .await;
     match result {
         Ok((json, token)) => {
-            let mut response = ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
-            if let Some(token) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
-                response.headers_mut().insert("x-ms-continuation", token);
-            }
-            echo_request_id(&headers, &mut response);
-            response
+            let response = ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+            with_headers(&headers, response, token.as_deref())
         }
         Err(e) => e.into_response(),
     }

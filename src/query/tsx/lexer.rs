@@ -320,21 +320,12 @@ impl Lexer {
                             }
                             return Ok(Tok::EventTs);
                         }
-                        Some('[') => segments.push(self.bracketed()?),
-                        Some(c) if is_ident_start(c) => segments.push(Segment {
-                            text: self.ident(),
-                            quoted: false,
-                        }),
-                        _ => {
-                            return Err(TsxError::new(
-                                self.i,
-                                format!(
-                                    "expected a property name after '.' but found {} \
-                                     (names with special characters go in brackets: $event['a-b'])",
-                                    self.found()
-                                ),
-                            ));
-                        }
+                        _ => segments.push(self.name_after_dot(|found| {
+                            format!(
+                                "expected a property name after '.' but found {found} \
+                                 (names with special characters go in brackets: $event['a-b'])"
+                            )
+                        })?),
                     }
                 }
                 Some('[') => segments.push(self.bracketed()?),
@@ -350,29 +341,28 @@ impl Lexer {
         Ok(Tok::Property(segments))
     }
 
-    /// `['name']` or `[name]` at the cursor.
+    /// The name after a `.`: `['name']`, `[name]` or an identifier; else the error `message`
+    /// makes of what was found.
+    fn name_after_dot(&mut self, message: impl FnOnce(&str) -> String) -> Result<Segment, TsxError> {
+        match self.peek() {
+            Some('[') => self.bracketed(),
+            Some(c) if is_ident_start(c) => Ok(Segment {
+                text: self.ident(),
+                quoted: false,
+            }),
+            _ => Err(TsxError::new(self.i, message(&self.found()))),
+        }
+    }
+
     /// The field name after `$instance`: `.Name` or `['Name']`, one segment.
     fn instance_field(&mut self) -> Result<Tok, TsxError> {
         let segment = match self.peek() {
             Some('[') => self.bracketed()?,
             Some('.') => {
                 self.i += 1;
-                match self.peek() {
-                    Some('[') => self.bracketed()?,
-                    Some(c) if is_ident_start(c) => Segment {
-                        text: self.ident(),
-                        quoted: false,
-                    },
-                    _ => {
-                        return Err(TsxError::new(
-                            self.i,
-                            format!(
-                                "expected an instance field name after '$instance.' but found {}",
-                                self.found()
-                            ),
-                        ));
-                    }
-                }
+                self.name_after_dot(|found| {
+                    format!("expected an instance field name after '$instance.' but found {found}")
+                })?
             }
             _ => {
                 return Err(TsxError::new(
@@ -390,6 +380,7 @@ impl Lexer {
         Ok(Tok::Instance(segment.text))
     }
 
+    /// `['name']` or `[name]` at the cursor.
     fn bracketed(&mut self) -> Result<Segment, TsxError> {
         let open = self.i;
         self.i += 1;
